@@ -1,0 +1,93 @@
+//! Who may see and manage a workspace's runs.
+
+use serde::{Deserialize, Serialize};
+
+/// A viewer's membership in a workspace and its capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// May list and show the workspace's runs.
+    pub can_view_operations: bool,
+    /// May cancel the workspace's runs.
+    pub can_manage_operations: bool,
+}
+
+/// A refused access, mapped by a web layer to HTTP 404 and 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessDenied {
+    /// Not a member: the run (or workspace) must look as if it did not exist.
+    #[error("not found")]
+    NotFound,
+    /// A member without the needed capability.
+    #[error("forbidden")]
+    Forbidden,
+}
+
+/// What the viewer wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// List and show runs.
+    ViewOperations,
+    /// Cancel runs.
+    ManageOperations,
+}
+
+/// Decides access from the viewer's membership in the run's workspace (`None`: not a member).
+///
+/// # Errors
+/// [`AccessDenied::NotFound`] for a non-member, [`AccessDenied::Forbidden`] for a member
+/// without the capability.
+pub fn authorize(
+    membership: Option<Membership>,
+    capability: Capability,
+) -> Result<(), AccessDenied> {
+    let membership = membership.ok_or(AccessDenied::NotFound)?;
+    let allowed = match capability {
+        Capability::ViewOperations => membership.can_view_operations,
+        Capability::ManageOperations => membership.can_manage_operations,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AccessDenied::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_member_is_not_found_and_missing_capability_is_forbidden() {
+        let member = |view, manage| {
+            Some(Membership {
+                can_view_operations: view,
+                can_manage_operations: manage,
+            })
+        };
+        assert_eq!(
+            authorize(None, Capability::ViewOperations),
+            Err(AccessDenied::NotFound)
+        );
+        assert_eq!(
+            authorize(None, Capability::ManageOperations),
+            Err(AccessDenied::NotFound)
+        );
+        assert_eq!(
+            authorize(member(false, false), Capability::ViewOperations),
+            Err(AccessDenied::Forbidden)
+        );
+        assert_eq!(
+            authorize(member(true, false), Capability::ViewOperations),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(member(true, false), Capability::ManageOperations),
+            Err(AccessDenied::Forbidden)
+        );
+        assert_eq!(
+            authorize(member(false, true), Capability::ManageOperations),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,577 @@
+//! The canonical operation run and its lifecycle.
+
+use crate::context::RunContext;
+use crate::counts::SummaryCounts;
+use crate::failure::FailureSummary;
+use crate::identity::IdentityHash;
+use crate::ids::{RunId, TenantId, UserId, WorkspaceId};
+use crate::run_type::RunType;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a run is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Recorded, not started.
+    Queued,
+    /// Started; `updated_at` is its heartbeat.
+    Running,
+    /// Final.
+    Completed,
+}
+
+/// How a run ended; `Pending` exactly while it has not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Not completed yet.
+    Pending,
+    /// Everything worked.
+    Succeeded,
+    /// Some items failed.
+    PartiallySucceeded,
+    /// The operation failed.
+    Failed,
+    /// Cancelled by a person or the system.
+    Cancelled,
+}
+
+/// A value read from storage that is not one of the known spellings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`")]
+pub struct UnknownValue {
+    kind: &'static str,
+    value: String,
+}
+
+macro_rules! string_enum {
+    ($ty:ident, $kind:literal, $($variant:ident => $text:literal),+) => {
+        impl $ty {
+            /// Every value, in lifecycle order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The stored spelling.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(UnknownValue { kind: $kind, value: other.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(RunStatus, "run status", Queued => "queued", Running => "running", Completed => "completed");
+string_enum!(
+    RunOutcome, "run outcome",
+    Pending => "pending", Succeeded => "succeeded", PartiallySucceeded => "partially_succeeded",
+    Failed => "failed", Cancelled => "cancelled"
+);
+
+impl RunStatus {
+    /// Queued or running: at most one active run per identity.
+    #[must_use]
+    pub fn is_active(self) -> bool {
+        !matches!(self, Self::Completed)
+    }
+}
+
+impl RunOutcome {
+    /// Succeeded or partially succeeded: what retention counts as a good backup.
+    #[must_use]
+    pub fn is_successful(self) -> bool {
+        matches!(self, Self::Succeeded | Self::PartiallySucceeded)
+    }
+}
+
+/// A requested change of lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// `queued → running`.
+    Begin,
+    /// `→ completed` with a final outcome.
+    Complete(RunOutcome),
+}
+
+/// Why a transition was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransitionError {
+    /// The run is completed; completed is final.
+    #[error("run is already completed")]
+    AlreadyCompleted,
+    /// The transition does not start from this status.
+    #[error("cannot {transition} a {from} run")]
+    Illegal {
+        /// The current status.
+        from: RunStatus,
+        /// What was asked.
+        transition: &'static str,
+    },
+    /// `pending` is not a final outcome.
+    #[error("`pending` is not a final outcome")]
+    PendingIsNotFinal,
+}
+
+/// The lifecycle part of a run: what a compare-and-set transition writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunState {
+    /// New status.
+    pub status: RunStatus,
+    /// New outcome (`pending` unless completed).
+    pub outcome: RunOutcome,
+    /// When it started running.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The failures to store.
+    pub failure_summary: FailureSummary,
+}
+
+impl RunState {
+    /// The state of a freshly queued run.
+    #[must_use]
+    pub fn queued() -> Self {
+        Self {
+            status: RunStatus::Queued,
+            outcome: RunOutcome::Pending,
+            started_at: None,
+            completed_at: None,
+            failure_summary: FailureSummary::new(),
+        }
+    }
+
+    /// Applies a transition at `now`, returning the next state.
+    ///
+    /// Legal: `queued → running`; `running → completed` with any final outcome;
+    /// `queued → completed` as `failed` or `cancelled` (it never ran, so it cannot have succeeded).
+    ///
+    /// # Errors
+    /// [`TransitionError`] for every other pair; `self` is unchanged.
+    pub fn apply(
+        &self,
+        transition: Transition,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
+        use RunStatus::{Completed, Queued, Running};
+        match (self.status, transition) {
+            (Completed, _) => Err(TransitionError::AlreadyCompleted),
+            (_, Transition::Complete(RunOutcome::Pending)) => {
+                Err(TransitionError::PendingIsNotFinal)
+            }
+            (Queued, Transition::Begin) => Ok(Self {
+                status: Running,
+                started_at: Some(now),
+                ..self.clone()
+            }),
+            (Running, Transition::Begin) => Err(TransitionError::Illegal {
+                from: Running,
+                transition: "begin",
+            }),
+            (Queued, Transition::Complete(outcome))
+                if !matches!(outcome, RunOutcome::Failed | RunOutcome::Cancelled) =>
+            {
+                Err(TransitionError::Illegal {
+                    from: Queued,
+                    transition: "complete as successful",
+                })
+            }
+            (Queued | Running, Transition::Complete(outcome)) => Ok(Self {
+                status: Completed,
+                outcome,
+                completed_at: Some(now),
+                ..self.clone()
+            }),
+        }
+    }
+}
+
+/// Why a stored run could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored run {id} is inconsistent: {reason}")]
+pub struct InconsistentRun {
+    id: RunId,
+    reason: String,
+}
+
+/// Everything stored about a run; adapters fill it from a row and turn it into an
+/// [`OperationRun`] with [`OperationRun::from_record`], which checks the invariants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    /// Primary key.
+    pub id: RunId,
+    /// Owning workspace.
+    pub workspace_id: WorkspaceId,
+    /// Tenant, for tenant-scoped runs.
+    pub tenant_id: Option<TenantId>,
+    /// The person who started it.
+    pub user_id: Option<UserId>,
+    /// Display name of the initiator.
+    pub initiator_name: String,
+    /// The stored type, as spelled in the row (may be unregistered or legacy).
+    pub run_type: String,
+    /// Lifecycle state and failures.
+    pub state: RunState,
+    /// Idempotency key.
+    pub identity_hash: IdentityHash,
+    /// Counts.
+    pub summary_counts: SummaryCounts,
+    /// Type-specific data.
+    pub context: RunContext,
+    /// Row creation.
+    pub created_at: DateTime<Utc>,
+    /// Last change; the heartbeat of a running run.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A canonical operation run, as read from storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationRun(RunRecord);
+
+impl OperationRun {
+    /// Checks a stored record: the outcome is `pending` exactly while not completed, a completed
+    /// run has `completed_at`, a running one `started_at`.
+    ///
+    /// # Errors
+    /// [`InconsistentRun`] when a row breaks those invariants.
+    pub fn from_record(record: RunRecord) -> Result<Self, InconsistentRun> {
+        let s = &record.state;
+        let reason = match s.status {
+            RunStatus::Completed if s.outcome == RunOutcome::Pending => {
+                Some("completed with outcome pending")
+            }
+            RunStatus::Completed if s.completed_at.is_none() => {
+                Some("completed without completed_at")
+            }
+            RunStatus::Queued | RunStatus::Running if s.outcome != RunOutcome::Pending => {
+                Some("active with a final outcome")
+            }
+            RunStatus::Running if s.started_at.is_none() => Some("running without started_at"),
+            _ => None,
+        };
+        match reason {
+            Some(reason) => Err(InconsistentRun {
+                id: record.id,
+                reason: reason.to_owned(),
+            }),
+            None => Ok(Self(record)),
+        }
+    }
+
+    /// Primary key.
+    #[must_use]
+    pub fn id(&self) -> RunId {
+        self.0.id
+    }
+    /// Owning workspace.
+    #[must_use]
+    pub fn workspace_id(&self) -> WorkspaceId {
+        self.0.workspace_id
+    }
+    /// Tenant, for tenant-scoped runs.
+    #[must_use]
+    pub fn tenant_id(&self) -> Option<TenantId> {
+        self.0.tenant_id
+    }
+    /// Who started it.
+    #[must_use]
+    pub fn user_id(&self) -> Option<UserId> {
+        self.0.user_id
+    }
+    /// Display name of the initiator.
+    #[must_use]
+    pub fn initiator_name(&self) -> &str {
+        &self.0.initiator_name
+    }
+    /// The stored type; reading never fails on an unknown type, check it against a
+    /// [`crate::RunTypeRegistry`] where it matters.
+    #[must_use]
+    pub fn run_type(&self) -> &str {
+        &self.0.run_type
+    }
+    /// Whether the stored type is the given canonical type.
+    #[must_use]
+    pub fn is_type(&self, run_type: &RunType) -> bool {
+        self.0.run_type == run_type.as_str()
+    }
+    /// Status.
+    #[must_use]
+    pub fn status(&self) -> RunStatus {
+        self.0.state.status
+    }
+    /// Outcome.
+    #[must_use]
+    pub fn outcome(&self) -> RunOutcome {
+        self.0.state.outcome
+    }
+    /// The lifecycle state.
+    #[must_use]
+    pub fn state(&self) -> &RunState {
+        &self.0.state
+    }
+    /// Idempotency key.
+    #[must_use]
+    pub fn identity_hash(&self) -> &IdentityHash {
+        &self.0.identity_hash
+    }
+    /// Counts.
+    #[must_use]
+    pub fn summary_counts(&self) -> &SummaryCounts {
+        &self.0.summary_counts
+    }
+    /// Failures.
+    #[must_use]
+    pub fn failure_summary(&self) -> &FailureSummary {
+        &self.0.state.failure_summary
+    }
+    /// Type-specific data.
+    #[must_use]
+    pub fn context(&self) -> &RunContext {
+        &self.0.context
+    }
+    /// When it started running.
+    #[must_use]
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.state.started_at
+    }
+    /// When it completed.
+    #[must_use]
+    pub fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.state.completed_at
+    }
+    /// Row creation.
+    #[must_use]
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Last change (heartbeat).
+    #[must_use]
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The stored record.
+    #[must_use]
+    pub fn record(&self) -> &RunRecord {
+        &self.0
+    }
+    /// The next state for a transition, without changing this run.
+    ///
+    /// # Errors
+    /// [`TransitionError`] for an illegal transition.
+    pub fn next_state(
+        &self,
+        transition: Transition,
+        now: DateTime<Utc>,
+    ) -> Result<RunState, TransitionError> {
+        self.0.state.apply(transition, now)
+    }
+}
+
+/// What a new run is made of, validated by the service before it reaches a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOperationRun {
+    /// Owning workspace.
+    pub workspace_id: WorkspaceId,
+    /// Tenant, for tenant-scoped types.
+    pub tenant_id: Option<TenantId>,
+    /// Who started it.
+    pub user_id: Option<UserId>,
+    /// Display name of the initiator.
+    pub initiator_name: String,
+    /// A registered canonical type.
+    pub run_type: RunType,
+    /// Idempotency key.
+    pub identity_hash: IdentityHash,
+    /// Initial counts (usually empty).
+    pub summary_counts: SummaryCounts,
+    /// Type-specific data.
+    pub context: RunContext,
+    /// Creation time; also the first heartbeat.
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    fn state(status: RunStatus) -> RunState {
+        let queued = RunState::queued();
+        match status {
+            RunStatus::Queued => queued,
+            RunStatus::Running => queued.apply(Transition::Begin, now()).unwrap(),
+            RunStatus::Completed => queued
+                .apply(Transition::Complete(RunOutcome::Cancelled), now())
+                .unwrap(),
+        }
+    }
+
+    /// Every (status, transition) pair and what must happen.
+    #[test]
+    fn transition_table() {
+        use RunOutcome::*;
+        use RunStatus::*;
+        type Expected = Result<(RunStatus, RunOutcome), TransitionError>;
+        let illegal = |from, transition| Err(TransitionError::Illegal { from, transition });
+        let table: Vec<(RunStatus, Transition, Expected)> = vec![
+            (Queued, Transition::Begin, Ok((Running, Pending))),
+            (
+                Queued,
+                Transition::Complete(Pending),
+                Err(TransitionError::PendingIsNotFinal),
+            ),
+            (
+                Queued,
+                Transition::Complete(Succeeded),
+                illegal(Queued, "complete as successful"),
+            ),
+            (
+                Queued,
+                Transition::Complete(PartiallySucceeded),
+                illegal(Queued, "complete as successful"),
+            ),
+            (
+                Queued,
+                Transition::Complete(Failed),
+                Ok((Completed, Failed)),
+            ),
+            (
+                Queued,
+                Transition::Complete(Cancelled),
+                Ok((Completed, Cancelled)),
+            ),
+            (Running, Transition::Begin, illegal(Running, "begin")),
+            (
+                Running,
+                Transition::Complete(Pending),
+                Err(TransitionError::PendingIsNotFinal),
+            ),
+            (
+                Running,
+                Transition::Complete(Succeeded),
+                Ok((Completed, Succeeded)),
+            ),
+            (
+                Running,
+                Transition::Complete(PartiallySucceeded),
+                Ok((Completed, PartiallySucceeded)),
+            ),
+            (
+                Running,
+                Transition::Complete(Failed),
+                Ok((Completed, Failed)),
+            ),
+            (
+                Running,
+                Transition::Complete(Cancelled),
+                Ok((Completed, Cancelled)),
+            ),
+            (
+                Completed,
+                Transition::Begin,
+                Err(TransitionError::AlreadyCompleted),
+            ),
+        ];
+        let mut pairs = table.iter().map(|(s, t, _)| (*s, *t)).collect::<Vec<_>>();
+        for outcome in RunOutcome::ALL {
+            let pair = (Completed, Transition::Complete(*outcome));
+            if !pairs.contains(&pair) {
+                assert_eq!(
+                    state(Completed).apply(pair.1, now()),
+                    Err(TransitionError::AlreadyCompleted)
+                );
+                pairs.push(pair);
+            }
+        }
+        assert_eq!(
+            pairs.len(),
+            RunStatus::ALL.len() * (1 + RunOutcome::ALL.len()),
+            "every pair is covered"
+        );
+
+        for (from, transition, expected) in table {
+            let before = state(from);
+            let got = before
+                .apply(transition, now())
+                .map(|s| (s.status, s.outcome));
+            assert_eq!(got, expected, "{from} + {transition:?}");
+        }
+    }
+
+    #[test]
+    fn transitions_stamp_their_times() {
+        let started = RunState::queued().apply(Transition::Begin, now()).unwrap();
+        assert_eq!(started.started_at, Some(now()));
+        assert_eq!(started.completed_at, None);
+        let later = now() + chrono::Duration::seconds(5);
+        let done = started
+            .apply(Transition::Complete(RunOutcome::Succeeded), later)
+            .unwrap();
+        assert_eq!(
+            (done.started_at, done.completed_at),
+            (Some(now()), Some(later))
+        );
+    }
+
+    #[test]
+    fn stored_spellings_round_trip() {
+        for s in RunStatus::ALL {
+            assert_eq!(s.as_str().parse::<RunStatus>(), Ok(*s));
+        }
+        for o in RunOutcome::ALL {
+            assert_eq!(o.as_str().parse::<RunOutcome>(), Ok(*o));
+        }
+        assert!("done".parse::<RunStatus>().is_err());
+    }
+
+    #[test]
+    fn records_must_keep_the_outcome_invariant() {
+        let record = |state: RunState| RunRecord {
+            id: RunId::new(1),
+            workspace_id: WorkspaceId::new(1),
+            tenant_id: None,
+            user_id: None,
+            initiator_name: "system".into(),
+            run_type: "some.legacy_type".into(),
+            state,
+            identity_hash: IdentityHash::parse(&"0".repeat(64)).unwrap(),
+            summary_counts: SummaryCounts::new(),
+            context: RunContext::new(),
+            created_at: now(),
+            updated_at: now(),
+        };
+        let run = OperationRun::from_record(record(state(RunStatus::Running))).unwrap();
+        assert_eq!(
+            run.run_type(),
+            "some.legacy_type",
+            "unknown stored types are readable"
+        );
+        let mut bad = state(RunStatus::Queued);
+        bad.outcome = RunOutcome::Succeeded;
+        assert!(OperationRun::from_record(record(bad)).is_err());
+        let mut bad = state(RunStatus::Completed);
+        bad.outcome = RunOutcome::Pending;
+        assert!(OperationRun::from_record(record(bad)).is_err());
+    }
+}

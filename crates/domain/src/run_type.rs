@@ -1,0 +1,532 @@
+//! Run types: the allow-list of what may be recorded, and how backend developers extend it.
+
+use crate::counts::{BASE_COUNT_NAMES, CountName};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// A canonical run type id: lowercase words joined by underscores
+/// (`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`). A dot is never canonical.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RunType(Cow<'static, str>);
+
+/// Why a string is not a canonical run type id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunTypeError {
+    /// The id contains a dot: a legacy spelling, never canonical.
+    #[error("run type `{0}` is dotted; canonical run types use underscores (did you mean `{1}`?)")]
+    Dotted(String, String),
+    /// The id breaks the canonical pattern in another way.
+    #[error(
+        "run type `{0}` is not canonical: use lowercase words joined by underscores, e.g. `inventory_sync`"
+    )]
+    NotCanonical(String),
+}
+
+impl RunType {
+    /// `inventory_sync`
+    pub const INVENTORY_SYNC: Self = Self(Cow::Borrowed("inventory_sync"));
+    /// `entra_group_sync`
+    pub const ENTRA_GROUP_SYNC: Self = Self(Cow::Borrowed("entra_group_sync"));
+    /// `backup_schedule_run`
+    pub const BACKUP_SCHEDULE_RUN: Self = Self(Cow::Borrowed("backup_schedule_run"));
+    /// `backup_schedule_retention`
+    pub const BACKUP_SCHEDULE_RETENTION: Self = Self(Cow::Borrowed("backup_schedule_retention"));
+    /// `backup_schedule_purge`
+    pub const BACKUP_SCHEDULE_PURGE: Self = Self(Cow::Borrowed("backup_schedule_purge"));
+    /// `drift_generate`
+    pub const DRIFT_GENERATE: Self = Self(Cow::Borrowed("drift_generate"));
+
+    /// The three types that make up a backup schedule's history.
+    pub const BACKUP_SCHEDULE_TYPES: [Self; 3] = [
+        Self::BACKUP_SCHEDULE_RUN,
+        Self::BACKUP_SCHEDULE_RETENTION,
+        Self::BACKUP_SCHEDULE_PURGE,
+    ];
+
+    /// Validates a canonical id.
+    ///
+    /// # Errors
+    /// [`RunTypeError::Dotted`] for a dotted spelling, [`RunTypeError::NotCanonical`] otherwise.
+    pub fn parse(raw: &str) -> Result<Self, RunTypeError> {
+        if is_canonical(raw) {
+            Ok(Self(Cow::Owned(raw.to_owned())))
+        } else if raw.contains('.') {
+            Err(RunTypeError::Dotted(
+                raw.to_owned(),
+                canonicalize(raw).into_owned(),
+            ))
+        } else {
+            Err(RunTypeError::NotCanonical(raw.to_owned()))
+        }
+    }
+
+    /// The id as stored in `operation_runs.type`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RunType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for RunType {
+    type Error = RunTypeError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<RunType> for String {
+    fn from(value: RunType) -> Self {
+        value.0.into_owned()
+    }
+}
+
+/// Whether `raw` matches `^[a-z][a-z0-9]*(_[a-z0-9]+)*$`.
+#[must_use]
+pub fn is_canonical(raw: &str) -> bool {
+    let mut chars = raw.chars();
+    if !matches!(chars.next(), Some('a'..='z')) {
+        return false;
+    }
+    let mut previous_underscore = false;
+    for c in chars {
+        match c {
+            'a'..='z' | '0'..='9' => previous_underscore = false,
+            '_' if !previous_underscore => previous_underscore = true,
+            _ => return false,
+        }
+    }
+    !previous_underscore
+}
+
+/// The legacy dotted spellings of the built-in types, as the cutover migration rewrites them.
+pub const BUILTIN_LEGACY_SPELLINGS: [(&str, &str); 9] = [
+    ("inventory.sync", "inventory_sync"),
+    ("entra_group.sync", "entra_group_sync"),
+    ("directory_groups.sync", "entra_group_sync"),
+    ("backup_schedule.run", "backup_schedule_run"),
+    ("backup_schedule.run_now", "backup_schedule_run"),
+    ("backup_schedule.retry", "backup_schedule_run"),
+    ("backup_schedule.retention", "backup_schedule_retention"),
+    ("backup_schedule.purge", "backup_schedule_purge"),
+    ("drift.generate", "drift_generate"),
+];
+
+/// Canonicalizes a stored type with the built-in rules only: a known legacy spelling maps to its
+/// type, any other dot becomes an underscore. This is exactly what the cutover migration does.
+#[must_use]
+pub fn canonicalize(stored: &str) -> Cow<'_, str> {
+    if let Some((_, canonical)) = BUILTIN_LEGACY_SPELLINGS
+        .iter()
+        .find(|(legacy, _)| *legacy == stored)
+    {
+        return Cow::Borrowed(canonical);
+    }
+    if stored.contains('.') {
+        Cow::Owned(stored.replace('.', "_"))
+    } else {
+        Cow::Borrowed(stored)
+    }
+}
+
+/// Whether a run of a type is about one tenant or the whole workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunScope {
+    /// The run must name a tenant of its workspace.
+    Tenant,
+    /// The run concerns the workspace and names no tenant.
+    Workspace,
+}
+
+/// What the registry knows about one run type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunTypeDescriptor {
+    id: RunType,
+    scope: RunScope,
+    count_names: BTreeSet<CountName>,
+    legacy_spellings: BTreeSet<String>,
+}
+
+impl RunTypeDescriptor {
+    /// A type with the common base count names (`total`, `processed`, …) and no legacy spellings.
+    #[must_use]
+    pub fn new(id: RunType, scope: RunScope) -> Self {
+        Self {
+            id,
+            scope,
+            count_names: BASE_COUNT_NAMES
+                .iter()
+                .map(|n| CountName::from_static(n))
+                .collect(),
+            legacy_spellings: BTreeSet::new(),
+        }
+    }
+
+    /// Adds count names of this type on top of the base set.
+    #[must_use]
+    pub fn with_counts(mut self, names: impl IntoIterator<Item = CountName>) -> Self {
+        self.count_names.extend(names);
+        self
+    }
+
+    /// Adds stored spellings that canonicalize to this type.
+    #[must_use]
+    pub fn with_legacy_spellings<S: Into<String>>(
+        mut self,
+        spellings: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.legacy_spellings
+            .extend(spellings.into_iter().map(Into::into));
+        self
+    }
+
+    /// The canonical id.
+    #[must_use]
+    pub fn id(&self) -> &RunType {
+        &self.id
+    }
+
+    /// Tenant or workspace scope.
+    #[must_use]
+    pub fn scope(&self) -> RunScope {
+        self.scope
+    }
+
+    /// The count names a run of this type may use.
+    #[must_use]
+    pub fn count_names(&self) -> &BTreeSet<CountName> {
+        &self.count_names
+    }
+
+    /// Whether the type declares a count name.
+    #[must_use]
+    pub fn declares(&self, name: &CountName) -> bool {
+        self.count_names.contains(name)
+    }
+
+    /// Legacy stored spellings of this type.
+    #[must_use]
+    pub fn legacy_spellings(&self) -> &BTreeSet<String> {
+        &self.legacy_spellings
+    }
+}
+
+/// Why a type description was refused by [`RunTypeRegistry::register`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The id is registered already.
+    #[error("run type `{0}` is already registered")]
+    Duplicate(String),
+    /// A legacy spelling is canonical itself, so it would shadow a real type.
+    #[error(
+        "legacy spelling `{spelling}` of `{run_type}` is a canonical id; legacy spellings must contain a dot"
+    )]
+    CanonicalSpelling {
+        /// The type being registered.
+        run_type: String,
+        /// The offending spelling.
+        spelling: String,
+    },
+    /// A legacy spelling already belongs to another type.
+    #[error("legacy spelling `{spelling}` of `{run_type}` already belongs to `{owner}`")]
+    SpellingCollision {
+        /// The type being registered.
+        run_type: String,
+        /// The offending spelling.
+        spelling: String,
+        /// The type that owns the spelling.
+        owner: String,
+    },
+}
+
+/// Why a type was refused for a new run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnknownRunType {
+    /// Not a canonical id at all.
+    #[error(transparent)]
+    Invalid(#[from] RunTypeError),
+    /// Canonical, but not registered.
+    #[error("run type `{0}` is not registered; register it in the RunTypeRegistry at start-up")]
+    NotRegistered(String),
+}
+
+/// The allow-list of run types ("FR-012"): the six built-ins plus what the host registers.
+///
+/// ```
+/// use operation_runs_domain::{CountName, RunScope, RunType, RunTypeDescriptor, RunTypeRegistry};
+///
+/// let mut registry = RunTypeRegistry::with_builtins();
+/// registry.register(
+///     RunTypeDescriptor::new(RunType::parse("policy_export").unwrap(), RunScope::Tenant)
+///         .with_counts([CountName::parse("policies").unwrap()])
+///         .with_legacy_spellings(["policy.export"]),
+/// ).unwrap();
+/// assert!(registry.resolve_new("policy_export").is_ok());
+/// assert_eq!(registry.canonicalize("policy.export"), "policy_export");
+/// assert!(registry.resolve_new("policy.export").is_err()); // new runs must be canonical
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RunTypeRegistry {
+    types: BTreeMap<RunType, RunTypeDescriptor>,
+    spellings: BTreeMap<String, RunType>,
+}
+
+impl RunTypeRegistry {
+    /// An empty registry (no type is allowed).
+    #[must_use]
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// The six built-in types with their legacy spellings and count names.
+    #[must_use]
+    pub fn with_builtins() -> Self {
+        let mut registry = Self::empty();
+        for descriptor in builtin_descriptors() {
+            // The built-ins are a fixed, consistent table; a clash is impossible by construction.
+            let _ = registry.register(descriptor);
+        }
+        registry
+    }
+
+    /// Adds a type to the allow-list.
+    ///
+    /// # Errors
+    /// [`RegistryError`] for a duplicate id, a canonical legacy spelling, or a spelling owned by
+    /// another type. Nothing is registered then.
+    pub fn register(&mut self, descriptor: RunTypeDescriptor) -> Result<(), RegistryError> {
+        let id = descriptor.id.clone();
+        if self.types.contains_key(&id) {
+            return Err(RegistryError::Duplicate(id.to_string()));
+        }
+        for spelling in &descriptor.legacy_spellings {
+            if is_canonical(spelling) {
+                return Err(RegistryError::CanonicalSpelling {
+                    run_type: id.to_string(),
+                    spelling: spelling.clone(),
+                });
+            }
+            if let Some(owner) = self.spellings.get(spelling) {
+                return Err(RegistryError::SpellingCollision {
+                    run_type: id.to_string(),
+                    spelling: spelling.clone(),
+                    owner: owner.to_string(),
+                });
+            }
+        }
+        for spelling in &descriptor.legacy_spellings {
+            self.spellings.insert(spelling.clone(), id.clone());
+        }
+        self.types.insert(id, descriptor);
+        Ok(())
+    }
+
+    /// The descriptor of a registered canonical id, if any.
+    #[must_use]
+    pub fn get(&self, id: &str) -> Option<&RunTypeDescriptor> {
+        RunType::parse(id).ok().and_then(|t| self.types.get(&t))
+    }
+
+    /// Whether a stored type is on the allow-list.
+    #[must_use]
+    pub fn is_registered(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The descriptor for a new run's type: it must be canonical and registered.
+    ///
+    /// # Errors
+    /// [`UnknownRunType`] otherwise; a dotted spelling names its canonical form in the message.
+    pub fn resolve_new(&self, id: &str) -> Result<&RunTypeDescriptor, UnknownRunType> {
+        let run_type = RunType::parse(id)?;
+        self.types
+            .get(&run_type)
+            .ok_or_else(|| UnknownRunType::NotRegistered(id.to_owned()))
+    }
+
+    /// Canonicalizes a stored spelling: a registered legacy spelling maps to its type, any other
+    /// dot becomes an underscore (the rules of the cutover migration, extended by registrations).
+    #[must_use]
+    pub fn canonicalize<'a>(&self, stored: &'a str) -> Cow<'a, str> {
+        match self.spellings.get(stored) {
+            Some(id) => Cow::Owned(id.to_string()),
+            None => canonicalize(stored),
+        }
+    }
+
+    /// All registered types, ordered by id.
+    pub fn iter(&self) -> impl Iterator<Item = &RunTypeDescriptor> {
+        self.types.values()
+    }
+}
+
+fn builtin_descriptors() -> Vec<RunTypeDescriptor> {
+    let counts = |names: &[&'static str]| {
+        names
+            .iter()
+            .map(|n| CountName::from_static(n))
+            .collect::<Vec<_>>()
+    };
+    let legacy_of = |id: &RunType| {
+        BUILTIN_LEGACY_SPELLINGS
+            .iter()
+            .filter(|(_, canonical)| *canonical == id.as_str())
+            .map(|(legacy, _)| *legacy)
+            .collect::<Vec<_>>()
+    };
+    [
+        (RunType::INVENTORY_SYNC, counts(&["items_seen"])),
+        (
+            RunType::ENTRA_GROUP_SYNC,
+            counts(&["groups_seen", "members_seen"]),
+        ),
+        (
+            RunType::BACKUP_SCHEDULE_RUN,
+            counts(&["items_backed_up", "sets_created"]),
+        ),
+        (
+            RunType::BACKUP_SCHEDULE_RETENTION,
+            counts(&["sets_kept", "sets_soft_deleted"]),
+        ),
+        (
+            RunType::BACKUP_SCHEDULE_PURGE,
+            counts(&["sets_purged", "runs_purged"]),
+        ),
+        (RunType::DRIFT_GENERATE, counts(&["findings_created"])),
+    ]
+    .into_iter()
+    .map(|(id, extra)| {
+        let spellings = legacy_of(&id);
+        RunTypeDescriptor::new(id, RunScope::Tenant)
+            .with_counts(extra)
+            .with_legacy_spellings(spellings)
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_pattern() {
+        for ok in ["a", "inventory_sync", "a1_b2", "x9"] {
+            assert!(is_canonical(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "_a",
+            "a_",
+            "a__b",
+            "A",
+            "1a",
+            "inventory.sync",
+            "a-b",
+            "a b",
+            "é",
+        ] {
+            assert!(!is_canonical(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn builtins_are_registered_with_their_spellings() {
+        let registry = RunTypeRegistry::with_builtins();
+        assert_eq!(registry.iter().count(), 6);
+        for (legacy, canonical) in BUILTIN_LEGACY_SPELLINGS {
+            assert_eq!(registry.canonicalize(legacy), canonical);
+            assert!(
+                registry
+                    .get(canonical)
+                    .is_some_and(|d| d.legacy_spellings().contains(legacy))
+            );
+        }
+    }
+
+    #[test]
+    fn canonicalize_rewrites_unknown_dots_and_keeps_canonical_ids() {
+        assert_eq!(canonicalize("foo.bar.baz"), "foo_bar_baz");
+        assert_eq!(canonicalize("inventory_sync"), "inventory_sync");
+        assert_eq!(
+            canonicalize("backup_schedule.run_now"),
+            "backup_schedule_run"
+        );
+    }
+
+    #[test]
+    fn new_runs_need_canonical_registered_types() {
+        let registry = RunTypeRegistry::with_builtins();
+        assert!(registry.resolve_new("inventory_sync").is_ok());
+        assert!(matches!(
+            registry.resolve_new("inventory.sync"),
+            Err(UnknownRunType::Invalid(RunTypeError::Dotted(_, ref c))) if c == "inventory_sync"
+        ));
+        assert!(matches!(
+            registry.resolve_new("policy_export"),
+            Err(UnknownRunType::NotRegistered(_))
+        ));
+        assert!(matches!(
+            registry.resolve_new("Nope"),
+            Err(UnknownRunType::Invalid(RunTypeError::NotCanonical(_)))
+        ));
+    }
+
+    #[test]
+    fn registration_refuses_duplicates_and_collisions() {
+        let mut registry = RunTypeRegistry::with_builtins();
+        let dup = RunTypeDescriptor::new(RunType::INVENTORY_SYNC, RunScope::Tenant);
+        assert_eq!(
+            registry.register(dup),
+            Err(RegistryError::Duplicate("inventory_sync".into()))
+        );
+
+        let id = RunType::parse("policy_export").unwrap();
+        let colliding = RunTypeDescriptor::new(id.clone(), RunScope::Workspace)
+            .with_legacy_spellings(["inventory.sync"]);
+        assert!(matches!(
+            registry.register(colliding),
+            Err(RegistryError::SpellingCollision { .. })
+        ));
+        let canonical_spelling = RunTypeDescriptor::new(id.clone(), RunScope::Workspace)
+            .with_legacy_spellings(["policy"]);
+        assert!(matches!(
+            registry.register(canonical_spelling),
+            Err(RegistryError::CanonicalSpelling { .. })
+        ));
+        assert!(
+            registry.get("policy_export").is_none(),
+            "a refused registration leaves nothing behind"
+        );
+
+        registry
+            .register(
+                RunTypeDescriptor::new(id, RunScope::Workspace)
+                    .with_legacy_spellings(["policy.export"]),
+            )
+            .unwrap();
+        assert_eq!(registry.canonicalize("policy.export"), "policy_export");
+    }
+
+    #[test]
+    fn non_canonical_ids_are_refused_at_construction() {
+        assert!(matches!(
+            RunType::parse("drift.generate"),
+            Err(RunTypeError::Dotted(_, _))
+        ));
+        assert!(RunType::parse("Drift").is_err());
+        let json = serde_json::json!("inventory.sync");
+        assert!(serde_json::from_value::<RunType>(json).is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! Values the ports exchange.
+
+use chrono::{DateTime, Utc};
+use operation_runs_domain::{
+    BackupScheduleId, BackupSetId, FindingId, InventoryItemId, OperationRun, RunId, RunOutcome,
+    RunStatus, RunType, TenantId, WorkspaceId,
+};
+
+/// What [`crate::OperationRunRepository::insert_or_get_active`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedRun {
+    /// The inserted run, or the active run of the same identity.
+    pub run: OperationRun,
+    /// `true` if the run already existed.
+    pub reused: bool,
+}
+
+/// Keyset position: the id of the last run of the previous page (pages go newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunCursor(pub RunId);
+
+impl RunCursor {
+    /// The opaque text form handed to clients.
+    #[must_use]
+    pub fn encode(self) -> String {
+        format!("r{}", self.0.get())
+    }
+
+    /// Parses [`RunCursor::encode`]'s output.
+    #[must_use]
+    pub fn decode(text: &str) -> Option<Self> {
+        text.strip_prefix('r')?
+            .parse()
+            .ok()
+            .map(|id| Self(RunId::new(id)))
+    }
+}
+
+/// Filters of the monitoring list; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Stored type (exact).
+    pub run_type: Option<String>,
+    /// Status.
+    pub status: Option<RunStatus>,
+    /// Outcome.
+    pub outcome: Option<RunOutcome>,
+    /// Tenant.
+    pub tenant_id: Option<TenantId>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created strictly before.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// A page request of a workspace's runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunListQuery {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// Filters.
+    pub filter: RunFilter,
+    /// Runs strictly older (smaller id) than this; `None` for the first page.
+    pub after: Option<RunCursor>,
+    /// Page size (at least 1).
+    pub limit: u32,
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPage {
+    /// The runs.
+    pub runs: Vec<OperationRun>,
+    /// The cursor of the next page, `None` on the last page.
+    pub next: Option<RunCursor>,
+}
+
+/// A page request of one backup schedule's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleHistoryQuery {
+    /// The schedule's workspace (history never crosses workspaces).
+    pub workspace_id: WorkspaceId,
+    /// The schedule.
+    pub schedule_id: BackupScheduleId,
+    /// Which of the backup-schedule types; must be non-empty.
+    pub run_types: Vec<RunType>,
+    /// Outcomes to include; empty means any.
+    pub outcomes: Vec<RunOutcome>,
+    /// Runs strictly older than this; `None` for the first page.
+    pub after: Option<RunCursor>,
+    /// Page size (at least 1).
+    pub limit: u32,
+}
+
+/// Which runs of a schedule's history may be purged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPurgeCriteria {
+    /// The schedule's workspace.
+    pub workspace_id: WorkspaceId,
+    /// The schedule.
+    pub schedule_id: BackupScheduleId,
+    /// Only runs created strictly before this.
+    pub created_before: DateTime<Utc>,
+}
+
+/// An item an inventory sync observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenItem {
+    /// The item's id in the tenant's directory.
+    pub external_id: String,
+    /// What it is (e.g. `device`, `policy`).
+    pub kind: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// An inventory item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryItem {
+    /// Id.
+    pub id: InventoryItemId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// The item's id in the tenant's directory.
+    pub external_id: String,
+    /// What it is.
+    pub kind: String,
+    /// Display name.
+    pub display_name: String,
+    /// The canonical run that saw it last.
+    pub last_seen_operation_run_id: Option<RunId>,
+}
+
+/// A drift finding to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFinding {
+    /// Workspace.
+    pub workspace_id: WorkspaceId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// The completed `inventory_sync` run compared against.
+    pub baseline_operation_run_id: RunId,
+    /// The newer completed `inventory_sync` run.
+    pub current_operation_run_id: RunId,
+    /// The drifted item's external id.
+    pub subject_external_id: String,
+    /// `added`, `removed`, `changed`, …
+    pub change: String,
+    /// Details of the change.
+    pub details: serde_json::Value,
+}
+
+/// A stored finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Id.
+    pub id: FindingId,
+    /// Workspace.
+    pub workspace_id: WorkspaceId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Baseline run (null once that run is purged).
+    pub baseline_operation_run_id: Option<RunId>,
+    /// Current run (null once that run is purged).
+    pub current_operation_run_id: Option<RunId>,
+    /// The drifted item's external id.
+    pub subject_external_id: String,
+    /// Kind of change.
+    pub change: String,
+    /// Details.
+    pub details: serde_json::Value,
+}
+
+/// A backup schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    /// Id.
+    pub id: BackupScheduleId,
+    /// Workspace.
+    pub workspace_id: WorkspaceId,
+    /// Tenant backed up.
+    pub tenant_id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Retention: keep the sets of this many newest successful runs (0: retention off).
+    pub keep_last: u32,
+}
+
+/// A backup set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSet {
+    /// Id.
+    pub id: BackupSetId,
+    /// The schedule that made it.
+    pub schedule_id: BackupScheduleId,
+    /// Display name.
+    pub name: String,
+    /// How many items it holds.
+    pub item_count: u64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Soft-deletion time.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
