@@ -1,1 +1,234 @@
-//! placeholder
+//! Test support for the cross-crate suites: one fresh database per test, on SQLite always and on
+//! PostgreSQL when `OPRUN_TEST_POSTGRES_URL` is set (each test gets its own database, dropped
+//! afterwards, so tests run in parallel).
+//!
+//! `OPRUN_REQUIRE_POSTGRES=1` (set by CI) turns a missing URL into a failure instead of a skip.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
+use sea_orm_migration::MigratorTrait;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use operation_runs_migration::Migrator;
+
+/// Which server a test database lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database for one test.
+pub struct TestDb {
+    pub backend: Backend,
+    /// URL that reaches this test's database (for extra connections or a child process).
+    pub url: String,
+    /// A pooled connection to it.
+    pub conn: DatabaseConnection,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("oprun_test_{}_{}_{}", std::process::id(), n, nanos)
+}
+
+/// The PostgreSQL admin URL from `OPRUN_TEST_POSTGRES_URL`, `None` to skip PostgreSQL tests.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("OPRUN_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("OPRUN_REQUIRE_POSTGRES").is_err(),
+                "OPRUN_REQUIRE_POSTGRES is set but OPRUN_TEST_POSTGRES_URL is not"
+            );
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+async fn connect(url: &str, max: u32) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(max).sqlx_logging(false);
+    Database::connect(options)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+}
+
+impl TestDb {
+    /// A fresh SQLite database in a temporary file (files, unlike `:memory:`, can be shared by
+    /// several connections and processes).
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let conn = connect(&url, 8).await;
+        Self {
+            backend: Backend::Sqlite,
+            url,
+            conn,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when PostgreSQL tests are not configured.
+    pub async fn postgres() -> Option<Self> {
+        let admin_url = postgres_admin_url()?;
+        let name = unique_name();
+        let admin = connect(&admin_url, 1).await;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database on {admin_url}: {e}"));
+        admin.close().await.ok();
+        let url = with_database(&admin_url, &name);
+        let conn = connect(&url, 40).await;
+        Some(Self {
+            backend: Backend::Postgres,
+            url,
+            conn,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
+    }
+
+    /// A fresh database of the given backend (`None`: PostgreSQL not configured).
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite().await),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A fresh database with every migration applied.
+    pub async fn migrated(backend: Backend) -> Option<Self> {
+        let db = Self::new(backend).await?;
+        Migrator::up(&db.conn, None).await.unwrap();
+        Some(db)
+    }
+
+    /// A separate connection pool to the same database.
+    pub async fn connect_again(&self) -> DatabaseConnection {
+        connect(&self.url, 2).await
+    }
+
+    pub fn db_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Runs one raw statement.
+    pub async fn exec(&self, sql: &str) {
+        self.conn
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The first column of the first row of a query, as i64 (counts, ids).
+    pub async fn scalar_i64(&self, sql: &str) -> Option<i64> {
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(self.db_backend(), sql.to_owned()))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))?;
+        row.try_get_by_index::<Option<i64>>(0).unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Dropping needs async I/O; a thread with its own runtime works inside or outside one.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let admin = connect(&admin_url, 1).await;
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    admin.close().await.ok();
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Declares each `async fn name(db: TestDb)` as one test per backend:
+/// `sqlite::name` always, `postgres::name` when PostgreSQL is configured.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($setup:ident => $($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = $crate::TestDb::$setup($crate::Backend::Sqlite).await.unwrap();
+                    super::$name(db).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::$setup($crate::Backend::Postgres).await {
+                        super::$name(db).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_name_is_replaced_keeping_the_query() {
+        assert_eq!(
+            with_database(
+                "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+                "x"
+            ),
+            "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}
