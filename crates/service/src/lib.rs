@@ -1,1 +1,10 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod error;
+mod request;
+mod service;
+
+pub use error::{DriftRefusal, ServiceError};
+pub use request::{DriftChange, ReapReport, StartRequest, Started};
+pub use service::{OperationRunService, ServicePorts};

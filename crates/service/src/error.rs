@@ -1,0 +1,166 @@
+//! What the use cases refuse, and how a web layer maps it.
+
+use operation_runs_domain::{
+    AccessDenied, ContextError, CountError, FailureError, IdentityError, RunId, TenantId,
+    TransitionError, UnknownRunType, WorkspaceId,
+};
+use operation_runs_ports::PortError;
+
+/// Why a use case refused or failed. Every refusal happens before anything is written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// A new run's type is unknown, dotted (the message names the canonical form) or not
+    /// canonical.
+    #[error(transparent)]
+    UnknownRunType(#[from] UnknownRunType),
+    /// A tenant-scoped type was started (or used) without a tenant.
+    #[error("run type `{run_type}` is tenant-scoped and needs a tenant")]
+    TenantRequired {
+        /// The run type.
+        run_type: String,
+    },
+    /// A workspace-scoped type was started with a tenant.
+    #[error("run type `{run_type}` is workspace-scoped and must not name a tenant")]
+    TenantNotAllowed {
+        /// The run type.
+        run_type: String,
+    },
+    /// The tenant does not exist or belongs to another workspace.
+    #[error("tenant {tenant} does not belong to workspace {workspace}")]
+    TenantNotInWorkspace {
+        /// The tenant named by the request.
+        tenant: TenantId,
+        /// The workspace named by the request.
+        workspace: WorkspaceId,
+    },
+    /// The identity inputs are not a JSON object.
+    #[error(transparent)]
+    InvalidIdentity(#[from] IdentityError),
+    /// The context breaks the rules of its well-known keys.
+    #[error(transparent)]
+    InvalidContext(#[from] ContextError),
+    /// Undeclared count name, negative value or a sum that would overflow.
+    #[error(transparent)]
+    InvalidCounts(#[from] CountError),
+    /// A failure code or failure summary is malformed.
+    #[error(transparent)]
+    InvalidFailure(#[from] FailureError),
+    /// Progress on a stored run whose type is not on the allow-list, so its count names are
+    /// unknown.
+    #[error("run type `{0}` is not registered, so its counts cannot be checked")]
+    UnregisteredRunType(String),
+    /// An illegal lifecycle transition (including any change to a completed run).
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// No such run, or the viewer is not a member of its workspace (HTTP 404).
+    #[error("not found")]
+    NotFound,
+    /// The viewer is a member without the needed capability (HTTP 403).
+    #[error("forbidden")]
+    Forbidden,
+    /// Lost a compare-and-set race: another writer changed the run first; nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The run is not of the type the use case works on.
+    #[error("run {run} is a `{found}` run, expected `{expected}`")]
+    WrongRunType {
+        /// The run.
+        run: RunId,
+        /// The type the use case needs.
+        expected: String,
+        /// The run's stored type.
+        found: String,
+    },
+    /// Drift findings were refused; see [`DriftRefusal`].
+    #[error("drift findings refused: {0}")]
+    Drift(DriftRefusal),
+    /// The stale threshold of [`crate::OperationRunService::reap_stale`] is negative.
+    #[error("stale threshold must not be negative, got {0}")]
+    InvalidThreshold(chrono::Duration),
+    /// The backend failed.
+    #[error(transparent)]
+    Port(PortError),
+}
+
+/// Why two runs cannot be the baseline and the current run of drift findings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriftRefusal {
+    /// A run does not exist.
+    #[error("run {0} does not exist")]
+    RunNotFound(RunId),
+    /// A run is not an `inventory_sync` run.
+    #[error("run {run} is a `{found}` run, drift compares `inventory_sync` runs")]
+    WrongType {
+        /// The run.
+        run: RunId,
+        /// Its stored type.
+        found: String,
+    },
+    /// A run has not completed.
+    #[error("run {0} has not completed")]
+    NotCompleted(RunId),
+    /// A run completed without success (failed or cancelled).
+    #[error("run {0} did not succeed")]
+    NotSuccessful(RunId),
+    /// A run names no tenant.
+    #[error("run {0} names no tenant")]
+    NoTenant(RunId),
+    /// The runs belong to different workspaces.
+    #[error("the runs belong to different workspaces")]
+    DifferentWorkspace,
+    /// The runs are about different tenants.
+    #[error("the runs are about different tenants")]
+    DifferentTenant,
+    /// The baseline was not created strictly before the current run.
+    #[error("the baseline run must be older than the current run")]
+    BaselineNotOlder,
+}
+
+impl From<DriftRefusal> for ServiceError {
+    fn from(refusal: DriftRefusal) -> Self {
+        Self::Drift(refusal)
+    }
+}
+
+/// Port errors keep their meaning: a missing row is [`ServiceError::NotFound`], a lost
+/// compare-and-set is [`ServiceError::Conflict`], an overflowing count is
+/// [`ServiceError::InvalidCounts`]; only real backend failures stay [`ServiceError::Port`].
+impl From<PortError> for ServiceError {
+    fn from(error: PortError) -> Self {
+        match error {
+            PortError::NotFound => Self::NotFound,
+            PortError::Conflict(reason) => Self::Conflict(reason),
+            PortError::CountOverflow(name) => Self::InvalidCounts(CountError::Overflow(name)),
+            other => Self::Port(other),
+        }
+    }
+}
+
+/// Access refusals keep their HTTP meaning: not a member is 404, no capability is 403.
+impl From<AccessDenied> for ServiceError {
+    fn from(denied: AccessDenied) -> Self {
+        match denied {
+            AccessDenied::Forbidden => Self::Forbidden,
+            // A denial this crate does not know yet must not reveal that the run exists.
+            _ => Self::NotFound,
+        }
+    }
+}
+
+impl ServiceError {
+    /// The HTTP status a web layer should answer with: 404 for [`ServiceError::NotFound`]
+    /// (non-members included), 403 for [`ServiceError::Forbidden`], 409 for conflicts and
+    /// lifecycle refusals, 500 for backend failures, 422 for every other refusal.
+    #[must_use]
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::NotFound => 404,
+            Self::Forbidden => 403,
+            Self::Conflict(_) | Self::Transition(_) => 409,
+            Self::Port(_) => 500,
+            _ => 422,
+        }
+    }
+}
