@@ -10,8 +10,8 @@ pub use model::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
-    BackupScheduleId, BackupSetId, Membership, NewOperationRun, OperationRun, RunId, RunState,
-    RunStatus, SummaryCounts, TenantId, UserId, WorkspaceId,
+    BackupScheduleId, BackupSetId, Membership, NewOperationRun, OperationRun, RunContext, RunId,
+    RunState, RunStatus, SummaryCounts, TenantId, UserId, WorkspaceId,
 };
 
 /// The canonical run store (`operation_runs`).
@@ -61,6 +61,24 @@ pub trait OperationRunRepository: Send + Sync {
         &self,
         id: RunId,
         delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError>;
+
+    /// Merges `patch` into an active run's context: each top-level key of `patch` replaces the
+    /// stored value of that key, other stored keys stay. Bumps `updated_at` to `now` (the
+    /// heartbeat). Used to record what a run produced while it runs (e.g. the `backup_set_id`
+    /// of a scheduled backup, known only once the set exists).
+    ///
+    /// This MUST be one atomic change of `context` and `updated_at` only: concurrent count
+    /// increments and merges of other keys are never lost.
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if it is
+    /// completed (nothing is written); [`PortError::Backend`] when the store fails.
+    async fn merge_context(
+        &self,
+        id: RunId,
+        patch: &RunContext,
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError>;
 
