@@ -1,0 +1,379 @@
+use crate::support::*;
+use operation_runs_domain::{
+    CountError, Failure, FailureCode, FailureSummary, MAX_COUNT, OperationRun, RunId, RunOutcome,
+    RunStatus, TransitionError,
+};
+use operation_runs_ports::PortError;
+use operation_runs_service::ServiceError;
+
+/// A service whose only allowed write is one successful `transition` of `run`.
+fn expect_transition(mocks: &mut Mocks, run: &OperationRun, expected: RunStatus) {
+    let current = run.clone();
+    mocks
+        .runs
+        .expect_transition()
+        .withf(move |id, exp, _, at| *id == current.id() && *exp == expected && *at == now())
+        .times(1)
+        .returning({
+            let run = run.clone();
+            move |_, _, next, at| Ok(with_state(&run, next, at))
+        });
+    mocks.forbid_writes_except(&[Write::Transition]);
+}
+
+/// A service over `run` that must refuse without writing.
+async fn refused_on<F, Fut, T>(run: &OperationRun, call: F) -> ServiceError
+where
+    F: FnOnce(operation_runs_service::OperationRunService) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ServiceError>>,
+    T: std::fmt::Debug,
+{
+    let mut mocks = Mocks::new();
+    mocks.expect_get(run).forbid_writes();
+    call(mocks.service()).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn begin_moves_a_queued_run_to_running() {
+    let queued = run(7).queued().build();
+    let mut mocks = Mocks::new();
+    mocks.expect_get(&queued);
+    expect_transition(&mut mocks, &queued, RunStatus::Queued);
+    let service = mocks.service();
+
+    let running = service.begin(queued.id()).await.unwrap();
+
+    assert_eq!(running.status(), RunStatus::Running);
+    assert_eq!(running.outcome(), RunOutcome::Pending);
+    assert_eq!(running.started_at(), Some(now()));
+}
+
+#[tokio::test]
+async fn beginning_a_running_run_is_refused() {
+    let running = run(7).running().build();
+    let err = refused_on(&running, |s| async move { s.begin(RunId::new(7)).await }).await;
+    assert!(
+        matches!(
+            err,
+            ServiceError::Transition(TransitionError::Illegal {
+                from: RunStatus::Running,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.http_status(), 409);
+}
+
+#[tokio::test]
+async fn an_unknown_run_is_not_found() {
+    let mut mocks = Mocks::new();
+    mocks
+        .runs
+        .expect_get()
+        .times(1)
+        .returning(|_| Err(PortError::NotFound));
+    mocks.forbid_writes();
+    let err = mocks.service().begin(RunId::new(99)).await.unwrap_err();
+    assert!(matches!(err, ServiceError::NotFound), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_backend_failure_is_a_port_error() {
+    let mut mocks = Mocks::new();
+    mocks
+        .runs
+        .expect_get()
+        .times(1)
+        .returning(|_| Err(PortError::backend("connection reset")));
+    mocks.forbid_writes();
+    let err = mocks.service().begin(RunId::new(7)).await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Port(PortError::Backend(_))),
+        "{err:?}"
+    );
+    assert_eq!(err.http_status(), 500);
+}
+
+#[tokio::test]
+async fn progress_adds_validated_counts() {
+    let running = run(7).running().counts(&[("total", 5)]).build();
+    let mut mocks = Mocks::new();
+    mocks.expect_get(&running);
+    let stored = running.clone();
+    mocks
+        .runs
+        .expect_increment_counts()
+        .withf(|id, delta, at| {
+            *id == RunId::new(7)
+                && delta.get_str("total") == 4
+                && delta.get_str("items_seen") == 2
+                && delta.iter().count() == 2
+                && *at == now()
+        })
+        .times(1)
+        .returning(move |_, delta, at| {
+            let mut record = stored.record().clone();
+            record.summary_counts.merge(delta).unwrap();
+            record.updated_at = at;
+            Ok(OperationRun::from_record(record).unwrap())
+        });
+    mocks.forbid_writes_except(&[Write::IncrementCounts]);
+    let service = mocks.service();
+
+    let updated = service
+        .record_progress(
+            running.id(),
+            &[("total", 3), ("items_seen", 2), ("total", 1)],
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(updated.summary_counts().get_str("total"), 9);
+    assert_eq!(updated.summary_counts().get_str("items_seen"), 2);
+}
+
+#[tokio::test]
+async fn an_undeclared_count_is_refused() {
+    let running = run(7).running().build();
+    let err = refused_on(&running, |s| async move {
+        s.record_progress(RunId::new(7), &[("total", 1), ("groups_seen", 1)])
+            .await
+    })
+    .await;
+    assert!(
+        matches!(&err, ServiceError::InvalidCounts(CountError::Undeclared { name, run_type })
+            if name == "groups_seen" && run_type == "inventory_sync"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_negative_count_is_refused() {
+    let running = run(7).running().build();
+    let err = refused_on(&running, |s| async move {
+        s.record_progress(RunId::new(7), &[("processed", -1)]).await
+    })
+    .await;
+    assert!(
+        matches!(&err, ServiceError::InvalidCounts(CountError::Negative { name, value: -1 }) if name == "processed"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_overflowing_count_is_refused_before_writing() {
+    // Within one request …
+    let running = run(7).running().build();
+    let err = refused_on(&running, |s| async move {
+        s.record_progress(RunId::new(7), &[("total", i64::MAX), ("total", 1)])
+            .await
+    })
+    .await;
+    assert!(
+        matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),
+        "{err:?}"
+    );
+
+    // … and on top of what is stored.
+    let full = run(8).running().counts(&[("total", MAX_COUNT)]).build();
+    let err = refused_on(&full, |s| async move {
+        s.record_progress(RunId::new(8), &[("total", 1)]).await
+    })
+    .await;
+    assert!(
+        matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_overflow_reported_by_the_store_is_an_invalid_count() {
+    // The store is the authority: concurrent writers may have pushed the sum up since the read.
+    let running = run(7).running().counts(&[("total", 1)]).build();
+    let mut mocks = Mocks::new();
+    mocks.expect_get(&running);
+    mocks
+        .runs
+        .expect_increment_counts()
+        .times(1)
+        .returning(|_, _, _| Err(PortError::CountOverflow("total".into())));
+    mocks.forbid_writes_except(&[Write::IncrementCounts]);
+
+    let err = mocks
+        .service()
+        .record_progress(running.id(), &[("total", 1)])
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn progress_on_a_completed_run_is_refused() {
+    let done = run(7).completed(RunOutcome::Succeeded).build();
+    let err = refused_on(&done, |s| async move {
+        s.record_progress(RunId::new(7), &[("total", 1)]).await
+    })
+    .await;
+    assert!(
+        matches!(
+            err,
+            ServiceError::Transition(TransitionError::AlreadyCompleted)
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn progress_on_a_run_completed_meanwhile_is_a_conflict() {
+    let running = run(7).running().build();
+    let mut mocks = Mocks::new();
+    mocks.expect_get(&running);
+    mocks
+        .runs
+        .expect_increment_counts()
+        .times(1)
+        .returning(|_, _, _| Err(PortError::Conflict("run is completed".into())));
+    mocks.forbid_writes_except(&[Write::IncrementCounts]);
+
+    let err = mocks
+        .service()
+        .record_progress(running.id(), &[("total", 1)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn progress_on_an_unregistered_stored_type_is_refused() {
+    let legacy = run(7).running().run_type("some_retired_sync").build();
+    let err = refused_on(&legacy, |s| async move {
+        s.record_progress(RunId::new(7), &[("total", 1)]).await
+    })
+    .await;
+    assert!(
+        matches!(&err, ServiceError::UnregisteredRunType(t) if t == "some_retired_sync"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn complete_stores_the_outcome_and_failures() {
+    let running = run(7).running().build();
+    let failures = FailureSummary::single(Failure::new(
+        FailureCode::parse("device_unreachable").unwrap(),
+        "device 12 did not answer",
+    ));
+    let mut mocks = Mocks::new();
+    mocks.expect_get(&running);
+    let expected_failures = failures.clone();
+    mocks
+        .runs
+        .expect_transition()
+        .withf(move |_, expected, next, _| {
+            *expected == RunStatus::Running
+                && next.status == RunStatus::Completed
+                && next.outcome == RunOutcome::PartiallySucceeded
+                && next.completed_at == Some(now())
+                && next.failure_summary == expected_failures
+        })
+        .times(1)
+        .returning({
+            let run = running.clone();
+            move |_, _, next, at| Ok(with_state(&run, next, at))
+        });
+    mocks.forbid_writes_except(&[Write::Transition]);
+
+    let done = mocks
+        .service()
+        .complete(running.id(), RunOutcome::PartiallySucceeded, failures)
+        .await
+        .unwrap();
+
+    assert_eq!(done.status(), RunStatus::Completed);
+    assert_eq!(done.outcome(), RunOutcome::PartiallySucceeded);
+    assert_eq!(
+        done.failure_summary().failures()[0].code().as_str(),
+        "device_unreachable"
+    );
+}
+
+#[tokio::test]
+async fn a_queued_run_cannot_complete_as_succeeded() {
+    let queued = run(7).queued().build();
+    let err = refused_on(&queued, |s| async move {
+        s.complete(RunId::new(7), RunOutcome::Succeeded, FailureSummary::new())
+            .await
+    })
+    .await;
+    assert!(
+        matches!(
+            err,
+            ServiceError::Transition(TransitionError::Illegal {
+                from: RunStatus::Queued,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_queued_run_may_complete_as_failed() {
+    let queued = run(7).queued().build();
+    let mut mocks = Mocks::new();
+    mocks.expect_get(&queued);
+    expect_transition(&mut mocks, &queued, RunStatus::Queued);
+    let done = mocks
+        .service()
+        .complete(queued.id(), RunOutcome::Failed, FailureSummary::new())
+        .await
+        .unwrap();
+    assert_eq!(done.outcome(), RunOutcome::Failed);
+}
+
+#[tokio::test]
+async fn a_completed_run_never_changes() {
+    let done = run(7).completed(RunOutcome::Failed).build();
+    let err = refused_on(&done, |s| async move {
+        s.complete(RunId::new(7), RunOutcome::Succeeded, FailureSummary::new())
+            .await
+    })
+    .await;
+    assert!(
+        matches!(
+            err,
+            ServiceError::Transition(TransitionError::AlreadyCompleted)
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn losing_the_compare_and_set_race_is_a_conflict() {
+    let running = run(7).running().build();
+    let mut mocks = Mocks::new();
+    mocks.expect_get(&running);
+    mocks
+        .runs
+        .expect_transition()
+        .times(1)
+        .returning(|_, _, _, _| Err(PortError::Conflict("status is completed".into())));
+    mocks.forbid_writes_except(&[Write::Transition]);
+
+    let err = mocks
+        .service()
+        .complete(running.id(), RunOutcome::Succeeded, FailureSummary::new())
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&err, ServiceError::Conflict(reason) if reason.contains("completed")),
+        "{err:?}"
+    );
+    assert_eq!(err.http_status(), 409);
+}

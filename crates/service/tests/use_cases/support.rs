@@ -1,0 +1,260 @@
+//! Builders and mock wiring shared by the use-case tests.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use operation_runs_domain::{
+    CountName, IdentityHash, Membership, NewOperationRun, OperationRun, RunContext, RunId,
+    RunOutcome, RunRecord, RunScope, RunState, RunType, RunTypeDescriptor, RunTypeRegistry,
+    SummaryCounts, TenantId, Transition, WorkspaceId,
+};
+use operation_runs_ports::{
+    MockClock, MockFindingRepository, MockInventoryRepository, MockOperationRunRepository,
+    MockWorkspaceDirectory, StartedRun,
+};
+use operation_runs_service::{OperationRunService, ServicePorts};
+use std::sync::Arc;
+
+pub const WS: WorkspaceId = WorkspaceId::new(1);
+pub const OTHER_WS: WorkspaceId = WorkspaceId::new(2);
+pub const TENANT: TenantId = TenantId::new(10);
+pub const OTHER_TENANT: TenantId = TenantId::new(11);
+/// A workspace-scoped type the tests register on top of the built-ins.
+pub const WORKSPACE_REPORT: &str = "workspace_report";
+
+/// The fixed "now" of every test.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+pub fn hours_ago(hours: i64) -> DateTime<Utc> {
+    now() - Duration::hours(hours)
+}
+
+/// A membership with the given capabilities.
+pub fn member(view: bool, manage: bool) -> Option<Membership> {
+    Some(Membership {
+        can_view_operations: view,
+        can_manage_operations: manage,
+    })
+}
+
+/// Builds a stored run in any state: `run(7).running().build()`.
+#[derive(Debug, Clone)]
+pub struct RunBuilder {
+    record: RunRecord,
+}
+
+/// An `inventory_sync` run of [`TENANT`] in [`WS`], queued, created an hour ago.
+pub fn run(id: i64) -> RunBuilder {
+    RunBuilder {
+        record: RunRecord {
+            id: RunId::new(id),
+            workspace_id: WS,
+            tenant_id: Some(TENANT),
+            user_id: None,
+            initiator_name: "scheduler".into(),
+            run_type: RunType::INVENTORY_SYNC.to_string(),
+            state: RunState::queued(),
+            identity_hash: IdentityHash::parse(&format!("{id:064x}")).unwrap(),
+            summary_counts: SummaryCounts::new(),
+            context: RunContext::new(),
+            created_at: hours_ago(1),
+            updated_at: hours_ago(1),
+        },
+    }
+}
+
+impl RunBuilder {
+    pub fn workspace(mut self, workspace: WorkspaceId) -> Self {
+        self.record.workspace_id = workspace;
+        self
+    }
+    pub fn tenant(mut self, tenant: Option<TenantId>) -> Self {
+        self.record.tenant_id = tenant;
+        self
+    }
+    pub fn run_type(mut self, run_type: &str) -> Self {
+        self.record.run_type = run_type.into();
+        self
+    }
+    pub fn created_at(mut self, at: DateTime<Utc>) -> Self {
+        self.record.created_at = at;
+        self.record.updated_at = self.record.updated_at.max(at);
+        self
+    }
+    pub fn updated_at(mut self, at: DateTime<Utc>) -> Self {
+        self.record.updated_at = at;
+        self
+    }
+    pub fn counts(mut self, counts: &[(&str, u64)]) -> Self {
+        self.record.summary_counts = counts
+            .iter()
+            .map(|(name, value)| (CountName::parse(name).unwrap(), *value))
+            .collect();
+        self
+    }
+    pub fn queued(mut self) -> Self {
+        self.record.state = RunState::queued();
+        self
+    }
+    pub fn running(mut self) -> Self {
+        let at = self.record.created_at;
+        self.record.state = RunState::queued().apply(Transition::Begin, at).unwrap();
+        self
+    }
+    /// Completed with `outcome`; successful outcomes pass through `running`.
+    pub fn completed(mut self, outcome: RunOutcome) -> Self {
+        let at = self.record.created_at;
+        let running = RunState::queued().apply(Transition::Begin, at).unwrap();
+        self.record.state = running
+            .apply(Transition::Complete(outcome), at + Duration::minutes(5))
+            .unwrap();
+        self
+    }
+    pub fn build(self) -> OperationRun {
+        OperationRun::from_record(self.record).unwrap()
+    }
+}
+
+/// What a store returns after a successful compare-and-set.
+pub fn with_state(run: &OperationRun, next: &RunState, at: DateTime<Utc>) -> OperationRun {
+    let mut record = run.record().clone();
+    record.state = next.clone();
+    record.updated_at = at;
+    OperationRun::from_record(record).unwrap()
+}
+
+/// What a store returns after inserting `new` as run `id`.
+pub fn inserted(id: i64, new: &NewOperationRun) -> OperationRun {
+    OperationRun::from_record(RunRecord {
+        id: RunId::new(id),
+        workspace_id: new.workspace_id,
+        tenant_id: new.tenant_id,
+        user_id: new.user_id,
+        initiator_name: new.initiator_name.clone(),
+        run_type: new.run_type.to_string(),
+        state: RunState::queued(),
+        identity_hash: new.identity_hash.clone(),
+        summary_counts: new.summary_counts.clone(),
+        context: new.context.clone(),
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    })
+    .unwrap()
+}
+
+pub fn started(run: OperationRun, reused: bool) -> StartedRun {
+    StartedRun { run, reused }
+}
+
+/// The write methods of the ports, for [`Mocks::forbid_writes_except`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    InsertOrGetActive,
+    Transition,
+    IncrementCounts,
+    UpsertSeen,
+    InsertFindings,
+}
+
+/// One mock per port and a clock fixed at [`now`].
+pub struct Mocks {
+    pub runs: MockOperationRunRepository,
+    pub directory: MockWorkspaceDirectory,
+    pub inventory: MockInventoryRepository,
+    pub findings: MockFindingRepository,
+}
+
+impl Mocks {
+    pub fn new() -> Self {
+        Self {
+            runs: MockOperationRunRepository::new(),
+            directory: MockWorkspaceDirectory::new(),
+            inventory: MockInventoryRepository::new(),
+            findings: MockFindingRepository::new(),
+        }
+    }
+
+    /// `get(id)` returns `run` exactly once.
+    pub fn expect_get(&mut self, run: &OperationRun) -> &mut Self {
+        let returned = run.clone();
+        self.runs
+            .expect_get()
+            .with(mockall::predicate::eq(run.id()))
+            .times(1)
+            .returning(move |_| Ok(returned.clone()));
+        self
+    }
+
+    /// `membership(workspace, _)` returns `membership` exactly once.
+    pub fn expect_membership(
+        &mut self,
+        workspace: WorkspaceId,
+        membership: Option<Membership>,
+    ) -> &mut Self {
+        self.directory
+            .expect_membership()
+            .withf(move |ws, _| *ws == workspace)
+            .times(1)
+            .returning(move |_, _| Ok(membership));
+        self
+    }
+
+    /// `tenant_workspace(tenant)` returns `workspace` exactly once.
+    pub fn expect_tenant(&mut self, tenant: TenantId, workspace: Option<WorkspaceId>) -> &mut Self {
+        self.directory
+            .expect_tenant_workspace()
+            .with(mockall::predicate::eq(tenant))
+            .times(1)
+            .returning(move |_| Ok(workspace));
+        self
+    }
+
+    /// Every write method of every port must never be called.
+    pub fn forbid_writes(&mut self) -> &mut Self {
+        self.forbid_writes_except(&[])
+    }
+
+    /// Every write method except `allowed` must never be called; set the allowed ones' own
+    /// expectations before this (mockall tries expectations in the order they were set).
+    pub fn forbid_writes_except(&mut self, allowed: &[Write]) -> &mut Self {
+        if !allowed.contains(&Write::InsertOrGetActive) {
+            self.runs.expect_insert_or_get_active().never();
+        }
+        if !allowed.contains(&Write::Transition) {
+            self.runs.expect_transition().never();
+        }
+        if !allowed.contains(&Write::IncrementCounts) {
+            self.runs.expect_increment_counts().never();
+        }
+        if !allowed.contains(&Write::UpsertSeen) {
+            self.inventory.expect_upsert_seen().never();
+        }
+        if !allowed.contains(&Write::InsertFindings) {
+            self.findings.expect_insert_findings().never();
+        }
+        self
+    }
+
+    /// The service over these mocks, with the built-in types and [`WORKSPACE_REPORT`].
+    pub fn service(self) -> OperationRunService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(now());
+        let mut registry = RunTypeRegistry::with_builtins();
+        registry
+            .register(RunTypeDescriptor::new(
+                RunType::parse(WORKSPACE_REPORT).unwrap(),
+                RunScope::Workspace,
+            ))
+            .unwrap();
+        OperationRunService::new(
+            ServicePorts {
+                runs: Arc::new(self.runs),
+                directory: Arc::new(self.directory),
+                inventory: Arc::new(self.inventory),
+                findings: Arc::new(self.findings),
+                clock: Arc::new(clock),
+            },
+            registry,
+        )
+    }
+}
