@@ -1,12 +1,40 @@
-//! Migration history of Operation Runs (being written).
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
 pub use sea_orm_migration::prelude::*;
 
-/// The migration history.
+mod canonical;
+mod m20260101_000001_create_baseline_schema;
+mod m20260212_000001_canonicalize_run_types;
+mod m20260212_000002_add_finding_operation_run_refs;
+mod m20260212_000003_backfill_operation_run_refs;
+mod m20260212_000004_drop_legacy_reference_columns;
+mod m20260212_000005_drop_legacy_run_tables;
+mod m20260212_000006_canonical_run_indexes;
+mod sql;
+
+pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
+
+/// The current UTC time as a SQLite expression, in exactly the text format SeaORM/sqlx writes a
+/// bound `chrono::DateTime<Utc>` (RFC 3339, `+00:00`, fraction only when non-zero:
+/// `2026-02-12T10:11:12.345+00:00`), so text comparisons with bound times order correctly.
+pub const SQLITE_UTC_NOW: &str =
+    "(replace(strftime('%Y-%m-%dT%H:%M:%f', 'now'), '.000', '') || '+00:00')";
+
+/// The migration history: the pre-cutover baseline, then the six cutover steps.
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![]
+        vec![
+            Box::new(m20260101_000001_create_baseline_schema::Migration),
+            Box::new(m20260212_000001_canonicalize_run_types::Migration),
+            Box::new(m20260212_000002_add_finding_operation_run_refs::Migration),
+            Box::new(m20260212_000003_backfill_operation_run_refs::Migration),
+            Box::new(m20260212_000004_drop_legacy_reference_columns::Migration),
+            Box::new(m20260212_000005_drop_legacy_run_tables::Migration),
+            Box::new(m20260212_000006_canonical_run_indexes::Migration),
+        ]
     }
 }

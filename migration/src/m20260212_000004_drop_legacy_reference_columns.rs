@@ -1,0 +1,110 @@
+//! Cutover step 4: drops `inventory_items.last_seen_run_id`, `findings.baseline_run_id` and
+//! `findings.current_run_id`.
+//!
+//! On SQLite the indexed columns cannot be dropped in place, so both tables are rebuilt with
+//! SQLite's table-rebuild procedure (new table, copy, drop, rename, recreate the indexes, check
+//! the foreign keys) inside the migration's transaction.
+//!
+//! **Destructive.** The legacy values are gone after this step; `down` brings the columns back
+//! empty (null), it cannot bring their data back. Run the preflight first to see which references
+//! did not survive the backfill.
+
+use crate::sql::{self, Flavor};
+use sea_orm_migration::prelude::*;
+
+/// Drops the legacy reference columns.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const DROPPED: [(&str, &str); 3] = [
+    ("inventory_items", "last_seen_run_id"),
+    ("findings", "baseline_run_id"),
+    ("findings", "current_run_id"),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        match sql::flavor(db)? {
+            Flavor::Postgres => {
+                // Dropping a column drops its index with it.
+                for (table, column) in DROPPED {
+                    db.execute_unprepared(&format!(
+                        "ALTER TABLE {table} DROP COLUMN IF EXISTS {column}"
+                    ))
+                    .await?;
+                }
+            }
+            Flavor::Sqlite => {
+                if sql::column_exists(db, "inventory_items", "last_seen_run_id").await? {
+                    sql::rebuild_sqlite_table(
+                        db,
+                        "inventory_items",
+                        "inventory_items__rebuild",
+                        &sql::inventory_items_table(
+                            Flavor::Sqlite,
+                            "inventory_items__rebuild",
+                            false,
+                        ),
+                        sql::INVENTORY_ITEMS_COLUMNS,
+                        &sql::inventory_items_indexes(),
+                    )
+                    .await?;
+                }
+                if sql::column_exists(db, "findings", "baseline_run_id").await?
+                    || sql::column_exists(db, "findings", "current_run_id").await?
+                {
+                    let mut columns = sql::FINDINGS_COMMON_COLUMNS.to_vec();
+                    columns.extend(["baseline_operation_run_id", "current_operation_run_id"]);
+                    let mut indexes = vec![sql::findings_tenant_index()];
+                    indexes.extend(sql::findings_canonical_indexes());
+                    sql::rebuild_sqlite_table(
+                        db,
+                        "findings",
+                        "findings__rebuild",
+                        &sql::findings_table(Flavor::Sqlite, "findings__rebuild", false, true),
+                        &columns,
+                        &indexes,
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let flavor = sql::flavor(db)?;
+        for (table, column) in DROPPED {
+            match flavor {
+                Flavor::Postgres => {
+                    db.execute_unprepared(&format!(
+                        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} BIGINT NULL"
+                    ))
+                    .await?;
+                }
+                Flavor::Sqlite => {
+                    if !sql::column_exists(db, table, column).await? {
+                        db.execute_unprepared(&format!(
+                            "ALTER TABLE {table} ADD COLUMN {column} BIGINT NULL"
+                        ))
+                        .await?;
+                    }
+                }
+            }
+        }
+        let mut indexes = vec![
+            "CREATE INDEX IF NOT EXISTS inventory_items_last_seen_run_id_idx \
+             ON inventory_items (last_seen_run_id)"
+                .to_owned(),
+        ];
+        indexes.extend(sql::findings_legacy_indexes());
+        sql::exec_all(db, &indexes).await
+    }
+}

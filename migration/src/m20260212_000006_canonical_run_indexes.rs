@@ -1,0 +1,129 @@
+//! Cutover step 6: the indexes the canonical queries need.
+//!
+//! Live databases may hold several active (`queued`/`running`) runs of one
+//! (`workspace_id`, `run_identity_hash`), which the new unique index forbids. They are resolved
+//! first, deterministically and in one statement: the newest (highest id) stays active, every
+//! other becomes `completed` / `failed` with `completed_at` and `updated_at` = now and
+//! `failure_summary` = `[{"code": "superseded_duplicate", "message": "Superseded by run <id> …"}]`.
+//! The preflight lists them beforehand.
+//!
+//! Then:
+//! - `operation_runs_active_identity_key`: unique (`workspace_id`, `run_identity_hash`) where
+//!   `status IN ('queued', 'running')` — the database-enforced "one active run per identity";
+//! - `operation_runs_workspace_id_id_idx`: (`workspace_id`, `id`), the monitoring list;
+//! - `operation_runs_schedule_history_idx`: (`context->>'backup_schedule_id'`, `id`) on
+//!   PostgreSQL, (`json_extract(context, '$.backup_schedule_id')`, `id`) on SQLite — queries must
+//!   use the identical expression;
+//! - `operation_runs_active_updated_at_idx`: (`updated_at`) where active, for the stale reaper.
+//!
+//! `down` drops the four indexes; superseded runs stay completed.
+
+use crate::sql::{self, Flavor};
+use sea_orm_migration::prelude::*;
+
+/// Resolves duplicate active identities and creates the canonical indexes.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const ACTIVE: &str = "status IN ('queued', 'running')";
+
+const SUPERSEDED_MESSAGE: &str =
+    "a newer active run of the same identity, during the cutover migration";
+
+fn supersede_statement(flavor: Flavor) -> String {
+    let now = sql::now(flavor);
+    match flavor {
+        Flavor::Postgres => format!(
+            "UPDATE operation_runs AS r SET status = 'completed', outcome = 'failed', \
+               completed_at = {now}, updated_at = {now}, \
+               failure_summary = jsonb_build_array(jsonb_build_object(\
+                 'code', 'superseded_duplicate', \
+                 'message', 'Superseded by run ' || k.keep_id || ', {SUPERSEDED_MESSAGE}')) \
+             FROM (SELECT workspace_id, run_identity_hash, MAX(id) AS keep_id \
+                   FROM operation_runs WHERE {ACTIVE} \
+                   GROUP BY workspace_id, run_identity_hash HAVING COUNT(*) > 1) AS k \
+             WHERE r.workspace_id = k.workspace_id \
+               AND r.run_identity_hash = k.run_identity_hash \
+               AND r.{ACTIVE} AND r.id < k.keep_id"
+        ),
+        // The kept run is never updated, so the correlated subqueries see the same newest run
+        // for every row whatever order SQLite updates them in.
+        Flavor::Sqlite => format!(
+            "UPDATE operation_runs SET status = 'completed', outcome = 'failed', \
+               completed_at = {now}, updated_at = {now}, \
+               failure_summary = json_array(json_object(\
+                 'code', 'superseded_duplicate', \
+                 'message', 'Superseded by run ' || (\
+                   SELECT MAX(k.id) FROM operation_runs AS k \
+                   WHERE k.workspace_id = operation_runs.workspace_id \
+                     AND k.run_identity_hash = operation_runs.run_identity_hash \
+                     AND k.{ACTIVE}) || ', {SUPERSEDED_MESSAGE}')) \
+             WHERE {ACTIVE} AND EXISTS (\
+               SELECT 1 FROM operation_runs AS k \
+               WHERE k.workspace_id = operation_runs.workspace_id \
+                 AND k.run_identity_hash = operation_runs.run_identity_hash \
+                 AND k.{ACTIVE} AND k.id > operation_runs.id)"
+        ),
+    }
+}
+
+fn index_statements(flavor: Flavor) -> Vec<String> {
+    let schedule_key = match flavor {
+        Flavor::Postgres => "(context->>'backup_schedule_id')",
+        Flavor::Sqlite => "json_extract(context, '$.backup_schedule_id')",
+    };
+    vec![
+        format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS operation_runs_active_identity_key \
+             ON operation_runs (workspace_id, run_identity_hash) WHERE {ACTIVE}"
+        ),
+        "CREATE INDEX IF NOT EXISTS operation_runs_workspace_id_id_idx \
+         ON operation_runs (workspace_id, id)"
+            .to_owned(),
+        format!(
+            "CREATE INDEX IF NOT EXISTS operation_runs_schedule_history_idx \
+             ON operation_runs ({schedule_key}, id)"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS operation_runs_active_updated_at_idx \
+             ON operation_runs (updated_at) WHERE {ACTIVE}"
+        ),
+    ]
+}
+
+const INDEXES: [&str; 4] = [
+    "operation_runs_active_identity_key",
+    "operation_runs_workspace_id_id_idx",
+    "operation_runs_schedule_history_idx",
+    "operation_runs_active_updated_at_idx",
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let flavor = sql::flavor(db)?;
+        let superseded = db
+            .execute_unprepared(&supersede_statement(flavor))
+            .await?
+            .rows_affected();
+        if superseded > 0 {
+            tracing::warn!(superseded, "completed duplicate active runs as superseded");
+        }
+        sql::exec_all(db, &index_statements(flavor)).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        sql::flavor(db)?;
+        let drops: Vec<String> = INDEXES
+            .iter()
+            .map(|index| format!("DROP INDEX IF EXISTS {index}"))
+            .collect();
+        sql::exec_all(db, &drops).await
+    }
+}

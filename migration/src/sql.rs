@@ -1,0 +1,418 @@
+//! SQL helpers and table definitions shared by the migrations.
+//!
+//! Everything here is part of the frozen migration history: an applied migration must produce the
+//! same schema forever, so these definitions change only by adding new ones, never by editing.
+
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+
+/// The two backends the migrations support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    Postgres,
+    Sqlite,
+}
+
+/// The backend of `db`, or an error for backends the history does not support yet.
+pub(crate) fn flavor<C: ConnectionTrait + ?Sized>(db: &C) -> Result<Flavor, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => Ok(Flavor::Postgres),
+        DbBackend::Sqlite => Ok(Flavor::Sqlite),
+        other => Err(DbErr::Migration(format!(
+            "the operation runs migrations support PostgreSQL and SQLite, not {other:?}"
+        ))),
+    }
+}
+
+/// The current time as SQL, written the way SeaORM/sqlx binds a `chrono::DateTime<Utc>`.
+///
+/// On SQLite sqlx encodes `DateTime<Utc>` as RFC 3339 with `SecondsFormat::AutoSi` and a
+/// `+00:00` offset (`2026-02-12T10:11:12.345+00:00`, no fraction when it is zero). SQLite's clock
+/// has millisecond precision, so dropping a `.000` fraction yields exactly that format and text
+/// comparisons against bound parameters order correctly.
+pub(crate) fn now(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Postgres => "now()",
+        Flavor::Sqlite => crate::SQLITE_UTC_NOW,
+    }
+}
+
+/// Runs statements one by one.
+pub(crate) async fn exec_all<C, S>(db: &C, statements: &[S]) -> Result<(), DbErr>
+where
+    C: ConnectionTrait + ?Sized,
+    S: AsRef<str>,
+{
+    for statement in statements {
+        db.execute_unprepared(statement.as_ref()).await?;
+    }
+    Ok(())
+}
+
+/// The first column of the first row as an integer (`None` for no row or NULL).
+pub(crate) async fn scalar_i64<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<i64>, DbErr> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    match row {
+        Some(row) => row.try_get_by_index::<Option<i64>>(0),
+        None => Ok(None),
+    }
+}
+
+/// Whether `table` exists (in the current schema on PostgreSQL).
+pub(crate) async fn table_exists<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    table: &str,
+) -> Result<bool, DbErr> {
+    let sql = match flavor(db)? {
+        Flavor::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = $1"
+        }
+        Flavor::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+    };
+    Ok(scalar_i64(db, sql, vec![table.into()]).await?.unwrap_or(0) > 0)
+}
+
+/// Whether `table.column` exists (false when the table does not).
+pub(crate) async fn column_exists<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    table: &str,
+    column: &str,
+) -> Result<bool, DbErr> {
+    let sql = match flavor(db)? {
+        Flavor::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2"
+        }
+        Flavor::Sqlite => "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?",
+    };
+    Ok(scalar_i64(db, sql, vec![table.into(), column.into()])
+        .await?
+        .unwrap_or(0)
+        > 0)
+}
+
+/// Quotes a string literal for SQL (doubling single quotes).
+pub(crate) fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Rebuilds a SQLite table into a new shape: SQLite's documented procedure for schema changes
+/// `ALTER TABLE` cannot make (dropping a column that an index or a foreign key uses).
+///
+/// The migrator already holds a transaction, and `PRAGMA foreign_keys` is a no-op inside one, so
+/// instead of switching enforcement off this defers it to commit (`PRAGMA defer_foreign_keys`)
+/// and checks the rebuilt table with `PRAGMA foreign_key_check` before returning; a violation
+/// aborts the migration and the transaction rolls back. No table references the rebuilt tables,
+/// so dropping the old one cannot orphan children. The `AUTOINCREMENT` high-water mark is carried
+/// over so ids of deleted rows are never reused.
+///
+/// `create` is the `CREATE TABLE` statement for the table named `new_table`; `columns` are the
+/// columns copied (they must exist in both shapes); `indexes` recreate the table's indexes.
+pub(crate) async fn rebuild_sqlite_table<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    table: &str,
+    new_table: &str,
+    create: &str,
+    columns: &[&str],
+    indexes: &[String],
+) -> Result<(), DbErr> {
+    let columns = columns.join(", ");
+    let sequence = scalar_i64(
+        db,
+        "SELECT seq FROM sqlite_sequence WHERE name = ?",
+        vec![table.into()],
+    )
+    .await?;
+    exec_all(
+        db,
+        &[
+            "PRAGMA defer_foreign_keys = ON".to_owned(),
+            format!("DROP TABLE IF EXISTS {new_table}"),
+            create.replacen("CREATE TABLE IF NOT EXISTS", "CREATE TABLE", 1),
+            format!("INSERT INTO {new_table} ({columns}) SELECT {columns} FROM {table}"),
+            format!("DROP TABLE {table}"),
+            format!("ALTER TABLE {new_table} RENAME TO {table}"),
+        ],
+    )
+    .await?;
+    exec_all(db, indexes).await?;
+    if let Some(sequence) = sequence {
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "DELETE FROM sqlite_sequence WHERE name = ?",
+            vec![table.into()],
+        ))
+        .await?;
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!(
+                "INSERT INTO sqlite_sequence (name, seq) \
+                 VALUES (?, MAX(?, COALESCE((SELECT MAX(id) FROM {table}), 0)))"
+            ),
+            vec![table.into(), sequence.into()],
+        ))
+        .await?;
+    }
+    let violations = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            format!("PRAGMA foreign_key_check({table})"),
+        ))
+        .await?;
+    if !violations.is_empty() {
+        return Err(DbErr::Migration(format!(
+            "rebuilding {table}: {} row(s) violate a foreign key; fix them and run the migration again",
+            violations.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Column type vocabulary per backend. The SQLite names mirror what sea-query emits, so SeaORM
+/// tooling reading the schema recognises timestamps and JSON.
+pub(crate) struct Types {
+    pub id: &'static str,
+    pub bigint: &'static str,
+    pub int: &'static str,
+    pub text: &'static str,
+    pub boolean: &'static str,
+    pub json: &'static str,
+    pub time: &'static str,
+    pub now_default: &'static str,
+}
+
+pub(crate) fn types(flavor: Flavor) -> Types {
+    match flavor {
+        Flavor::Postgres => Types {
+            id: "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+            bigint: "BIGINT",
+            int: "INTEGER",
+            text: "TEXT",
+            boolean: "BOOLEAN",
+            json: "JSONB",
+            time: "TIMESTAMPTZ",
+            now_default: "now()",
+        },
+        Flavor::Sqlite => Types {
+            // AUTOINCREMENT: an id is never reused, so a dangling legacy reference can never
+            // start pointing at an unrelated new row.
+            id: "INTEGER PRIMARY KEY AUTOINCREMENT",
+            bigint: "BIGINT",
+            int: "INTEGER",
+            text: "TEXT",
+            boolean: "BOOLEAN",
+            json: "json_text",
+            time: "timestamp_with_timezone_text",
+            now_default: crate::SQLITE_UTC_NOW,
+        },
+    }
+}
+
+/// `CREATE TABLE` of `inventory_items` under `name`, with or without the legacy column.
+pub(crate) fn inventory_items_table(flavor: Flavor, name: &str, legacy: bool) -> String {
+    let t = types(flavor);
+    let legacy_column = if legacy {
+        format!("last_seen_run_id {} NULL,\n  ", t.bigint)
+    } else {
+        String::new()
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
+  id {id},
+  workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  tenant_id {bigint} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  external_id {text} NOT NULL,
+  kind {text} NOT NULL,
+  display_name {text} NOT NULL,
+  {legacy_column}last_seen_operation_run_id {bigint} NULL REFERENCES operation_runs (id) ON DELETE SET NULL,
+  created_at {time} NOT NULL DEFAULT {now},
+  updated_at {time} NOT NULL DEFAULT {now}
+)",
+        id = t.id,
+        bigint = t.bigint,
+        text = t.text,
+        time = t.time,
+        now = t.now_default,
+    )
+}
+
+/// Columns of `inventory_items` that survive the cutover.
+pub(crate) const INVENTORY_ITEMS_COLUMNS: &[&str] = &[
+    "id",
+    "workspace_id",
+    "tenant_id",
+    "external_id",
+    "kind",
+    "display_name",
+    "last_seen_operation_run_id",
+    "created_at",
+    "updated_at",
+];
+
+/// Indexes of `inventory_items` that survive the cutover.
+pub(crate) fn inventory_items_indexes() -> Vec<String> {
+    vec![
+        "CREATE UNIQUE INDEX IF NOT EXISTS inventory_items_tenant_id_external_id_key \
+         ON inventory_items (tenant_id, external_id)"
+            .to_owned(),
+        "CREATE INDEX IF NOT EXISTS inventory_items_last_seen_operation_run_id_idx \
+         ON inventory_items (last_seen_operation_run_id)"
+            .to_owned(),
+    ]
+}
+
+/// `CREATE TABLE` of `findings` under `name`, with the legacy and/or the canonical references.
+pub(crate) fn findings_table(flavor: Flavor, name: &str, legacy: bool, canonical: bool) -> String {
+    let t = types(flavor);
+    let mut references = String::new();
+    if legacy {
+        references.push_str(&format!(
+            "baseline_run_id {b} NULL,\n  current_run_id {b} NULL,\n  ",
+            b = t.bigint
+        ));
+    }
+    if canonical {
+        references.push_str(&format!(
+            "baseline_operation_run_id {b} NULL REFERENCES operation_runs (id) ON DELETE SET NULL,\n  \
+             current_operation_run_id {b} NULL REFERENCES operation_runs (id) ON DELETE SET NULL,\n  ",
+            b = t.bigint
+        ));
+    }
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
+  id {id},
+  workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  tenant_id {bigint} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  subject_external_id {text} NOT NULL,
+  change {text} NOT NULL,
+  details {json} NOT NULL DEFAULT '{{}}',
+  {references}created_at {time} NOT NULL DEFAULT {now}
+)",
+        id = t.id,
+        bigint = t.bigint,
+        text = t.text,
+        json = t.json,
+        time = t.time,
+        now = t.now_default,
+    )
+}
+
+/// Columns every shape of `findings` has.
+pub(crate) const FINDINGS_COMMON_COLUMNS: &[&str] = &[
+    "id",
+    "workspace_id",
+    "tenant_id",
+    "subject_external_id",
+    "change",
+    "details",
+    "created_at",
+];
+
+/// The `findings_tenant_id_idx` index (every shape).
+pub(crate) fn findings_tenant_index() -> String {
+    "CREATE INDEX IF NOT EXISTS findings_tenant_id_idx ON findings (tenant_id)".to_owned()
+}
+
+/// Indexes of the legacy finding references.
+pub(crate) fn findings_legacy_indexes() -> Vec<String> {
+    vec![
+        "CREATE INDEX IF NOT EXISTS findings_baseline_run_id_idx ON findings (baseline_run_id)"
+            .to_owned(),
+        "CREATE INDEX IF NOT EXISTS findings_current_run_id_idx ON findings (current_run_id)"
+            .to_owned(),
+    ]
+}
+
+/// Indexes of the canonical finding references.
+pub(crate) fn findings_canonical_indexes() -> Vec<String> {
+    vec![
+        "CREATE INDEX IF NOT EXISTS findings_baseline_operation_run_id_idx \
+         ON findings (baseline_operation_run_id)"
+            .to_owned(),
+        "CREATE INDEX IF NOT EXISTS findings_current_operation_run_id_idx \
+         ON findings (current_operation_run_id)"
+            .to_owned(),
+    ]
+}
+
+/// The three legacy run tables with their indexes, as the baseline created them.
+pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
+    let t = types(flavor);
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS inventory_sync_runs (
+  id {id},
+  workspace_id {bigint} NOT NULL,
+  tenant_id {bigint} NOT NULL,
+  status {text} NOT NULL,
+  items_seen {bigint} NOT NULL DEFAULT 0,
+  error {text} NULL,
+  started_at {time} NULL,
+  finished_at {time} NULL,
+  created_at {time} NOT NULL DEFAULT {now},
+  operation_run_id {bigint} NULL
+)",
+            id = t.id,
+            bigint = t.bigint,
+            text = t.text,
+            time = t.time,
+            now = t.now_default,
+        ),
+        "CREATE INDEX IF NOT EXISTS inventory_sync_runs_operation_run_id_idx \
+         ON inventory_sync_runs (operation_run_id)"
+            .to_owned(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS entra_group_sync_runs (
+  id {id},
+  workspace_id {bigint} NOT NULL,
+  tenant_id {bigint} NOT NULL,
+  status {text} NOT NULL,
+  groups_seen {bigint} NOT NULL DEFAULT 0,
+  error {text} NULL,
+  started_at {time} NULL,
+  finished_at {time} NULL,
+  created_at {time} NOT NULL DEFAULT {now},
+  operation_run_id {bigint} NULL
+)",
+            id = t.id,
+            bigint = t.bigint,
+            text = t.text,
+            time = t.time,
+            now = t.now_default,
+        ),
+        "CREATE INDEX IF NOT EXISTS entra_group_sync_runs_operation_run_id_idx \
+         ON entra_group_sync_runs (operation_run_id)"
+            .to_owned(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS backup_schedule_runs (
+  id {id},
+  backup_schedule_id {bigint} NOT NULL,
+  tenant_id {bigint} NOT NULL,
+  status {text} NOT NULL,
+  scheduled_for {time} NOT NULL,
+  backup_set_id {bigint} NULL,
+  error {text} NULL,
+  created_at {time} NOT NULL DEFAULT {now},
+  operation_run_id {bigint} NULL
+)",
+            id = t.id,
+            bigint = t.bigint,
+            text = t.text,
+            time = t.time,
+            now = t.now_default,
+        ),
+        "CREATE INDEX IF NOT EXISTS backup_schedule_runs_operation_run_id_idx \
+         ON backup_schedule_runs (operation_run_id)"
+            .to_owned(),
+        "CREATE INDEX IF NOT EXISTS backup_schedule_runs_backup_schedule_id_idx \
+         ON backup_schedule_runs (backup_schedule_id)"
+            .to_owned(),
+    ]
+}
