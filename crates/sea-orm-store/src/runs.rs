@@ -1,0 +1,513 @@
+//! `OperationRunRepository`: the canonical run store.
+
+use crate::SeaOrmStore;
+use crate::convert::{self, db_time};
+use crate::entity::operation_runs::{self, Column, Entity};
+use crate::error::{StoreError, map_db_err};
+use crate::sql::{self, ACTIVE, Dialect};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use operation_runs_domain::{
+    MAX_COUNT, NewOperationRun, OperationRun, RunContext, RunId, RunState, RunStatus, RunType,
+    SummaryCounts,
+};
+use operation_runs_ports::{
+    HistoryPurgeCriteria, OperationRunRepository, PortError, RunCursor, RunListQuery, RunPage,
+    ScheduleHistoryQuery, StartedRun,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement,
+};
+
+/// How often a start retries when the active run it collided with completed before it could be
+/// read; each retry means another run of the identity finished meanwhile, so this is never hit
+/// in practice but bounds the loop.
+const START_ATTEMPTS: usize = 8;
+
+/// The three backup-schedule types, as stored.
+fn schedule_types() -> Vec<String> {
+    RunType::BACKUP_SCHEDULE_TYPES
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect()
+}
+
+fn page_size(limit: u32) -> u64 {
+    u64::from(Ord::max(limit, 1))
+}
+
+/// A page from `limit + 1` rows: the extra row only says that there is a next page.
+fn page(models: Vec<operation_runs::Model>, limit: u32) -> Result<RunPage, PortError> {
+    let limit = usize::try_from(Ord::max(limit, 1)).unwrap_or(usize::MAX);
+    let more = models.len() > limit;
+    let runs = convert::runs(models.into_iter().take(limit).collect())?;
+    let next = if more {
+        runs.last().map(|r| RunCursor(r.id()))
+    } else {
+        None
+    };
+    Ok(RunPage { runs, next })
+}
+
+/// The monitoring list's statement: `workspace_id = ? [AND filters] [AND id < cursor]
+/// ORDER BY id DESC LIMIT n + 1`, served by `operation_runs_workspace_id_id_idx`.
+pub(crate) fn list_select(query: &RunListQuery) -> Select<Entity> {
+    let f = &query.filter;
+    let mut select = Entity::find().filter(Column::WorkspaceId.eq(query.workspace_id.get()));
+    if let Some(t) = &f.run_type {
+        select = select.filter(Column::RunType.eq(t.as_str()));
+    }
+    if let Some(s) = f.status {
+        select = select.filter(Column::Status.eq(s.as_str()));
+    }
+    if let Some(o) = f.outcome {
+        select = select.filter(Column::Outcome.eq(o.as_str()));
+    }
+    if let Some(t) = f.tenant_id {
+        select = select.filter(Column::TenantId.eq(t.get()));
+    }
+    if let Some(from) = f.created_from {
+        select = select.filter(Column::CreatedAt.gte(db_time(from)));
+    }
+    if let Some(before) = f.created_before {
+        select = select.filter(Column::CreatedAt.lt(db_time(before)));
+    }
+    if let Some(cursor) = query.after {
+        select = select.filter(Column::Id.lt(cursor.0.get()));
+    }
+    select
+        .order_by_desc(Column::Id)
+        .limit(page_size(query.limit) + 1)
+}
+
+/// One schedule's history: `type IN (…) AND <indexed schedule expression> = ? AND
+/// workspace_id = ? [AND outcome IN (…)] [AND id < cursor] ORDER BY id DESC LIMIT n + 1`,
+/// served by `operation_runs_schedule_history_idx`.
+pub(crate) fn schedule_history_select(
+    dialect: Dialect,
+    query: &ScheduleHistoryQuery,
+) -> Select<Entity> {
+    let types: Vec<&str> = query.run_types.iter().map(RunType::as_str).collect();
+    let mut select = Entity::find()
+        .filter(Column::RunType.is_in(types))
+        .filter(sql::schedule_is(dialect, query.schedule_id))
+        .filter(Column::WorkspaceId.eq(query.workspace_id.get()));
+    if !query.outcomes.is_empty() {
+        select = select.filter(Column::Outcome.is_in(query.outcomes.iter().map(|o| o.as_str())));
+    }
+    if let Some(cursor) = query.after {
+        select = select.filter(Column::Id.lt(cursor.0.get()));
+    }
+    select
+        .order_by_desc(Column::Id)
+        .limit(page_size(query.limit) + 1)
+}
+
+/// A schedule's history runs (every backup-schedule type), in its workspace.
+fn history_of(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> Condition {
+    Condition::all()
+        .add(Column::RunType.is_in(schedule_types()))
+        .add(sql::schedule_is(dialect, criteria.schedule_id))
+        .add(Column::WorkspaceId.eq(criteria.workspace_id.get()))
+}
+
+/// The ids of the newest run of each type of the schedule's history, which purge keeps.
+fn newest_of_each_type(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> SelectStatement {
+    Query::select()
+        .expr(Expr::col(Column::Id).max())
+        .from(Entity)
+        .cond_where(history_of(dialect, criteria))
+        .group_by_col(Column::RunType)
+        .to_owned()
+}
+
+/// What purge may delete: completed history runs created before the cutoff, except the newest
+/// run of each type.
+fn purgeable(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> Condition {
+    history_of(dialect, criteria)
+        .add(Column::Status.eq(RunStatus::Completed.as_str()))
+        .add(Column::CreatedAt.lt(db_time(criteria.created_before)))
+        .add(Column::Id.not_in_subquery(newest_of_each_type(dialect, criteria)))
+}
+
+impl SeaOrmStore {
+    async fn find_run(&self, id: RunId) -> Result<Option<OperationRun>, PortError> {
+        Entity::find_by_id(id.get())
+            .one(&self.conn)
+            .await
+            .map_err(map_db_err)?
+            .map(convert::run)
+            .transpose()
+    }
+
+    async fn active_run_of(
+        &self,
+        new: &NewOperationRun,
+    ) -> Result<Option<OperationRun>, PortError> {
+        Entity::find()
+            .filter(Column::WorkspaceId.eq(new.workspace_id.get()))
+            .filter(Column::RunIdentityHash.eq(new.identity_hash.as_str()))
+            .filter(Expr::cust(ACTIVE))
+            .order_by_desc(Column::Id)
+            .one(&self.conn)
+            .await
+            .map_err(map_db_err)?
+            .map(convert::run)
+            .transpose()
+    }
+
+    /// `INSERT … ON CONFLICT (workspace_id, run_identity_hash) WHERE <active> DO NOTHING
+    /// RETURNING *`: the partial unique index decides, atomically, whether this start inserts.
+    async fn try_insert_run(
+        &self,
+        new: &NewOperationRun,
+    ) -> Result<Option<OperationRun>, PortError> {
+        let created = db_time(new.created_at);
+        let row = operation_runs::ActiveModel {
+            id: NotSet,
+            workspace_id: Set(new.workspace_id.get()),
+            tenant_id: Set(new.tenant_id.map(|t| t.get())),
+            user_id: Set(new.user_id.map(|u| u.get())),
+            initiator_name: Set(new.initiator_name.clone()),
+            run_type: Set(new.run_type.as_str().to_owned()),
+            status: Set(RunStatus::Queued.as_str().to_owned()),
+            outcome: Set(RunState::queued().outcome.as_str().to_owned()),
+            run_identity_hash: Set(new.identity_hash.as_str().to_owned()),
+            summary_counts: Set(new.summary_counts.to_json()),
+            failure_summary: Set(RunState::queued().failure_summary.to_json()),
+            context: Set(new.context.to_json()),
+            started_at: Set(None),
+            completed_at: Set(None),
+            created_at: Set(created),
+            updated_at: Set(created),
+        };
+        let mut insert = Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([Column::WorkspaceId, Column::RunIdentityHash])
+                    .target_and_where(Expr::cust(ACTIVE))
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .into_query();
+        insert.returning_all();
+        let stmt = self.conn.get_database_backend().build(&insert);
+        Entity::find()
+            .from_raw_sql(stmt)
+            .one(&self.conn)
+            .await
+            .map_err(map_db_err)?
+            .map(convert::run)
+            .transpose()
+    }
+
+    /// Runs `EXPLAIN` (PostgreSQL) or `EXPLAIN QUERY PLAN` (SQLite) on a statement.
+    async fn explain(&self, stmt: Statement) -> Result<String, PortError> {
+        let (prefix, column) = sql::explain_prefix(self.dialect()?);
+        let stmt = Statement {
+            sql: format!("{prefix}{}", stmt.sql),
+            ..stmt
+        };
+        let rows = self.conn.query_all_raw(stmt).await.map_err(map_db_err)?;
+        let lines = rows
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(column))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_db_err)?;
+        Ok(lines.join("\n"))
+    }
+
+    /// Diagnostics: the query plan of exactly the statement [`OperationRunRepository::list`]
+    /// runs for `query` (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite), one line per
+    /// plan row. Used to check that the monitoring list is served by an index.
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    pub async fn explain_list(&self, query: &RunListQuery) -> Result<String, PortError> {
+        let stmt = list_select(query).build(self.conn.get_database_backend());
+        self.explain(stmt).await
+    }
+
+    /// Diagnostics: the query plan of exactly the statement
+    /// [`OperationRunRepository::schedule_history`] runs for `query`, like
+    /// [`SeaOrmStore::explain_list`].
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    pub async fn explain_schedule_history(
+        &self,
+        query: &ScheduleHistoryQuery,
+    ) -> Result<String, PortError> {
+        let stmt =
+            schedule_history_select(self.dialect()?, query).build(self.conn.get_database_backend());
+        self.explain(stmt).await
+    }
+
+    /// Why a guarded update of run `id` changed nothing, from the row as it is now.
+    async fn explain_miss(&self, id: RunId, expected: &str) -> PortError {
+        match self.find_run(id).await {
+            Ok(None) => PortError::NotFound,
+            Ok(Some(run)) => {
+                PortError::Conflict(format!("run {id} is {}, expected {expected}", run.status()))
+            }
+            Err(err) => err,
+        }
+    }
+}
+
+#[async_trait]
+impl OperationRunRepository for SeaOrmStore {
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(workspace = %new.workspace_id, run_type = %new.run_type),
+        err
+    )]
+    async fn insert_or_get_active(&self, new: &NewOperationRun) -> Result<StartedRun, PortError> {
+        for _ in 0..START_ATTEMPTS {
+            if let Some(run) = self.try_insert_run(new).await? {
+                return Ok(StartedRun { run, reused: false });
+            }
+            // The insert lost against an active run of the identity; that run may complete
+            // before it is read, and then the next attempt can insert.
+            if let Some(run) = self.active_run_of(new).await? {
+                return Ok(StartedRun { run, reused: true });
+            }
+        }
+        Err(StoreError::Contention(format!(
+            "could not start a run of identity {} after {START_ATTEMPTS} attempts",
+            new.identity_hash
+        ))
+        .into())
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn get(&self, id: RunId) -> Result<OperationRun, PortError> {
+        self.find_run(id).await?.ok_or(PortError::NotFound)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, next), fields(next = %next.status), err)]
+    async fn transition(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let updated = Entity::update_many()
+            .col_expr(Column::Status, Expr::val(next.status.as_str()))
+            .col_expr(Column::Outcome, Expr::val(next.outcome.as_str()))
+            .col_expr(Column::StartedAt, Expr::val(next.started_at.map(db_time)))
+            .col_expr(
+                Column::CompletedAt,
+                Expr::val(next.completed_at.map(db_time)),
+            )
+            .col_expr(
+                Column::FailureSummary,
+                Expr::val(next.failure_summary.to_json()),
+            )
+            .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
+            .filter(Column::Id.eq(id.get()))
+            .filter(Column::Status.eq(expected.as_str()))
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        match updated.into_iter().next() {
+            Some(row) => convert::run(row),
+            None => Err(self.explain_miss(id, expected.as_str()).await),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, delta), err)]
+    async fn increment_counts(
+        &self,
+        id: RunId,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let dialect = self.dialect()?;
+        let delta: Vec<_> = delta.iter().map(|(n, v)| (n.clone(), v)).collect();
+        let mut update = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
+            .filter(Column::Id.eq(id.get()))
+            .filter(Expr::cust(ACTIVE));
+        if !delta.is_empty() {
+            update = update.col_expr(Column::SummaryCounts, sql::counts_added(dialect, &delta));
+            for fits in sql::counts_fit(dialect, &delta) {
+                update = update.filter(fits);
+            }
+        }
+        let updated = update
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        if let Some(row) = updated.into_iter().next() {
+            return convert::run(row);
+        }
+        let Some(run) = self.find_run(id).await? else {
+            return Err(PortError::NotFound);
+        };
+        if !run.status().is_active() {
+            return Err(PortError::Conflict(format!("run {id} is completed")));
+        }
+        // Active, so the overflow guard refused; counts only grow, so re-checking on the row as
+        // read now names the same count.
+        let overflowing = delta.iter().find(|(name, value)| {
+            run.summary_counts()
+                .get(name)
+                .checked_add(*value)
+                .is_none_or(|sum| sum > MAX_COUNT)
+        });
+        match overflowing {
+            Some((name, _)) => Err(PortError::CountOverflow(name.to_string())),
+            None => Err(PortError::Conflict(format!(
+                "run {id} changed while its counts were updated"
+            ))),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, patch), err)]
+    async fn merge_context(
+        &self,
+        id: RunId,
+        patch: &RunContext,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let dialect = self.dialect()?;
+        let serde_json::Value::Object(patch) = patch.to_json() else {
+            return Err(
+                StoreError::OutOfRange("a run context must be a JSON object".into()).into(),
+            );
+        };
+        let mut update = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
+            .filter(Column::Id.eq(id.get()))
+            .filter(Expr::cust(ACTIVE));
+        if !patch.is_empty() {
+            let merged = sql::context_merged(dialect, &patch).ok_or_else(|| {
+                StoreError::OutOfRange("context keys must not contain a double quote".into())
+            })?;
+            update = update.col_expr(Column::Context, merged);
+        }
+        let updated = update
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        match updated.into_iter().next() {
+            Some(row) => convert::run(row),
+            None => Err(self.explain_miss(id, "queued or running").await),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(workspace = %query.workspace_id), err)]
+    async fn list(&self, query: &RunListQuery) -> Result<RunPage, PortError> {
+        let models = list_select(query)
+            .all(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        page(models, query.limit)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn find_stale(
+        &self,
+        heartbeat_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OperationRun>, PortError> {
+        let models = Entity::find()
+            .filter(Expr::cust(ACTIVE))
+            .filter(Column::UpdatedAt.lt(db_time(heartbeat_before)))
+            .order_by_asc(Column::UpdatedAt)
+            .order_by_asc(Column::Id)
+            .limit(u64::from(limit))
+            .all(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        convert::runs(models)
+    }
+
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(workspace = %query.workspace_id, schedule = %query.schedule_id),
+        err
+    )]
+    async fn schedule_history(&self, query: &ScheduleHistoryQuery) -> Result<RunPage, PortError> {
+        if query.run_types.is_empty() {
+            return Ok(RunPage {
+                runs: Vec::new(),
+                next: None,
+            });
+        }
+        let models = schedule_history_select(self.dialect()?, query)
+            .all(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        page(models, query.limit)
+    }
+
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(workspace = %criteria.workspace_id, schedule = %criteria.schedule_id),
+        err
+    )]
+    async fn count_purgeable_schedule_history(
+        &self,
+        criteria: &HistoryPurgeCriteria,
+    ) -> Result<u64, PortError> {
+        let count = Query::select()
+            .expr(Expr::col(Column::Id).count())
+            .from(Entity)
+            .cond_where(purgeable(self.dialect()?, criteria))
+            .to_owned();
+        let row = self.conn.query_one(&count).await.map_err(map_db_err)?;
+        let n = match row {
+            Some(row) => row.try_get_by_index::<i64>(0).map_err(map_db_err)?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(workspace = %criteria.workspace_id, schedule = %criteria.schedule_id, batch_size),
+        err
+    )]
+    async fn purge_schedule_history(
+        &self,
+        criteria: &HistoryPurgeCriteria,
+        batch_size: u32,
+    ) -> Result<u64, PortError> {
+        let dialect = self.dialect()?;
+        let batch = u64::from(Ord::max(batch_size, 1));
+        let mut deleted = 0u64;
+        loop {
+            // One statement per batch; each commits on its own so a long purge never holds
+            // locks on the whole history.
+            let ids = Query::select()
+                .column(Column::Id)
+                .from(Entity)
+                .cond_where(purgeable(dialect, criteria))
+                .order_by(Column::Id, sea_orm::sea_query::Order::Asc)
+                .limit(batch)
+                .to_owned();
+            let delete = Query::delete()
+                .from_table(Entity)
+                .and_where(Expr::col(Column::Id).in_subquery(ids))
+                .to_owned();
+            let done = self
+                .conn
+                .execute(&delete)
+                .await
+                .map_err(map_db_err)?
+                .rows_affected();
+            deleted += done;
+            if done < batch {
+                return Ok(deleted);
+            }
+        }
+    }
+}
