@@ -1,1 +1,19 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod error;
+mod history;
+mod operations;
+mod purge;
+mod retention;
+mod source;
+
+pub use error::ScheduleError;
+pub use history::{DEFAULT_PAGE_SIZE, HistoryQuery, LatestRuns, MAX_PAGE_SIZE, ScheduleHistory};
+pub use operations::{
+    BackupReport, Execution, FAILURE_BACKUP, FAILURE_PURGE, FAILURE_RETENTION, Mode, PurgeReport,
+    RetentionReport, ScheduleOperations, ScheduleRequest, Trigger,
+};
+pub use purge::{PurgePlan, PurgePolicy};
+pub use retention::{LeftReason, LeftSet, RetentionDecision, RetentionPlan, RunSet};
+pub use source::{BackupContent, BackupSource, BackupSourceError, FnSource, source_fn};
