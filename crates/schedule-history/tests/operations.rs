@@ -1,0 +1,575 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use chrono::{Duration, SecondsFormat};
+use common::{OTHER_WS, SCHEDULE, TENANT, WRITES, WS, World, base, now};
+use operation_runs_domain::{
+    BackupSetId, Failure, FailureCode, RunContext, RunOutcome, RunStatus, RunType, UserId,
+};
+use operation_runs_ports::PortError;
+use operation_runs_schedule_history::{
+    BackupContent, BackupSourceError, Execution, FAILURE_BACKUP, FAILURE_PURGE, FAILURE_RETENTION,
+    Mode, PurgePolicy, ScheduleError, ScheduleRequest, Trigger, source_fn,
+};
+use operation_runs_service::StartRequest;
+
+fn request() -> ScheduleRequest {
+    ScheduleRequest::new(WS, SCHEDULE, base() + Duration::days(99))
+}
+
+fn items(n: u64) -> impl operation_runs_schedule_history::BackupSource {
+    source_fn(move |_, _| Ok(BackupContent::items(n)))
+}
+
+/// Everything stored about a run, as text: no secret may appear anywhere in it.
+fn stored_text(world: &World) -> String {
+    format!("{:?}", world.state().runs)
+}
+
+#[test]
+fn failure_codes_are_valid() {
+    for code in [FAILURE_BACKUP, FAILURE_RETENTION, FAILURE_PURGE] {
+        assert_eq!(FailureCode::parse(code).unwrap().as_str(), code);
+    }
+}
+
+#[tokio::test]
+async fn a_backup_creates_a_set_and_records_it_on_its_run() {
+    let world = World::new(3);
+    let done = world
+        .ops(200)
+        .run_backup(&request(), &items(42))
+        .await
+        .unwrap();
+    let Execution::Performed { run, report } = done else {
+        panic!("the backup should have run");
+    };
+    assert!(run.is_type(&RunType::BACKUP_SCHEDULE_RUN));
+    assert_eq!(
+        (run.status(), run.outcome()),
+        (RunStatus::Completed, RunOutcome::Succeeded)
+    );
+    assert_eq!(run.tenant_id(), Some(TENANT));
+    assert_eq!(run.initiator_name(), "scheduler");
+    assert_eq!(run.context().backup_schedule_id(), Some(SCHEDULE));
+    assert_eq!(run.context().backup_set_id(), Some(report.set.id));
+    assert_eq!(run.context().scheduled_for(), Some(request().scheduled_for));
+    assert_eq!(run.context().trigger(), Some("schedule"));
+    assert_eq!(run.summary_counts().get_str("sets_created"), 1);
+    assert_eq!(run.summary_counts().get_str("items_backed_up"), 42);
+    assert!(run.failure_summary().is_empty());
+    assert_eq!(report.set.item_count, 42);
+    assert_eq!(report.set.schedule_id, SCHEDULE);
+    assert!(
+        report.set.name.starts_with("nightly "),
+        "{}",
+        report.set.name
+    );
+    assert_eq!(world.state().sets.len(), 1);
+    assert_eq!(world.run(run.id()), run);
+}
+
+#[tokio::test]
+async fn a_backup_with_failed_items_is_partially_succeeded() {
+    let world = World::new(3);
+    let failure = Failure::new(
+        FailureCode::parse("item_failed").unwrap(),
+        "policy 9 unreadable",
+    );
+    let partial = {
+        let failure = failure.clone();
+        source_fn(move |_, _| Ok(BackupContent::items(5).with_failure(failure.clone())))
+    };
+    let done = world
+        .ops(200)
+        .run_backup(&request(), &partial)
+        .await
+        .unwrap();
+    let run = done.run().unwrap();
+    assert_eq!(run.outcome(), RunOutcome::PartiallySucceeded);
+    assert_eq!(run.failure_summary().failures(), &[failure]);
+    assert_eq!(run.summary_counts().get_str("items_backed_up"), 5);
+}
+
+#[tokio::test]
+async fn a_manual_backup_names_its_person_and_trigger() {
+    let world = World::new(3);
+    let request = request()
+        .trigger(Trigger::Manual)
+        .started_by(UserId::new(5), "Ada");
+    let done = world
+        .ops(200)
+        .run_backup(&request, &items(1))
+        .await
+        .unwrap();
+    let run = done.run().unwrap();
+    assert_eq!(run.user_id(), Some(UserId::new(5)));
+    assert_eq!(run.initiator_name(), "Ada");
+    assert_eq!(run.context().trigger(), Some("manual"));
+}
+
+#[tokio::test]
+async fn a_failing_backup_source_fails_the_run_with_a_sanitized_failure() {
+    let world = World::new(3);
+    let failing = source_fn(|_, _| {
+        Err(BackupSourceError::new(
+            "graph login failed: password=secret123",
+        ))
+    });
+    let err = world
+        .ops(200)
+        .run_backup(&request(), &failing)
+        .await
+        .unwrap_err();
+    let run = err.failed_run().expect("a run was recorded").clone();
+    assert!(matches!(err.root(), ScheduleError::Source(_)), "{err:?}");
+    assert_eq!(
+        (run.status(), run.outcome()),
+        (RunStatus::Completed, RunOutcome::Failed)
+    );
+    let failures = run.failure_summary().failures();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].code().as_str(), FAILURE_BACKUP);
+    assert!(failures[0].message().contains("graph login failed"));
+    assert!(failures[0].message().contains("[REDACTED]"));
+    assert!(!stored_text(&world).contains("secret123"));
+    assert!(!err.to_string().contains("secret123"), "{err}");
+    assert_eq!(world.run(run.id()), run);
+    assert!(world.state().sets.is_empty(), "no set for a failed backup");
+    assert_eq!(run.context().backup_set_id(), None);
+}
+
+#[tokio::test]
+async fn a_port_failing_midway_fails_the_run_and_returns_the_error() {
+    let world = World::new(3);
+    world.fail("create_set", "connection to db lost (password=hunter22)");
+    let err = world
+        .ops(200)
+        .run_backup(&request(), &items(3))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.root(), ScheduleError::Port(PortError::Backend(_))),
+        "{err:?}"
+    );
+    let run = world.run(err.failed_run().unwrap().id());
+    assert_eq!(run.outcome(), RunOutcome::Failed);
+    assert_eq!(
+        run.failure_summary().failures()[0].code().as_str(),
+        FAILURE_BACKUP
+    );
+    assert!(!stored_text(&world).contains("hunter22"));
+}
+
+#[tokio::test]
+async fn a_set_whose_id_cannot_be_recorded_is_soft_deleted_again() {
+    let world = World::new(3);
+    world.fail("merge_context", "disk full");
+    let err = world
+        .ops(200)
+        .run_backup(&request(), &items(3))
+        .await
+        .unwrap_err();
+    assert_eq!(err.failed_run().unwrap().outcome(), RunOutcome::Failed);
+    assert_eq!(world.deleted_sets(), vec![1], "no run references the set");
+}
+
+#[tokio::test]
+async fn counts_failing_after_the_set_exists_leave_the_set_on_the_failed_run() {
+    let world = World::new(3);
+    world.fail("increment_counts", "timeout");
+    let err = world
+        .ops(200)
+        .run_backup(&request(), &items(3))
+        .await
+        .unwrap_err();
+    let run = world.run(err.failed_run().unwrap().id());
+    assert_eq!(run.outcome(), RunOutcome::Failed);
+    // Retention removes it once it is older than the oldest kept run.
+    assert_eq!(run.context().backup_set_id(), Some(BackupSetId::new(1)));
+    assert!(world.deleted_sets().is_empty());
+}
+
+#[tokio::test]
+async fn a_second_backup_while_one_is_active_reuses_it() {
+    let world = World::new(3);
+    let ops = world.ops(200);
+    let active = ops
+        .service()
+        .start(
+            StartRequest::new(WS, "backup_schedule_run", "scheduler")
+                .tenant(TENANT)
+                .identity(serde_json::json!({
+                    "scheduled_for": request().scheduled_for.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "backup_schedule_id": SCHEDULE.get(),
+                }))
+                .context(RunContext::new().with_backup_schedule_id(SCHEDULE)),
+        )
+        .await
+        .unwrap()
+        .into_run();
+    let calls_before = world.calls().len();
+    let second = ops.run_backup(&request(), &items(3)).await.unwrap();
+    assert_eq!(second, Execution::AlreadyActive(active.clone()));
+    assert!(
+        !world.calls()[calls_before..].contains(&"create_set"),
+        "no work is done twice"
+    );
+    assert_eq!(world.runs_of(&RunType::BACKUP_SCHEDULE_RUN).len(), 1);
+    assert_eq!(world.run(active.id()).status(), RunStatus::Queued);
+}
+
+#[tokio::test]
+async fn a_completed_backup_is_not_redone_but_a_failed_one_is_retried() {
+    let world = World::new(3);
+    let ops = world.ops(2);
+    world.fail("create_set", "boom");
+    let failed = ops.run_backup(&request(), &items(3)).await.unwrap_err();
+    world.state().failing.clear();
+    // Other scheduled times fill the history, so the look-up has to page.
+    for day in 1..=4 {
+        let other = ScheduleRequest::new(WS, SCHEDULE, base() + Duration::days(day));
+        assert!(
+            ops.run_backup(&other, &items(1))
+                .await
+                .unwrap()
+                .is_performed()
+        );
+    }
+
+    let retry = request().trigger(Trigger::Retry);
+    let first = ops.run_backup(&retry, &items(3)).await.unwrap();
+    let Execution::Performed { run: done, .. } = first else {
+        panic!("a failed attempt must not block a retry");
+    };
+    assert_ne!(done.id(), failed.failed_run().unwrap().id());
+
+    let sets_before = world.state().sets.len();
+    // Sub-seconds are dropped: this is the same scheduled time.
+    let again = ScheduleRequest::new(
+        WS,
+        SCHEDULE,
+        request().scheduled_for + Duration::milliseconds(250),
+    );
+    assert_eq!(
+        ops.run_backup(&again, &items(3)).await.unwrap(),
+        Execution::AlreadyCompleted(done)
+    );
+    assert_eq!(world.state().sets.len(), sets_before, "no second set");
+}
+
+#[tokio::test]
+async fn retention_for_the_same_scheduled_time_runs_once() {
+    let world = World::new(1);
+    let ops = world.ops(200);
+    for day in 1..=3 {
+        ops.run_backup(
+            &ScheduleRequest::new(WS, SCHEDULE, base() + Duration::days(day)),
+            &items(1),
+        )
+        .await
+        .unwrap();
+    }
+    let first = ops.apply_retention(&request(), Mode::Apply).await.unwrap();
+    assert!(first.is_performed());
+    assert_eq!(world.deleted_sets(), vec![1, 2]);
+    let second = ops.apply_retention(&request(), Mode::Apply).await.unwrap();
+    assert_eq!(
+        second,
+        Execution::AlreadyCompleted(first.run().unwrap().clone())
+    );
+    let next_day = ScheduleRequest::new(WS, SCHEDULE, request().scheduled_for + Duration::days(1));
+    assert!(
+        ops.apply_retention(&next_day, Mode::Apply)
+            .await
+            .unwrap()
+            .is_performed()
+    );
+    assert_eq!(world.runs_of(&RunType::BACKUP_SCHEDULE_RETENTION).len(), 2);
+}
+
+#[tokio::test]
+async fn retention_failing_midway_fails_its_run() {
+    let world = World::new(1);
+    world.set(1, None);
+    world.set(2, None);
+    world.succeeded(1);
+    world.succeeded(2);
+    world.fail(
+        "soft_delete_sets",
+        "UPDATE failed; dsn=postgres://app:pw@db client_secret=abc123xyz",
+    );
+    let err = world
+        .ops(200)
+        .apply_retention(&request(), Mode::Apply)
+        .await
+        .unwrap_err();
+    let run = world.run(err.failed_run().unwrap().id());
+    assert!(run.is_type(&RunType::BACKUP_SCHEDULE_RETENTION));
+    assert_eq!(run.outcome(), RunOutcome::Failed);
+    let failure = &run.failure_summary().failures()[0];
+    assert_eq!(failure.code().as_str(), FAILURE_RETENTION);
+    assert!(
+        !failure.message().contains("abc123xyz"),
+        "{}",
+        failure.message()
+    );
+    assert!(world.deleted_sets().is_empty());
+}
+
+#[tokio::test]
+async fn purge_removes_old_deleted_sets_and_old_history() {
+    let world = World::new(1);
+    // Backups on days 1..=4; retention soft-deleted sets 1 and 2 long ago, set 3 recently.
+    let ctx = || RunContext::new().with_backup_schedule_id(SCHEDULE);
+    world.set(1, Some(base() + Duration::days(2)));
+    world.set(2, Some(base() + Duration::days(3)));
+    world.set(3, Some(now() - Duration::days(1)));
+    world.set(4, None);
+    world.succeeded(1);
+    world.succeeded(2);
+    world.seed(
+        RunType::BACKUP_SCHEDULE_RETENTION,
+        RunStatus::Completed,
+        RunOutcome::Succeeded,
+        ctx(),
+    );
+    world.seed(
+        RunType::BACKUP_SCHEDULE_RETENTION,
+        RunStatus::Completed,
+        RunOutcome::Succeeded,
+        ctx(),
+    );
+    world.succeeded(3);
+    let b4 = world.succeeded(4);
+    let active_retention = world.seed(
+        RunType::BACKUP_SCHEDULE_RETENTION,
+        RunStatus::Running,
+        RunOutcome::Pending,
+        ctx(),
+    );
+    let policy = PurgePolicy::new(Duration::days(7), Duration::days(30));
+
+    let plan = world
+        .ops(200)
+        .plan_purge(WS, SCHEDULE, policy)
+        .await
+        .unwrap();
+    assert_eq!(plan.sets_to_purge, 2);
+    assert_eq!(plan.sets_deleted_before, now() - Duration::days(7));
+    // Run b4 still has a live set, so the history cutoff moves back to it.
+    assert_eq!(plan.held_back_by.map(|h| h.run), Some(b4));
+    assert_eq!(plan.runs_created_before, world.run(b4).created_at());
+    assert_eq!(plan.window_cutoff, now() - Duration::days(30));
+    // Runs 1..=5 are older; run 5's set is only soft-deleted, so its run may go (the set is
+    // purged through the set store, not through its run).
+    assert_eq!(plan.runs_to_purge, 5, "{plan}");
+
+    let done = world
+        .ops(200)
+        .with_purge_batch_size(3)
+        .purge(&request(), policy, Mode::Apply)
+        .await
+        .unwrap();
+    let Execution::Performed { run, report } = done else {
+        panic!("purge should have run");
+    };
+    assert_eq!((report.sets_purged, report.runs_purged), (2, 5));
+    assert_eq!(run.summary_counts().get_str("sets_purged"), 2);
+    assert_eq!(run.summary_counts().get_str("runs_purged"), 5);
+    assert_eq!(run.outcome(), RunOutcome::Succeeded);
+    assert_eq!(world.state().purge_batches, vec![3]);
+    let remaining: Vec<_> = world.state().runs.iter().map(|r| r.id()).collect();
+    assert_eq!(remaining, vec![b4, active_retention, run.id()]);
+    let sets: Vec<i64> = world.state().sets.iter().map(|s| s.id.get()).collect();
+    assert_eq!(sets, vec![3, 4]);
+}
+
+#[tokio::test]
+async fn purge_without_live_sets_uses_the_window() {
+    let world = World::new(1);
+    world.backup(RunStatus::Completed, RunOutcome::Failed, None);
+    world.backup(RunStatus::Completed, RunOutcome::Failed, None);
+    let plan = world
+        .ops(200)
+        .plan_purge(
+            WS,
+            SCHEDULE,
+            PurgePolicy::new(Duration::days(7), Duration::days(30)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan.held_back_by, None);
+    assert_eq!(plan.runs_created_before, now() - Duration::days(30));
+    assert_eq!(plan.runs_to_purge, 1, "the newest run of the type stays");
+    assert!(
+        !world.calls().contains(&"schedule_history"),
+        "no walk needed"
+    );
+}
+
+#[tokio::test]
+async fn purge_failing_midway_keeps_what_was_done_and_fails_its_run() {
+    let world = World::new(1);
+    world.set(1, Some(base()));
+    world.backup(RunStatus::Completed, RunOutcome::Failed, None);
+    world.fail(
+        "purge_schedule_history",
+        "deadlock detected; token=Bearer abc.def.ghi",
+    );
+    let err = world
+        .ops(200)
+        .purge(
+            &request(),
+            PurgePolicy::new(Duration::days(7), Duration::days(30)),
+            Mode::Apply,
+        )
+        .await
+        .unwrap_err();
+    let run = world.run(err.failed_run().unwrap().id());
+    assert_eq!(run.outcome(), RunOutcome::Failed);
+    assert_eq!(run.summary_counts().get_str("sets_purged"), 1);
+    let failure = &run.failure_summary().failures()[0];
+    assert_eq!(failure.code().as_str(), FAILURE_PURGE);
+    assert!(
+        !failure.message().contains("abc.def.ghi"),
+        "{}",
+        failure.message()
+    );
+    assert!(world.state().sets.is_empty());
+}
+
+#[tokio::test]
+async fn a_negative_purge_policy_is_refused_before_anything() {
+    let world = World::new(1);
+    let err = world
+        .ops(200)
+        .purge(
+            &request(),
+            PurgePolicy::new(Duration::days(-1), Duration::days(30)),
+            Mode::Apply,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ScheduleError::InvalidPolicy(_)), "{err}");
+    assert!(world.calls().is_empty());
+}
+
+#[tokio::test]
+async fn operations_on_a_schedule_of_another_workspace_are_not_found() {
+    let world = World::new(1);
+    let foreign = ScheduleRequest::new(OTHER_WS, SCHEDULE, now());
+    let ops = world.ops(200);
+    let policy = PurgePolicy::new(Duration::days(7), Duration::days(30));
+    let results = [
+        ops.run_backup(&foreign, &items(1)).await.map(|_| ()),
+        ops.apply_retention(&foreign, Mode::Apply).await.map(|_| ()),
+        ops.apply_retention(&foreign, Mode::DryRun)
+            .await
+            .map(|_| ()),
+        ops.purge(&foreign, policy, Mode::Apply).await.map(|_| ()),
+        ops.purge(&foreign, policy, Mode::DryRun).await.map(|_| ()),
+    ];
+    for result in results {
+        assert!(matches!(result, Err(ScheduleError::NotFound)), "{result:?}");
+    }
+    assert!(!world.calls().iter().any(|c| WRITES.contains(c)));
+}
+
+#[tokio::test]
+async fn dry_runs_report_the_plan_and_record_nothing() {
+    let world = World::new(1);
+    world.set(1, None);
+    world.set(2, None);
+    world.set(3, Some(base()));
+    world.succeeded(1);
+    world.succeeded(2);
+    let ops = world.ops(200);
+    let retention = ops.apply_retention(&request(), Mode::DryRun).await.unwrap();
+    let Execution::DryRun(report) = retention else {
+        panic!("a dry run");
+    };
+    assert_eq!(
+        report.plan.set_ids_to_soft_delete(),
+        vec![BackupSetId::new(1)]
+    );
+    assert_eq!(report.sets_soft_deleted, 1);
+    let purge = ops
+        .purge(
+            &request(),
+            PurgePolicy::new(Duration::days(7), Duration::days(30)),
+            Mode::DryRun,
+        )
+        .await
+        .unwrap();
+    let Execution::DryRun(report) = purge else {
+        panic!("a dry run");
+    };
+    assert_eq!(report.sets_purged, 1);
+    let calls = world.calls();
+    assert!(
+        !calls.iter().any(|c| WRITES.contains(c) || *c == "get"),
+        "{calls:?}"
+    );
+    assert_eq!(world.deleted_sets(), vec![3]);
+    assert_eq!(world.state().runs.len(), 2);
+}
+
+#[tokio::test]
+async fn dry_runs_against_bare_mocks_call_no_write_method() {
+    use operation_runs_ports::{MockBackupRepository, MockOperationRunRepository};
+    let world = World::new(1);
+    world.set(1, None);
+    world.succeeded(1);
+    world.succeeded(2);
+    let seeded = world.state().runs.clone();
+
+    let mut runs = MockOperationRunRepository::new();
+    runs.expect_schedule_history()
+        .returning(move |q| Ok(common::paginate(&seeded, q)));
+    runs.expect_count_purgeable_schedule_history()
+        .times(1)
+        .returning(|_| Ok(0));
+    runs.expect_insert_or_get_active().never();
+    runs.expect_transition().never();
+    runs.expect_increment_counts().never();
+    runs.expect_merge_context().never();
+    runs.expect_purge_schedule_history().never();
+    let mut backups = MockBackupRepository::new();
+    let schedule = world.state().schedules[0].clone();
+    backups
+        .expect_get_schedule()
+        .returning(move |_| Ok(schedule.clone()));
+    let sets = world.state().sets.clone();
+    backups
+        .expect_list_sets()
+        .returning(move |_, _| Ok(sets.clone()));
+    backups
+        .expect_count_purgeable_sets()
+        .times(1)
+        .returning(|_, _| Ok(0));
+    backups.expect_create_set().never();
+    backups.expect_soft_delete_sets().never();
+    backups.expect_purge_sets().never();
+    let service = world.service_with(runs, common::World::directory_mock());
+    let ops = operation_runs_schedule_history::ScheduleOperations::new(
+        service,
+        std::sync::Arc::new(backups),
+    );
+
+    let retention = ops.apply_retention(&request(), Mode::DryRun).await.unwrap();
+    assert_eq!(
+        retention.report().unwrap().plan.set_ids_to_soft_delete(),
+        vec![BackupSetId::new(1)]
+    );
+    let purge = ops
+        .purge(
+            &request(),
+            PurgePolicy::new(Duration::days(7), Duration::days(30)),
+            Mode::DryRun,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(purge, Execution::DryRun(_)));
+}
