@@ -14,6 +14,7 @@ use operation_runs_ports::{BackupRepository, BackupSchedule, BackupSet};
 use operation_runs_service::{OperationRunService, ServiceError, StartRequest, Started};
 use std::collections::BTreeSet;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 /// Failure code of a `backup_schedule_run` that failed.
@@ -125,21 +126,21 @@ impl ScheduleRequest {
         self
     }
 
-    fn scheduled_for(&self) -> DateTime<Utc> {
+    fn normalized_time(&self) -> DateTime<Utc> {
         self.scheduled_for.trunc_subsecs(0)
     }
 
     fn identity(&self) -> serde_json::Value {
         serde_json::json!({
             "backup_schedule_id": self.schedule_id.get(),
-            "scheduled_for": self.scheduled_for().to_rfc3339_opts(SecondsFormat::Secs, true),
+            "scheduled_for": self.normalized_time().to_rfc3339_opts(SecondsFormat::Secs, true),
         })
     }
 
     fn context(&self) -> RunContext {
         RunContext::new()
             .with_backup_schedule_id(self.schedule_id)
-            .with_scheduled_for(self.scheduled_for())
+            .with_scheduled_for(self.normalized_time())
             .with_trigger(self.trigger.as_str())
     }
 }
@@ -257,22 +258,29 @@ impl fmt::Debug for ScheduleOperations {
 
 /// Where a request stands before any work.
 enum Opened {
+    /// A new run, begun: do the work.
     Running(OperationRun, BackupSchedule),
-    Done(Execution<std::convert::Infallible>),
+    /// A run of the identity is active.
+    Active(OperationRun),
+    /// A run of the identity completed successfully.
+    Completed(OperationRun),
+}
+
+impl Opened {
+    /// The run to work on, or what to answer instead.
+    fn into_running<R>(self) -> ControlFlow<Execution<R>, (OperationRun, BackupSchedule)> {
+        match self {
+            Self::Running(run, schedule) => ControlFlow::Continue((run, schedule)),
+            Self::Active(run) => ControlFlow::Break(Execution::AlreadyActive(run)),
+            Self::Completed(run) => ControlFlow::Break(Execution::AlreadyCompleted(run)),
+        }
+    }
 }
 
 fn count(name: &'static str, value: u64) -> Result<(&'static str, i64), ScheduleError> {
     i64::try_from(value)
         .map(|v| (name, v))
         .map_err(|_| ServiceError::InvalidCounts(CountError::Overflow(name.to_owned())).into())
-}
-
-fn relabel<R>(done: Execution<std::convert::Infallible>) -> Execution<R> {
-    match done {
-        Execution::AlreadyActive(run) => Execution::AlreadyActive(run),
-        Execution::AlreadyCompleted(run) => Execution::AlreadyCompleted(run),
-        Execution::DryRun(never) | Execution::Performed { report: never, .. } => match never {},
-    }
 }
 
 impl ScheduleOperations {
@@ -363,7 +371,7 @@ impl ScheduleOperations {
     /// (best effort), since retention could never find it.
     #[tracing::instrument(
         skip(self, request, source),
-        fields(workspace = %request.workspace_id, schedule = %request.schedule_id, scheduled_for = %request.scheduled_for()),
+        fields(workspace = %request.workspace_id, schedule = %request.schedule_id, scheduled_for = %request.normalized_time()),
         err(level = "debug")
     )]
     pub async fn run_backup<S: BackupSource>(
@@ -371,11 +379,15 @@ impl ScheduleOperations {
         request: &ScheduleRequest,
         source: &S,
     ) -> Result<Execution<BackupReport>, ScheduleError> {
-        let (run, schedule) = match self.open(request, RunType::BACKUP_SCHEDULE_RUN).await? {
-            Opened::Running(run, schedule) => (run, schedule),
-            Opened::Done(done) => return Ok(relabel(done)),
+        let (run, schedule) = match self
+            .open(request, RunType::BACKUP_SCHEDULE_RUN)
+            .await?
+            .into_running()
+        {
+            ControlFlow::Continue(running) => running,
+            ControlFlow::Break(done) => return Ok(done),
         };
-        let work = self.back_up(&run, &schedule, request.scheduled_for(), source);
+        let work = self.back_up(&run, &schedule, request.normalized_time(), source);
         match work.await {
             Ok((outcome, report)) => {
                 let done = self
@@ -454,7 +466,7 @@ impl ScheduleOperations {
     /// fails; [`ScheduleError::OperationFailed`] when anything fails once the run exists.
     #[tracing::instrument(
         skip(self, request),
-        fields(workspace = %request.workspace_id, schedule = %request.schedule_id, scheduled_for = %request.scheduled_for()),
+        fields(workspace = %request.workspace_id, schedule = %request.schedule_id, scheduled_for = %request.normalized_time()),
         err(level = "debug")
     )]
     pub async fn apply_retention(
@@ -475,9 +487,10 @@ impl ScheduleOperations {
         let (run, schedule) = match self
             .open(request, RunType::BACKUP_SCHEDULE_RETENTION)
             .await?
+            .into_running()
         {
-            Opened::Running(run, schedule) => (run, schedule),
-            Opened::Done(done) => return Ok(relabel(done)),
+            ControlFlow::Continue(running) => running,
+            ControlFlow::Break(done) => return Ok(done),
         };
         match self.retain(&run, &schedule).await {
             Ok(report) => {
@@ -554,7 +567,7 @@ impl ScheduleOperations {
     /// fails; [`ScheduleError::OperationFailed`] when anything fails once the run exists.
     #[tracing::instrument(
         skip(self, request),
-        fields(workspace = %request.workspace_id, schedule = %request.schedule_id, scheduled_for = %request.scheduled_for()),
+        fields(workspace = %request.workspace_id, schedule = %request.schedule_id, scheduled_for = %request.normalized_time()),
         err(level = "debug")
     )]
     pub async fn purge(
@@ -574,9 +587,13 @@ impl ScheduleOperations {
                 plan,
             }));
         }
-        let (run, schedule) = match self.open(request, RunType::BACKUP_SCHEDULE_PURGE).await? {
-            Opened::Running(run, schedule) => (run, schedule),
-            Opened::Done(done) => return Ok(relabel(done)),
+        let (run, schedule) = match self
+            .open(request, RunType::BACKUP_SCHEDULE_PURGE)
+            .await?
+            .into_running()
+        {
+            ControlFlow::Continue(running) => running,
+            ControlFlow::Break(done) => return Ok(done),
         };
         match self.purge_now(&run, &schedule, policy).await {
             Ok(report) => {
@@ -703,7 +720,7 @@ impl ScheduleOperations {
             .find(|run| run.identity_hash() == &hash && !run.status().is_active())
         {
             tracing::debug!(run = %done.id(), "already completed for this scheduled time");
-            return Ok(Opened::Done(Execution::AlreadyCompleted(done)));
+            return Ok(Opened::Completed(done));
         }
         let mut start = StartRequest::new(
             schedule.workspace_id,
@@ -719,7 +736,7 @@ impl ScheduleOperations {
         let run = match self.service.start(start).await? {
             Started::Reused(active) => {
                 tracing::debug!(run = %active.id(), "already active for this scheduled time");
-                return Ok(Opened::Done(Execution::AlreadyActive(active)));
+                return Ok(Opened::Active(active));
             }
             Started::New(run) => run,
         };
