@@ -4,6 +4,8 @@
 pub use sea_orm_migration::prelude::*;
 
 mod canonical;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod m20260101_000001_create_baseline_schema;
 mod m20260212_000001_canonicalize_run_types;
 mod m20260212_000002_add_finding_operation_run_refs;
@@ -11,9 +13,14 @@ mod m20260212_000003_backfill_operation_run_refs;
 mod m20260212_000004_drop_legacy_reference_columns;
 mod m20260212_000005_drop_legacy_run_tables;
 mod m20260212_000006_canonical_run_indexes;
+mod preflight;
 mod sql;
 
 pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
+pub use m20260212_000003_backfill_operation_run_refs::backfill_references;
+pub use preflight::{
+    DuplicateIdentity, LegacyTableStats, PreflightReport, ReferenceStats, TypeStats, preflight,
+};
 
 /// The current UTC time as a SQLite expression, in exactly the text format SeaORM/sqlx writes a
 /// bound `chrono::DateTime<Utc>` (RFC 3339, `+00:00`, fraction only when non-zero:

@@ -2,7 +2,8 @@
 //! their bridge columns.
 //!
 //! Every statement is `IF NOT EXISTS`, so running the baseline against a database that already
-//! has the pre-cutover schema (created before this history existed) adopts it without change.
+//! has the pre-cutover schema (created before this history existed) adopts it without change; on
+//! a database already past the cutover it does nothing.
 //!
 //! `down` drops every table; the data in them is gone for good.
 
@@ -171,7 +172,15 @@ impl MigrationTrait for Migration {
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        sql::exec_all(db, &statements(sql::flavor(db)?)).await
+        let flavor = sql::flavor(db)?;
+        // A database already past the cutover (its version records lost) must not get the
+        // legacy schema back: the rest of the history is a no-op on it, so this is too.
+        if sql::table_exists(db, "findings").await?
+            && !sql::column_exists(db, "findings", "baseline_run_id").await?
+        {
+            return Ok(());
+        }
+        sql::exec_all(db, &statements(flavor)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

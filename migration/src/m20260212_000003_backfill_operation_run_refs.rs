@@ -26,7 +26,7 @@ use sea_orm_migration::sea_orm::Statement;
 pub struct Migration;
 
 /// Rows per backfill statement.
-pub(crate) const BATCH_ROWS: i64 = 50_000;
+pub(crate) const BATCH_ROWS: u64 = 50_000;
 
 /// A legacy reference column into `inventory_sync_runs` and the canonical column replacing it.
 pub(crate) struct Reference {
@@ -146,6 +146,29 @@ pub(crate) async fn backfill<C: ConnectionTrait + ?Sized>(
     Ok(())
 }
 
+/// Runs the backfill of cutover step 3 in batches of `batch_rows` rows (at least 1): what the
+/// migration does with a batch size of 50 000. Exposed so tests and benchmarks can exercise the
+/// batching; does nothing when the legacy schema is already gone.
+///
+/// # Errors
+/// Any database error, or a backend other than PostgreSQL and SQLite.
+pub async fn backfill_references<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    batch_rows: u64,
+) -> Result<(), DbErr> {
+    sql::flavor(db)?;
+    if !sql::table_exists(db, "inventory_sync_runs").await? {
+        return Ok(());
+    }
+    let batch = <i64 as TryFrom<u64>>::try_from(Ord::max(batch_rows, 1)).unwrap_or(i64::MAX);
+    for reference in &REFERENCES {
+        if sql::column_exists(db, reference.table, reference.legacy).await? {
+            backfill(db, reference, batch).await?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     fn use_transaction(&self) -> Option<bool> {
@@ -153,17 +176,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        sql::flavor(db)?;
-        if !sql::table_exists(db, "inventory_sync_runs").await? {
-            return Ok(());
-        }
-        for reference in &REFERENCES {
-            if sql::column_exists(db, reference.table, reference.legacy).await? {
-                backfill(db, reference, BATCH_ROWS).await?;
-            }
-        }
-        Ok(())
+        backfill_references(manager.get_connection(), BATCH_ROWS).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
