@@ -1,0 +1,238 @@
+//! Races the database must settle, on every backend, with each contender on its own connection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use operation_runs_domain::{
+    CountName, Failure, FailureCode, FailureSummary, IdentityHash, NewOperationRun, OperationRun,
+    RunContext, RunOutcome, RunStatus, RunType, SummaryCounts, TenantId, Transition, WorkspaceId,
+};
+use operation_runs_ports::{OperationRunRepository, PortError};
+use operation_runs_sea_orm::SeaOrmStore;
+use operation_runs_tests::{TestDb, on_every_backend};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tokio::sync::Barrier;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 2, 12, 10, 0, 0).unwrap()
+}
+
+fn new_run(ws: WorkspaceId, tenant: TenantId, identity: serde_json::Value) -> NewOperationRun {
+    let run_type = RunType::INVENTORY_SYNC;
+    NewOperationRun {
+        workspace_id: ws,
+        tenant_id: Some(tenant),
+        user_id: None,
+        initiator_name: "scheduler".into(),
+        identity_hash: IdentityHash::compute(ws, Some(tenant), &run_type, &identity).unwrap(),
+        run_type,
+        summary_counts: SummaryCounts::new(),
+        context: RunContext::new(),
+        created_at: t0(),
+    }
+}
+
+async fn setup(db: &TestDb) -> (SeaOrmStore, WorkspaceId, TenantId) {
+    let store = SeaOrmStore::from_connection(db.conn.clone());
+    let ws = store.create_workspace("Contoso").await.unwrap();
+    let tenant = store.create_tenant(ws, "contoso.example").await.unwrap();
+    (store, ws, tenant)
+}
+
+/// `n` stores, each on a connection pool of its own.
+async fn own_connections(db: &TestDb, n: usize) -> Vec<SeaOrmStore> {
+    let mut stores = Vec::with_capacity(n);
+    for _ in 0..n {
+        stores.push(SeaOrmStore::from_connection(db.connect_again().await));
+    }
+    stores
+}
+
+async fn close(stores: Vec<SeaOrmStore>) {
+    for store in stores {
+        store.connection().clone().close().await.unwrap();
+    }
+}
+
+async fn concurrent_starters_of_one_identity_share_one_run(db: TestDb) {
+    let (store, ws, tenant) = setup(&db).await;
+    let stores = own_connections(&db, 32).await;
+    let new = new_run(ws, tenant, json!({"selection": "all"}));
+    // Several rounds: after the shared run completes, the identity starts exactly once again.
+    let mut run_ids = BTreeSet::new();
+    for round in 0..3 {
+        let barrier = Arc::new(Barrier::new(stores.len()));
+        let tasks: Vec<_> = stores
+            .iter()
+            .cloned()
+            .map(|s| {
+                let barrier = barrier.clone();
+                let new = new.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    s.insert_or_get_active(&new).await
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap().unwrap());
+        }
+        let ids: BTreeSet<_> = results.iter().map(|r| r.run.id()).collect();
+        assert_eq!(ids.len(), 1, "round {round}: one run for all starters");
+        assert_eq!(
+            results.iter().filter(|r| !r.reused).count(),
+            1,
+            "round {round}"
+        );
+        assert_eq!(
+            results.iter().filter(|r| r.reused).count(),
+            31,
+            "round {round}"
+        );
+        let id = *ids.first().unwrap();
+        assert!(run_ids.insert(id), "round {round} started a new run");
+        assert_eq!(
+            db.scalar_i64(&format!(
+                "SELECT COUNT(*) FROM operation_runs WHERE status IN ('queued', 'running') AND run_identity_hash = '{}'",
+                new.identity_hash
+            ))
+            .await,
+            Some(1)
+        );
+        let run = store.get(id).await.unwrap();
+        let next = run
+            .next_state(Transition::Complete(RunOutcome::Cancelled), t0())
+            .unwrap();
+        store
+            .transition(id, RunStatus::Queued, &next, t0())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM operation_runs").await,
+        Some(3)
+    );
+    close(stores).await;
+}
+
+async fn concurrent_increments_lose_nothing(db: TestDb) {
+    let (store, ws, tenant) = setup(&db).await;
+    let run = store
+        .insert_or_get_active(&new_run(ws, tenant, json!({})))
+        .await
+        .unwrap()
+        .run;
+    let stores = own_connections(&db, 10).await;
+    let total = CountName::parse("total").unwrap();
+    let processed = CountName::parse("processed").unwrap();
+    let barrier = Arc::new(Barrier::new(50));
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let s = stores[i % stores.len()].clone();
+            let barrier = barrier.clone();
+            let mut delta = SummaryCounts::new();
+            delta.add(total.clone(), 1).unwrap();
+            if i % 2 == 0 {
+                delta.add(processed.clone(), 2).unwrap();
+            }
+            let id = run.id();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.increment_counts(id, &delta, t0() + Duration::seconds(1))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let r = task.await.unwrap().unwrap();
+        assert_eq!(r.status(), RunStatus::Queued);
+    }
+    let stored = store.get(run.id()).await.unwrap();
+    assert_eq!(stored.summary_counts().get(&total), 50);
+    assert_eq!(stored.summary_counts().get(&processed), 50);
+    assert_eq!(stored.updated_at(), t0() + Duration::seconds(1));
+    close(stores).await;
+}
+
+async fn a_reaper_racing_a_completion_never_overwrites_it(db: TestDb) {
+    let (store, ws, tenant) = setup(&db).await;
+    let stores = own_connections(&db, 2).await;
+    for round in 0..20 {
+        let queued = store
+            .insert_or_get_active(&new_run(ws, tenant, json!({ "round": round })))
+            .await
+            .unwrap()
+            .run;
+        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
+        let running = store
+            .transition(queued.id(), RunStatus::Queued, &begin, t0())
+            .await
+            .unwrap();
+
+        let finished_at = t0() + Duration::minutes(5);
+        let done = running
+            .next_state(Transition::Complete(RunOutcome::Succeeded), finished_at)
+            .unwrap();
+        let reaped_at = t0() + Duration::hours(2);
+        let mut reaped = running
+            .next_state(Transition::Complete(RunOutcome::Failed), reaped_at)
+            .unwrap();
+        reaped.failure_summary = FailureSummary::single(Failure::new(
+            FailureCode::parse(FailureCode::RUN_STALE).unwrap(),
+            "no heartbeat for 2 hours",
+        ));
+
+        let barrier = Arc::new(Barrier::new(2));
+        let race = |s: SeaOrmStore, state: operation_runs_domain::RunState, now| {
+            let barrier = barrier.clone();
+            let id = running.id();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.transition(id, RunStatus::Running, &state, now).await
+            })
+        };
+        // Alternate who is spawned first so neither side is always favoured.
+        let (worker, reaper) = if round % 2 == 0 {
+            let w = race(stores[0].clone(), done.clone(), finished_at);
+            let r = race(stores[1].clone(), reaped.clone(), reaped_at);
+            (w, r)
+        } else {
+            let r = race(stores[1].clone(), reaped.clone(), reaped_at);
+            let w = race(stores[0].clone(), done.clone(), finished_at);
+            (w, r)
+        };
+        let (worker, reaper) = (worker.await.unwrap(), reaper.await.unwrap());
+        let winner: OperationRun = match (worker, reaper) {
+            (Ok(w), Err(PortError::Conflict(_))) => {
+                assert_eq!(w.outcome(), RunOutcome::Succeeded);
+                w
+            }
+            (Err(PortError::Conflict(_)), Ok(r)) => {
+                assert_eq!(r.outcome(), RunOutcome::Failed);
+                assert_eq!(r.failure_summary(), &reaped.failure_summary);
+                r
+            }
+            other => panic!("round {round}: exactly one CAS must win, got {other:?}"),
+        };
+        let stored = store.get(running.id()).await.unwrap();
+        assert_eq!(
+            stored, winner,
+            "round {round}: the stored run is the winner's"
+        );
+        // And a second late reaper still cannot touch it.
+        let late = store
+            .transition(running.id(), RunStatus::Running, &reaped, reaped_at)
+            .await;
+        assert!(matches!(late, Err(PortError::Conflict(_))));
+        assert_eq!(store.get(running.id()).await.unwrap(), winner);
+    }
+    close(stores).await;
+}
+
+on_every_backend!(migrated =>
+    concurrent_starters_of_one_identity_share_one_run,
+    concurrent_increments_lose_nothing,
+    a_reaper_racing_a_completion_never_overwrites_it,
+);
