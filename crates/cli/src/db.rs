@@ -1,0 +1,164 @@
+//! Opening the database: URL checks, SQLite settings for several processes, the migration gate.
+
+use crate::error::{CliError, CliResult};
+use operation_runs_domain::RunTypeRegistry;
+use operation_runs_migration::Migrator;
+use operation_runs_ports::SystemClock;
+use operation_runs_sea_orm::SeaOrmStore;
+use operation_runs_service::{OperationRunService, ServicePorts};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a SQLite writer waits for another process's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long to keep retrying a PostgreSQL server that refuses connections.
+const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Migrating: a missing SQLite file is created, and SQLite gets a single connection,
+    /// because per-connection settings the migrator changes (foreign key checks while
+    /// `fresh` drops tables) must hold for every statement.
+    Migrate,
+    /// Everything else: the URL is used as given.
+    Use,
+}
+
+/// The URL with any password replaced, fit for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => match authority[..at].split_once(':') {
+            Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Connects, after checking that the URL names a supported backend.
+pub async fn connect(url: &str, purpose: Purpose) -> CliResult<DatabaseConnection> {
+    let shown = redact_url(url);
+    let is_sqlite = url.starts_with("sqlite:");
+    let is_postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !is_sqlite && !is_postgres {
+        return Err(CliError::error(format!(
+            "unsupported database URL `{shown}`: use sqlite://FILE?mode=rwc or postgres://USER@HOST/DATABASE"
+        )));
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    // A refused PostgreSQL connection is retried until the acquire timeout: long enough for a
+    // server that is starting, short enough for a typo to surface.
+    let acquire_timeout = if is_sqlite {
+        SQLITE_BUSY_TIMEOUT + Duration::from_secs(5)
+    } else {
+        POSTGRES_CONNECT_TIMEOUT
+    };
+    options
+        .sqlx_logging(false)
+        .max_connections(match (purpose, is_sqlite) {
+            (Purpose::Migrate, true) => 1,
+            _ => 4,
+        })
+        .acquire_timeout(acquire_timeout);
+    if is_sqlite {
+        // Several `oprun` processes (cron jobs, scripts) share one file: WAL lets readers run
+        // beside the writer, and the busy timeout makes writers queue instead of failing.
+        options.map_sqlx_sqlite_opts(move |o| {
+            let o = o
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            match purpose {
+                Purpose::Migrate => o.create_if_missing(true),
+                Purpose::Use => o,
+            }
+        });
+    }
+    Database::connect(options).await.map_err(|e| {
+        let reason = e.to_string();
+        if reason.contains("timed out") {
+            CliError::error(format!(
+                "cannot open database `{shown}`: no connection within {}s (is the server running and reachable?)",
+                acquire_timeout.as_secs()
+            ))
+        } else {
+            CliError::error(format!("cannot open database `{shown}`: {reason}"))
+        }
+    })
+}
+
+/// Refuses a database with pending migrations.
+pub async fn ensure_migrated(conn: &DatabaseConnection) -> CliResult {
+    let pending = Migrator::get_pending_migrations_read_only(conn)
+        .await
+        .map_err(|e| CliError::error(format!("cannot read the migration status: {e}")))?;
+    match pending.first() {
+        None => Ok(()),
+        Some(first) => Err(CliError::error(format!(
+            "the database has {} pending migration(s) (next: {}); run `oprun migrate up` first",
+            pending.len(),
+            first.name()
+        ))),
+    }
+}
+
+/// An open, migrated database with the use cases on top.
+pub struct App {
+    /// The adapter.
+    pub store: Arc<SeaOrmStore>,
+    /// The run use cases.
+    pub service: OperationRunService,
+}
+
+impl App {
+    /// The use cases over an open store.
+    pub fn new(store: SeaOrmStore) -> Self {
+        let store = Arc::new(store);
+        let service = OperationRunService::new(
+            ServicePorts {
+                runs: store.clone(),
+                directory: store.clone(),
+                inventory: store.clone(),
+                findings: store.clone(),
+                clock: Arc::new(SystemClock),
+            },
+            RunTypeRegistry::with_builtins(),
+        );
+        Self { store, service }
+    }
+}
+
+/// Connects and refuses a database with pending migrations.
+pub async fn open(url: &str) -> CliResult<App> {
+    let conn = connect(url, Purpose::Use).await?;
+    ensure_migrated(&conn).await?;
+    Ok(App::new(SeaOrmStore::from_connection(conn)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/ops?sslmode=require"),
+            "postgres://app:***@db:5432/ops?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://app@db/ops"), "postgres://app@db/ops");
+        assert_eq!(
+            redact_url("sqlite://oprun.db?mode=rwc"),
+            "sqlite://oprun.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! Running the real `oprun` binary against fresh databases.
+#![allow(dead_code)]
+
+use operation_runs_domain::{TenantId, UserId, WorkspaceId};
+use operation_runs_sea_orm::SeaOrmStore;
+use operation_runs_tests::{Backend, TestDb};
+use serde_json::Value;
+use std::process::Output;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_oprun");
+
+/// What a finished `oprun` invocation left behind.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Ran {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// `oprun` with a clean environment, in a private working directory.
+pub fn command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env_remove("DATABASE_URL").env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs `oprun --database-url URL ARGS…`.
+pub fn run(url: &str, args: &[&str]) -> Ran {
+    command()
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .output()
+        .expect("oprun runs")
+        .into()
+}
+
+/// Runs and expects exit 0; returns stdout.
+#[track_caller]
+pub fn ok(url: &str, args: &[&str]) -> String {
+    let ran = run(url, args);
+    assert_eq!(
+        ran.code, 0,
+        "oprun {args:?} failed:\nstdout: {}\nstderr: {}",
+        ran.stdout, ran.stderr
+    );
+    ran.stdout
+}
+
+/// Runs with `--json`, expects exit 0 and parses stdout.
+#[track_caller]
+pub fn ok_json(url: &str, args: &[&str]) -> Value {
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let stdout = ok(url, &with_json);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("oprun {args:?}: {e}:\n{stdout}"))
+}
+
+/// Runs and expects the exit code and one `error:` line on stderr containing every needle.
+#[track_caller]
+pub fn fails(url: &str, args: &[&str], code: i32, needles: &[&str]) -> Ran {
+    let ran = run(url, args);
+    assert_eq!(
+        ran.code, code,
+        "oprun {args:?}: expected exit {code}:\nstdout: {}\nstderr: {}",
+        ran.stdout, ran.stderr
+    );
+    assert_error_line(&ran, needles);
+    ran
+}
+
+/// stderr is exactly one `error: …` line containing every needle, with no panic or backtrace.
+#[track_caller]
+pub fn assert_error_line(ran: &Ran, needles: &[&str]) {
+    let lines = ran.stderr.lines().collect::<Vec<_>>();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one error line expected, got:\n{}",
+        ran.stderr
+    );
+    assert!(lines[0].starts_with("error: "), "{}", ran.stderr);
+    for needle in needles {
+        assert!(
+            ran.stderr.contains(needle),
+            "stderr lacks `{needle}`:\n{}",
+            ran.stderr
+        );
+    }
+    assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("RUST_BACKTRACE"), "{}", ran.stderr);
+}
+
+/// A fresh empty database of each configured backend.
+pub async fn databases() -> Vec<TestDb> {
+    let mut all = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if let Some(db) = TestDb::new(backend).await {
+            all.push(db);
+        }
+    }
+    all
+}
+
+/// A fresh database of each configured backend, migrated by `oprun migrate up`.
+pub async fn migrated_databases() -> Vec<TestDb> {
+    let all = databases().await;
+    for db in &all {
+        ok(&db.url, &["migrate", "up"]);
+    }
+    all
+}
+
+/// Who and what the command tests work with.
+#[derive(Debug, Clone, Copy)]
+pub struct Seed {
+    pub workspace: WorkspaceId,
+    pub tenant: TenantId,
+    /// Member who may view and manage operations.
+    pub viewer: UserId,
+    /// Member without the capability to view operations.
+    pub blind: UserId,
+    /// Member of the other workspace only.
+    pub outsider: UserId,
+    pub other_workspace: WorkspaceId,
+    pub other_tenant: TenantId,
+}
+
+/// Two workspaces with a tenant each, and their members.
+pub async fn seed(db: &TestDb) -> Seed {
+    let store = SeaOrmStore::from_connection(db.conn.clone());
+    let workspace = store.create_workspace("Acme").await.unwrap();
+    let tenant = store.create_tenant(workspace, "acme-prod").await.unwrap();
+    let other_workspace = store.create_workspace("Globex").await.unwrap();
+    let other_tenant = store
+        .create_tenant(other_workspace, "globex")
+        .await
+        .unwrap();
+    let (viewer, blind, outsider) = (UserId::new(1), UserId::new(2), UserId::new(3));
+    store
+        .add_member(workspace, viewer, true, true)
+        .await
+        .unwrap();
+    store
+        .add_member(workspace, blind, false, false)
+        .await
+        .unwrap();
+    store
+        .add_member(other_workspace, outsider, true, true)
+        .await
+        .unwrap();
+    Seed {
+        workspace,
+        tenant,
+        viewer,
+        blind,
+        outsider,
+        other_workspace,
+        other_tenant,
+    }
+}
+
+/// The string form of an id, for arguments.
+pub fn s(id: impl std::fmt::Display) -> String {
+    id.to_string()
+}
