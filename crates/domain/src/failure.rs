@@ -75,9 +75,24 @@ impl From<FailureCode> for String {
 
 /// One failure: a code and a sanitized message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "UncheckedFailure")]
 pub struct Failure {
     code: FailureCode,
     message: String,
+}
+
+/// A failure as it arrives from outside (e.g. reported by a remote worker): deserializing goes
+/// through [`Failure::new`], so a message is never stored unsanitized.
+#[derive(Deserialize)]
+struct UncheckedFailure {
+    code: FailureCode,
+    message: String,
+}
+
+impl From<UncheckedFailure> for Failure {
+    fn from(raw: UncheckedFailure) -> Self {
+        Self::new(raw.code, &raw.message)
+    }
 }
 
 impl Failure {
@@ -430,6 +445,22 @@ mod tests {
         let json = summary.to_json();
         assert_eq!(json.as_array().map(Vec::len), Some(MAX_FAILURES + 1));
         assert_eq!(FailureSummary::from_json(&json).unwrap(), summary);
+    }
+
+    #[test]
+    fn deserialized_failures_are_sanitized() {
+        let failure: Failure = serde_json::from_value(serde_json::json!({
+            "code": "worker_failed",
+            "message": "login with password=hunter2 failed\n",
+        }))
+        .unwrap();
+        assert_eq!(failure.message(), "login with password=[REDACTED] failed ");
+        assert_eq!(failure.code().as_str(), "worker_failed");
+        let invalid = serde_json::from_value::<Failure>(serde_json::json!({
+            "code": "Not Snake",
+            "message": "x",
+        }));
+        assert!(invalid.is_err());
     }
 
     #[test]
