@@ -1554,3 +1554,62 @@ fn the_demo_uses_a_sqlite_file_in_the_current_directory_by_default() {
     let page: Value = serde_json::from_str(&ran.stdout).unwrap();
     assert!(!page["runs"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_and_cutover_of_a_legacy_database() {
+    use operation_runs_migration::fixtures::seed_legacy_edge_cases;
+
+    for db in databases().await {
+        let url = db.url.as_str();
+        ok(url, &["migrate", "up", "--steps", "1"]);
+        let expected = seed_legacy_edge_cases(&db.conn).await.unwrap();
+
+        let report = ok_json(url, &["preflight"]);
+        assert_eq!(report["would_lose_anything"], true);
+        assert_eq!(
+            report["legacy_tables"],
+            serde_json::to_value(&expected.legacy_tables).unwrap()
+        );
+        assert_eq!(
+            report["finding_baseline_refs"],
+            serde_json::to_value(expected.finding_baseline_refs).unwrap()
+        );
+        assert_eq!(
+            report["inventory_last_seen_refs"],
+            serde_json::to_value(expected.inventory_last_seen_refs).unwrap()
+        );
+        assert_eq!(
+            report["duplicate_active_identities"],
+            serde_json::to_value(&expected.duplicate_active_identities).unwrap()
+        );
+        let human = ok(url, &["preflight"]);
+        assert!(human.contains("preflight"), "{human}");
+        fails(url, &["preflight", "--strict"], 6, &["would lose data"]);
+        fails(
+            url,
+            &["runs", "list", "--as-user", "1", "--workspace", "1"],
+            1,
+            &["pending migration"],
+        );
+
+        // The cutover shows the backfill's progress on stderr.
+        let ran = run(url, &["migrate", "up"]);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        for reference in [
+            "findings.baseline_operation_run_id",
+            "findings.current_operation_run_id",
+            "inventory_items.last_seen_operation_run_id",
+        ] {
+            let line = ran
+                .stderr
+                .lines()
+                .find(|l| l.contains("backfill progress") && l.contains(reference))
+                .unwrap_or_else(|| panic!("no progress for {reference}:\n{}", ran.stderr));
+            let (done, total) = line.rsplit_once(": ").unwrap().1.split_once('/').unwrap();
+            assert_eq!(done, total, "{line}");
+        }
+        let after = ok_json(url, &["preflight", "--strict"]);
+        assert_eq!(after["cutover_complete"], true);
+        assert_eq!(after["would_lose_anything"], false);
+    }
+}

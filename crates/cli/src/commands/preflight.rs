@@ -45,7 +45,7 @@ pub async fn run(global: &GlobalArgs, args: &PreflightArgs) -> CliResult {
         }
         print_json(&value);
     } else {
-        println!("{report}");
+        print!("{report}");
     }
     if args.strict && loses {
         return Err(CliError::new(
