@@ -605,6 +605,45 @@ async fn preflight_on_a_fresh_install(db: TestDb) {
     assert!(report.to_string().contains("loses nothing"));
 }
 
+/// Between the steps of the cutover the preflight still reads: after the backfill the mapped
+/// references count as already set, and once the legacy columns are gone it names them.
+async fn preflight_in_the_middle_of_the_cutover(db: TestDb) {
+    Migrator::up(&db.conn, Some(1)).await.unwrap();
+    let exp = fixtures::seed_legacy_edge_cases(&db.conn).await.unwrap();
+    // Steps 1 to 3: types canonical, canonical columns added and backfilled.
+    Migrator::up(&db.conn, Some(3)).await.unwrap();
+    let report = preflight(&db.conn, &allowed_types()).await.unwrap();
+    assert!(report.dotted_types.is_empty());
+    assert_eq!(report.legacy_tables, exp.legacy_tables);
+    for (seen, expected) in [
+        (report.finding_baseline_refs, exp.finding_baseline_refs),
+        (report.finding_current_refs, exp.finding_current_refs),
+        (
+            report.inventory_last_seen_refs,
+            exp.inventory_last_seen_refs,
+        ),
+    ] {
+        let seen = seen.unwrap();
+        assert_eq!(seen.already_set, expected.already_set + expected.mapped);
+        assert_eq!(seen.mapped, 0);
+        assert_eq!(seen.null_after(), expected.null_after());
+        assert_eq!(seen.lost(), expected.lost());
+    }
+    // Step 4: the legacy columns are gone, the legacy tables not yet.
+    Migrator::up(&db.conn, Some(1)).await.unwrap();
+    let report = preflight(&db.conn, &allowed_types()).await.unwrap();
+    assert!(!report.cutover_complete());
+    assert_eq!(report.legacy_tables, exp.legacy_tables);
+    assert!(report.finding_baseline_refs.is_none());
+    assert!(report.inventory_last_seen_refs.is_none());
+    let missing: BTreeSet<String> = report.missing_legacy_objects.iter().cloned().collect();
+    let expected: BTreeSet<String> = LEGACY_COLUMNS
+        .iter()
+        .map(|(table, column)| format!("{table}.{column}"))
+        .collect();
+    assert_eq!(missing, expected);
+}
+
 /// The batched backfill gives exactly what the single hand-written statement and the legacy
 /// row-by-row loop give, across many batch boundaries.
 async fn batched_backfill_matches_the_baselines(db: TestDb) {
@@ -741,6 +780,7 @@ on_every_backend!(new =>
     cutover_of_a_seeded_legacy_database,
     down_restores_the_baseline_shape_and_up_works_again,
     preflight_on_a_fresh_install,
+    preflight_in_the_middle_of_the_cutover,
     batched_backfill_matches_the_baselines,
     sql_timestamps_match_bound_chrono_times,
 );
