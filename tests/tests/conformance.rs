@@ -1467,6 +1467,16 @@ async fn memberships_and_tenant_lookups(db: TestDb) {
     ));
 }
 
+async fn connecting_by_url_reaches_the_same_database(db: TestDb) {
+    let f = fixture(db).await;
+    let other = SeaOrmStore::connect(&f.db.url).await.unwrap();
+    let ws = other.create_workspace("Fabrikam").await.unwrap();
+    let tenant = other.create_tenant(ws, "fabrikam.example").await.unwrap();
+    assert_eq!(f.store.tenant_workspace(tenant).await.unwrap(), Some(ws));
+    assert_eq!(other.tenant_workspace(f.tenant).await.unwrap(), Some(f.ws));
+    other.connection().clone().close().await.unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading what other writers stored
 
@@ -1536,5 +1546,6 @@ on_every_backend!(migrated =>
     findings_are_inserted_all_or_nothing,
     backup_sets_soft_delete_and_purge,
     memberships_and_tenant_lookups,
+    connecting_by_url_reaches_the_same_database,
     unknown_stored_types_are_readable_and_corrupt_rows_are_errors,
 );

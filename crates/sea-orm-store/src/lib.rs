@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod backup;
 mod convert;
@@ -204,5 +205,42 @@ impl SeaOrmStore {
         .await
         .map_err(map_db_err)?;
         convert::schedule(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn urls_of_other_databases_are_refused_clearly() {
+        for url in ["mysql://root:pw@localhost/runs", "runs.db", ""] {
+            let err = SeaOrmStore::connect(url).await.unwrap_err();
+            assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{url}: {err}");
+            let message = err.to_string();
+            assert!(message.contains("sqlite:") && message.contains("postgres://"));
+            assert!(!message.contains(":pw@"), "{message}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_a_connect_error_naming_it() {
+        let url = "sqlite:///no/such/directory/runs.db?mode=rwc";
+        let err = SeaOrmStore::connect(url).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Connect {
+                    backend: "SQLite",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("/no/such/directory/runs.db"),
+            "{err}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
     }
 }
