@@ -232,3 +232,7 @@ mod tests {
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }
+
+// The README's examples are compiled and run with the workspace's tests.
+#[doc = include_str!("../../README.md")]
+mod readme {}
