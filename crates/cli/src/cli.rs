@@ -496,7 +496,7 @@ pub struct HistoryArgs {
     #[arg(long = "outcome", value_name = "OUTCOME")]
     pub outcomes: Vec<OutcomeArg>,
     /// Page size.
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub limit: u32,
     /// Continue after this cursor (printed at the end of the previous page).
     #[arg(long, value_name = "CURSOR", value_parser = parse::cursor)]

@@ -90,6 +90,16 @@ impl CliError {
     }
 }
 
+/// The refusal of a monitoring read: a member without the capability to view operations.
+pub fn forbidden_viewer(viewer: impl fmt::Display, workspace: impl fmt::Display) -> CliError {
+    CliError::new(
+        Exit::Forbidden,
+        format!(
+            "forbidden: user {viewer} is a member of workspace {workspace} without the capability to view operations"
+        ),
+    )
+}
+
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Exactly one line, whatever the underlying error put into its message.

@@ -2,11 +2,11 @@
 
 use crate::cli::{CompleteArgs, CountArgs, GlobalArgs, ListArgs, RunsCommand, ShowArgs, StartArgs};
 use crate::db::{self, App};
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, forbidden_viewer};
 use crate::output::{print_json, run_details, run_json, runs_table};
 use operation_runs_domain::{OperationRun, RunId, TenantId, UserId, WorkspaceId};
 use operation_runs_ports::{RunFilter, RunListQuery};
-use operation_runs_service::StartRequest;
+use operation_runs_service::{ServiceError, StartRequest};
 use serde_json::json;
 
 /// Runs a runs subcommand.
@@ -135,7 +135,10 @@ async fn list(global: &GlobalArgs, app: &App, args: &ListArgs) -> CliResult {
         .service
         .list_runs(UserId::new(args.viewer.as_user), &query)
         .await
-        .map_err(|e| CliError::service(&format!("workspace {workspace}"), e))?;
+        .map_err(|e| match e {
+            ServiceError::Forbidden => forbidden_viewer(args.viewer.as_user, workspace),
+            other => CliError::service(&format!("workspace {workspace}"), other),
+        })?;
     let next = page.next.map(|c| c.encode());
     if global.json {
         print_json(&json!({
@@ -165,7 +168,10 @@ async fn show(global: &GlobalArgs, app: &App, args: &ShowArgs) -> CliResult {
             id,
         )
         .await
-        .map_err(|e| CliError::service(&format!("run {id}"), e))?;
+        .map_err(|e| match e {
+            ServiceError::Forbidden => forbidden_viewer(args.viewer.as_user, args.viewer.workspace),
+            other => CliError::service(&format!("run {id}"), other),
+        })?;
     if global.json {
         print_json(&run_json(&run));
     } else {

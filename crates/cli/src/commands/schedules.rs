@@ -2,7 +2,7 @@
 
 use crate::cli::{GlobalArgs, HistoryArgs, PurgeArgs, RetentionArgs, SchedulesCommand};
 use crate::db::{self, App};
-use crate::error::{CliError, CliResult, Exit};
+use crate::error::{CliError, CliResult, Exit, forbidden_viewer};
 use crate::output::{history_table, print_json, run_json};
 use chrono::{DateTime, SecondsFormat, Utc};
 use operation_runs_domain::{BackupScheduleId, OperationRun, RunOutcome, UserId};
@@ -27,7 +27,7 @@ pub fn schedule_error(schedule: BackupScheduleId, error: ScheduleError) -> CliEr
         ScheduleError::NotFound => CliError::not_found(format!("{subject} not found")),
         ScheduleError::Forbidden => CliError::new(
             Exit::Forbidden,
-            format!("forbidden: the user lacks the capability to view the operations of {subject}"),
+            format!("forbidden: missing the capability needed for {subject}"),
         ),
         ScheduleError::Service(e) => CliError::service(&subject, e),
         ScheduleError::InvalidQuery(reason) | ScheduleError::InvalidPolicy(reason) => {
@@ -73,14 +73,20 @@ async fn history(global: &GlobalArgs, app: &App, args: &HistoryArgs) -> CliResul
         query = query.outcome(RunOutcome::from(*outcome));
     }
     let page = match args.as_user {
-        Some(user) => {
-            ops.history()
-                .page_for_viewer(UserId::new(user), &query)
-                .await
-        }
-        None => ops.history().page(&query).await,
-    }
-    .map_err(|e| schedule_error(id, e))?;
+        Some(user) => ops
+            .history()
+            .page_for_viewer(UserId::new(user), &query)
+            .await
+            .map_err(|e| match e {
+                ScheduleError::Forbidden => forbidden_viewer(user, schedule.workspace_id),
+                other => schedule_error(id, other),
+            }),
+        None => ops
+            .history()
+            .page(&query)
+            .await
+            .map_err(|e| schedule_error(id, e)),
+    }?;
     let next = page.next.map(|c| c.encode());
     if global.json {
         print_json(&json!({
