@@ -534,7 +534,9 @@ fn series(flavor: Flavor, n: u64) -> String {
             format!("WITH s(g) AS (SELECT generate_series(1::bigint, {n}::bigint))")
         }
         Flavor::Sqlite => {
-            format!("WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n})")
+            format!(
+                "WITH RECURSIVE s(g) AS (SELECT 1 WHERE {n} >= 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n})"
+            )
         }
     }
 }
