@@ -14,7 +14,9 @@ use operation_runs_ports::{
     SeenItem, WorkspaceDirectory,
 };
 use operation_runs_sea_orm::SeaOrmStore;
-use operation_runs_tests::{TestDb, on_every_backend};
+use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend};
+use sea_orm::ConnectionTrait;
+use sea_orm_migration::MigratorTrait;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -204,6 +206,38 @@ async fn start_inserts_then_reuses_until_completed(db: TestDb) {
     );
 }
 
+/// A service may open its pool before the migrations finish (or run them through that pool).
+/// SQLite connections keep the schema they last loaded, so starting a run must not depend on a
+/// connection having seen the active-identity index being created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_opened_before_the_cutover_can_start_runs() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDb::new(backend).await else {
+            continue;
+        };
+        Migrator::up(&db.conn, Some(1)).await.unwrap();
+        let early = db.connect_again().await;
+        early
+            .execute_unprepared("SELECT count(*) FROM operation_runs")
+            .await
+            .unwrap();
+        Migrator::up(&db.conn, None).await.unwrap();
+
+        let admin = SeaOrmStore::from_connection(db.conn.clone());
+        let ws = admin.create_workspace("Contoso").await.unwrap();
+        let early = SeaOrmStore::from_connection(early);
+        let new = new_run(ws, None, RunType::DRIFT_GENERATE, json!({}), t0());
+        let first = early.insert_or_get_active(&new).await;
+        assert!(
+            matches!(&first, Ok(s) if !s.reused),
+            "{backend:?}: {first:?}"
+        );
+        let second = early.insert_or_get_active(&new).await.unwrap();
+        assert!(second.reused, "{backend:?}");
+        early.connection().clone().close().await.unwrap();
+    }
+}
+
 async fn start_with_a_missing_workspace_or_tenant_is_not_found(db: TestDb) {
     let f = fixture(db).await;
     let missing_ws = new_run(
@@ -213,10 +247,8 @@ async fn start_with_a_missing_workspace_or_tenant_is_not_found(db: TestDb) {
         json!({}),
         t0(),
     );
-    assert!(matches!(
-        f.store.insert_or_get_active(&missing_ws).await,
-        Err(PortError::NotFound)
-    ));
+    let r = f.store.insert_or_get_active(&missing_ws).await;
+    assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
     let missing_tenant = new_run(
         f.ws,
         Some(TenantId::new(999_999)),
@@ -224,10 +256,8 @@ async fn start_with_a_missing_workspace_or_tenant_is_not_found(db: TestDb) {
         json!({}),
         t0(),
     );
-    assert!(matches!(
-        f.store.insert_or_get_active(&missing_tenant).await,
-        Err(PortError::NotFound)
-    ));
+    let r = f.store.insert_or_get_active(&missing_tenant).await;
+    assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
     assert_eq!(
         f.db.scalar_i64("SELECT COUNT(*) FROM operation_runs").await,
         Some(0)

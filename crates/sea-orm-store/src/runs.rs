@@ -18,7 +18,7 @@ use operation_runs_ports::{
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement, TransactionTrait,
 };
 
 /// How often a start retries when the active run it collided with completed before it could be
@@ -158,8 +158,15 @@ impl SeaOrmStore {
             .transpose()
     }
 
-    /// `INSERT … ON CONFLICT (workspace_id, run_identity_hash) WHERE <active> DO NOTHING
-    /// RETURNING *`: the partial unique index decides, atomically, whether this start inserts.
+    /// `INSERT … ON CONFLICT DO NOTHING RETURNING *`: the partial unique index
+    /// `operation_runs_active_identity_key` (the table's only unique constraint besides the key)
+    /// decides, atomically, whether this start inserts.
+    ///
+    /// The conflict has no target on purpose: SQLite resolves a target when it prepares the
+    /// statement, against the schema that pooled connection last loaded, so a connection opened
+    /// before the migrations created the index would refuse a targeted upsert ("ON CONFLICT
+    /// clause does not match any … UNIQUE constraint"). Without a target the statement is
+    /// re-prepared against the current schema like any other.
     async fn try_insert_run(
         &self,
         new: &NewOperationRun,
@@ -184,12 +191,7 @@ impl SeaOrmStore {
             updated_at: Set(created),
         };
         let mut insert = Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([Column::WorkspaceId, Column::RunIdentityHash])
-                    .target_and_where(Expr::cust(ACTIVE))
-                    .do_nothing()
-                    .to_owned(),
-            )
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
             .into_query();
         insert.returning_all();
         let stmt = self.conn.get_database_backend().build(&insert);
@@ -204,12 +206,23 @@ impl SeaOrmStore {
 
     /// Runs `EXPLAIN` (PostgreSQL) or `EXPLAIN QUERY PLAN` (SQLite) on a statement.
     async fn explain(&self, stmt: Statement) -> Result<String, PortError> {
-        let (prefix, column) = sql::explain_prefix(self.dialect()?);
+        let dialect = self.dialect()?;
+        let (prefix, column) = sql::explain_prefix(dialect);
         let stmt = Statement {
             sql: format!("{prefix}{}", stmt.sql),
             ..stmt
         };
-        let rows = self.conn.query_all_raw(stmt).await.map_err(map_db_err)?;
+        // SQLite plans against the schema the connection last loaded, and explaining never
+        // checks whether it is current; a read in the same transaction (one connection) does,
+        // so the plan sees every index that exists.
+        let txn = self.conn.begin().await.map_err(map_db_err)?;
+        if dialect == Dialect::Sqlite {
+            txn.execute_unprepared("SELECT count(*) FROM sqlite_schema")
+                .await
+                .map_err(map_db_err)?;
+        }
+        let rows = txn.query_all_raw(stmt).await.map_err(map_db_err)?;
+        txn.rollback().await.map_err(map_db_err)?;
         let lines = rows
             .iter()
             .map(|row| row.try_get_by_index::<String>(column))
@@ -245,7 +258,7 @@ impl SeaOrmStore {
     }
 
     /// Why a guarded update of run `id` changed nothing, from the row as it is now.
-    async fn explain_miss(&self, id: RunId, expected: &str) -> PortError {
+    async fn why_unchanged(&self, id: RunId, expected: &str) -> PortError {
         match self.find_run(id).await {
             Ok(None) => PortError::NotFound,
             Ok(Some(run)) => {
@@ -315,7 +328,7 @@ impl OperationRunRepository for SeaOrmStore {
             .map_err(map_db_err)?;
         match updated.into_iter().next() {
             Some(row) => convert::run(row),
-            None => Err(self.explain_miss(id, expected.as_str()).await),
+            None => Err(self.why_unchanged(id, expected.as_str()).await),
         }
     }
 
@@ -396,7 +409,7 @@ impl OperationRunRepository for SeaOrmStore {
             .map_err(map_db_err)?;
         match updated.into_iter().next() {
             Some(row) => convert::run(row),
-            None => Err(self.explain_miss(id, "queued or running").await),
+            None => Err(self.why_unchanged(id, "queued or running").await),
         }
     }
 
