@@ -4,16 +4,13 @@ use crate::error::{CliError, CliResult};
 use operation_runs_domain::RunTypeRegistry;
 use operation_runs_migration::Migrator;
 use operation_runs_ports::SystemClock;
-use operation_runs_sea_orm::SeaOrmStore;
+pub use operation_runs_sea_orm::redact_url;
+use operation_runs_sea_orm::{SQLITE_BUSY_TIMEOUT, SeaOrmStore};
 use operation_runs_service::{OperationRunService, ServicePorts};
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How long a SQLite writer waits for another process's write lock before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long to keep retrying a PostgreSQL server that refuses connections.
 const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,34 +26,15 @@ pub enum Purpose {
     Use,
 }
 
-/// The URL with any password replaced, fit for messages.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => match authority[..at].split_once(':') {
-            Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 /// Connects, after checking that the URL names a supported backend.
 pub async fn connect(url: &str, purpose: Purpose) -> CliResult<DatabaseConnection> {
     let shown = redact_url(url);
-    let is_sqlite = url.starts_with("sqlite:");
-    let is_postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    if !is_sqlite && !is_postgres {
-        return Err(CliError::error(format!(
+    let mut options = SeaOrmStore::connect_options(url).map_err(|_| {
+        CliError::error(format!(
             "unsupported database URL `{shown}`: use sqlite://FILE?mode=rwc or postgres://USER@HOST/DATABASE"
-        )));
-    }
-    let mut options = ConnectOptions::new(url.to_owned());
+        ))
+    })?;
+    let is_sqlite = url.starts_with("sqlite:");
     // A refused PostgreSQL connection is retried until the acquire timeout: long enough for a
     // server that is starting, short enough for a typo to surface.
     let acquire_timeout = if is_sqlite {
@@ -64,25 +42,16 @@ pub async fn connect(url: &str, purpose: Purpose) -> CliResult<DatabaseConnectio
     } else {
         POSTGRES_CONNECT_TIMEOUT
     };
-    options
-        .sqlx_logging(false)
-        .max_connections(match (purpose, is_sqlite) {
+    options.acquire_timeout(acquire_timeout);
+    if !url.contains(":memory:") {
+        options.max_connections(match (purpose, is_sqlite) {
             (Purpose::Migrate, true) => 1,
             _ => 4,
-        })
-        .acquire_timeout(acquire_timeout);
-    if is_sqlite {
-        // Several `oprun` processes (cron jobs, scripts) share one file: WAL lets readers run
-        // beside the writer, and the busy timeout makes writers queue instead of failing.
-        options.map_sqlx_sqlite_opts(move |o| {
-            let o = o
-                .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT);
-            match purpose {
-                Purpose::Migrate => o.create_if_missing(true),
-                Purpose::Use => o,
-            }
         });
+    }
+    if is_sqlite && purpose == Purpose::Migrate && !url.contains(":memory:") {
+        options
+            .map_sqlx_sqlite_opts(|o| SeaOrmStore::shared_sqlite_file(o).create_if_missing(true));
     }
     Database::connect(options).await.map_err(|e| {
         let reason = e.to_string();

@@ -71,7 +71,9 @@ pub(crate) fn map_db_err(err: DbErr) -> PortError {
 }
 
 /// `url` without its password, for error messages and logs.
-pub(crate) fn redact_url(url: &str) -> String {
+/// The URL with any password replaced by `***`, fit for messages and logs.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };

@@ -12,7 +12,11 @@ mod inventory;
 mod runs;
 mod sql;
 
-pub use error::StoreError;
+pub use error::{StoreError, redact_url};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+
+/// How long a SQLite writer waits for another connection's (or process's) write lock.
+pub const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 use chrono::Utc;
 use convert::db_time;
@@ -38,42 +42,66 @@ pub struct SeaOrmStore {
 
 impl SeaOrmStore {
     /// Connects to `url`: `sqlite://path/to/runs.db?mode=rwc`, `sqlite::memory:` or
-    /// `postgres://user:password@host:5432/database`.
-    ///
-    /// SeaORM gives SQLite a pool of one connection by default; an in-memory database
-    /// additionally keeps that connection open for the life of the store (it *is* the database).
-    /// Use [`SeaOrmStore::from_connection`] to tune the pool.
+    /// `postgres://user:password@host:5432/database`, with [`SeaOrmStore::connect_options`].
     ///
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] for any other kind of URL, [`StoreError::Connect`] when the
     /// database cannot be reached or opened (the message never contains the password).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = Self::connect_options(url)?;
         let backend = if url.starts_with("sqlite:") {
             "SQLite"
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            "PostgreSQL"
         } else {
-            return Err(StoreError::UnsupportedUrl(error::redact_url(url)));
+            "PostgreSQL"
         };
+        let conn = Database::connect(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                backend,
+                target: redact_url(url),
+                source,
+            })?;
+        Ok(Self { conn })
+    }
+
+    /// The connection options [`SeaOrmStore::connect`] uses, to adjust (pool size, timeouts)
+    /// before connecting yourself and wrapping the pool with [`SeaOrmStore::from_connection`].
+    ///
+    /// A SQLite file is opened in WAL mode with a busy timeout of [`SQLITE_BUSY_TIMEOUT`], so
+    /// several processes (workers, cron jobs, `oprun`) can share it: readers run beside the
+    /// writer, and writers queue instead of failing with "database is locked". An in-memory
+    /// SQLite database keeps exactly one connection open for the life of the pool (it *is* the
+    /// database; a second connection would see another, empty one).
+    ///
+    /// # Errors
+    /// [`StoreError::UnsupportedUrl`] unless the URL is a SQLite or PostgreSQL one.
+    pub fn connect_options(url: &str) -> Result<ConnectOptions, StoreError> {
+        let is_sqlite = url.starts_with("sqlite:");
+        if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        }
         let mut options = ConnectOptions::new(url.to_owned());
         options.sqlx_logging(false);
         if url.contains(":memory:") || url.contains("mode=memory") {
-            // An in-memory database lives exactly as long as its one connection: never open a
-            // second one (it would see another, empty database) and never recycle the first.
             options
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None);
+        } else if is_sqlite {
+            options.map_sqlx_sqlite_opts(Self::shared_sqlite_file);
         }
-        let conn = Database::connect(options)
-            .await
-            .map_err(|source| StoreError::Connect {
-                backend,
-                target: error::redact_url(url),
-                source,
-            })?;
-        Ok(Self { conn })
+        Ok(options)
+    }
+
+    /// The settings of a SQLite file shared by several connections and processes: WAL and a
+    /// busy timeout of [`SQLITE_BUSY_TIMEOUT`]. For callers composing their own SQLite options
+    /// (SeaORM keeps one options function, so a second `map_sqlx_sqlite_opts` replaces ours).
+    #[must_use]
+    pub fn shared_sqlite_file(options: SqliteConnectOptions) -> SqliteConnectOptions {
+        options
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
     }
 
     /// Wraps an existing connection (pool), e.g. one opened with custom [`ConnectOptions`].
@@ -242,5 +270,33 @@ mod tests {
             "{err}"
         );
         assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_file_is_shared_safely_between_processes() {
+        use sea_orm::ConnectionTrait;
+        let path = std::env::temp_dir().join(format!("oprun-wal-{}.db", std::process::id()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let store = SeaOrmStore::connect(&url).await.unwrap();
+        let row =
+            |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql.to_owned());
+        let mode = store
+            .connection()
+            .query_one_raw(row("PRAGMA journal_mode"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
+        let timeout = store
+            .connection()
+            .query_one_raw(row("PRAGMA busy_timeout"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(timeout.try_get_by_index::<i64>(0).unwrap(), 30_000);
+        store.connection().clone().close().await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }
