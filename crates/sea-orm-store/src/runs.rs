@@ -123,12 +123,18 @@ fn newest_of_each_type(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> Sel
         .to_owned()
 }
 
-/// What purge may delete: completed history runs created before the cutoff, except the newest
+/// Completed history runs created before the cutoff: what purge may delete, but for the newest
 /// run of each type.
-fn purgeable(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> Condition {
+fn old_completed(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> Condition {
     history_of(dialect, criteria)
         .add(Column::Status.eq(RunStatus::Completed.as_str()))
         .add(Column::CreatedAt.lt(db_time(criteria.created_before)))
+}
+
+/// What purge may delete: completed history runs created before the cutoff, except the newest
+/// run of each type.
+fn purgeable(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> Condition {
+    old_completed(dialect, criteria)
         .add(Column::Id.not_in_subquery(newest_of_each_type(dialect, criteria)))
 }
 
@@ -496,30 +502,63 @@ impl OperationRunRepository for SeaOrmStore {
     ) -> Result<u64, PortError> {
         let dialect = self.dialect()?;
         let batch = u64::from(Ord::max(batch_size, 1));
+        // The newest run of each type is read once, not in every batch: as a subquery of each
+        // batch it rescanned the schedule's whole history per batch, which made a large purge
+        // quadratic. Runs started meanwhile are newer than the cutoff, so a set read once can
+        // only keep more than needed, never less.
+        let keep: Vec<i64> = self
+            .conn
+            .query_all(&newest_of_each_type(dialect, criteria))
+            .await
+            .map_err(map_db_err)?
+            .iter()
+            .map(|row| row.try_get_by_index::<Option<i64>>(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_db_err)?
+            .into_iter()
+            .flatten()
+            .collect();
+        if keep.is_empty() {
+            return Ok(0);
+        }
         let mut deleted = 0u64;
+        // Keyset over ids: each batch starts where the previous one ended instead of walking
+        // past the index entries of rows already deleted.
+        let mut after: Option<i64> = None;
         loop {
             // One statement per batch; each commits on its own so a long purge never holds
             // locks on the whole history.
+            let mut candidates =
+                old_completed(dialect, criteria).add(Column::Id.is_not_in(keep.clone()));
+            if let Some(after) = after {
+                candidates = candidates.add(Column::Id.gt(after));
+            }
             let ids = Query::select()
                 .column(Column::Id)
                 .from(Entity)
-                .cond_where(purgeable(dialect, criteria))
+                .cond_where(candidates)
                 .order_by(Column::Id, sea_orm::sea_query::Order::Asc)
                 .limit(batch)
                 .to_owned();
             let delete = Query::delete()
                 .from_table(Entity)
                 .and_where(Expr::col(Column::Id).in_subquery(ids))
+                .returning_col(Column::Id)
                 .to_owned();
-            let done = self
+            let gone = self
                 .conn
-                .execute(&delete)
+                .query_all(&delete)
                 .await
                 .map_err(map_db_err)?
-                .rows_affected();
+                .iter()
+                .map(|row| row.try_get_by_index::<i64>(0))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_db_err)?;
+            let done = gone.len() as u64;
             deleted += done;
-            if done < batch {
-                return Ok(deleted);
+            match gone.into_iter().max() {
+                Some(last) if done >= batch => after = Some(last),
+                _ => return Ok(deleted),
             }
         }
     }
