@@ -1,8 +1,4 @@
-//! Test support for the cross-crate suites: one fresh database per test, on SQLite always and on
-//! PostgreSQL when `OPRUN_TEST_POSTGRES_URL` is set (each test gets its own database, dropped
-//! afterwards, so tests run in parallel).
-//!
-//! `OPRUN_REQUIRE_POSTGRES=1` (set by CI) turns a missing URL into a failure instead of a skip.
+#![doc = include_str!("../README.md")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use sea_orm::{
