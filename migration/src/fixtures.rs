@@ -5,37 +5,30 @@
 //! (`Migrator::up(db, Some(1))`).
 
 use crate::m20260212_000003_backfill_operation_run_refs::REFERENCES;
+use crate::names::{INVENTORY_SYNC_RUNS, LEGACY_REFERENCE_COLUMNS, LEGACY_RUN_TABLES};
 use crate::preflight::{DuplicateIdentity, LegacyTableStats, ReferenceStats};
 use crate::sql::{self, Flavor};
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr, Statement, Value};
 use std::collections::BTreeMap;
 
 /// The legacy run tables the cutover drops.
-pub const LEGACY_TABLES: [&str; 3] = [
-    "inventory_sync_runs",
-    "entra_group_sync_runs",
-    "backup_schedule_runs",
-];
+pub const LEGACY_TABLES: [&str; 3] = LEGACY_RUN_TABLES;
 
 /// The legacy reference columns the cutover drops, as (table, column).
-pub const LEGACY_COLUMNS: &[(&str, &str)] = &[
-    ("inventory_items", "last_seen_run_id"),
-    ("findings", "baseline_run_id"),
-    ("findings", "current_run_id"),
-];
+pub const LEGACY_COLUMNS: &[(&str, &str)] = &LEGACY_REFERENCE_COLUMNS;
 
 /// Every name of the legacy run system (tables, models, columns) that must not appear outside
 /// the migration crate.
 pub const LEGACY_TOKENS: [&str; 9] = [
-    "inventory_sync_runs",
-    "entra_group_sync_runs",
-    "backup_schedule_runs",
+    LEGACY_RUN_TABLES[0],
+    LEGACY_RUN_TABLES[1],
+    LEGACY_RUN_TABLES[2],
     "InventorySyncRun",
     "EntraGroupSyncRun",
     "BackupScheduleRun",
-    "last_seen_run_id",
-    "baseline_run_id",
-    "current_run_id",
+    LEGACY_REFERENCE_COLUMNS[0].1,
+    LEGACY_REFERENCE_COLUMNS[1].1,
+    LEGACY_REFERENCE_COLUMNS[2].1,
 ];
 
 /// What the cutover must make of the rows [`seed_legacy_edge_cases`] inserted.
@@ -503,9 +496,9 @@ pub async fn seed_legacy_edge_cases(
         inventory_items,
         run_types,
         legacy_tables: vec![
-            LegacyTableStats::new("inventory_sync_runs", 4, 1, 1),
-            LegacyTableStats::new("entra_group_sync_runs", 3, 1, 1),
-            LegacyTableStats::new("backup_schedule_runs", 3, 1, 1),
+            LegacyTableStats::new(LEGACY_RUN_TABLES[0], 4, 1, 1),
+            LegacyTableStats::new(LEGACY_RUN_TABLES[1], 3, 1, 1),
+            LegacyTableStats::new(LEGACY_RUN_TABLES[2], 3, 1, 1),
         ],
         finding_baseline_refs: baseline_stats,
         finding_current_refs: current_stats,
@@ -571,7 +564,7 @@ pub async fn seed_legacy_at_scale(
     let r0 = sql::scalar_i64(db, &max("operation_runs"), vec![])
         .await?
         .unwrap_or(0);
-    let l0 = sql::scalar_i64(db, &max("inventory_sync_runs"), vec![])
+    let l0 = sql::scalar_i64(db, &max(INVENTORY_SYNC_RUNS), vec![])
         .await?
         .unwrap_or(0);
     let i0 = sql::scalar_i64(db, &max("inventory_items"), vec![])
@@ -649,7 +642,7 @@ pub async fn seed_legacy_at_scale(
         // Explicit ids do not advance identity sequences.
         for table in [
             "operation_runs",
-            "inventory_sync_runs",
+            INVENTORY_SYNC_RUNS,
             "inventory_items",
             "findings",
         ] {

@@ -13,6 +13,7 @@ mod m20260212_000003_backfill_operation_run_refs;
 mod m20260212_000004_drop_legacy_reference_columns;
 mod m20260212_000005_drop_legacy_run_tables;
 mod m20260212_000006_canonical_run_indexes;
+mod names;
 mod preflight;
 mod sql;
 

@@ -7,6 +7,7 @@
 //!
 //! `down` drops every table; the data in them is gone for good.
 
+use crate::names::LEGACY_RUN_TABLES;
 use crate::sql::{self, Flavor};
 use sea_orm_migration::prelude::*;
 
@@ -149,11 +150,9 @@ fn statements(flavor: Flavor) -> Vec<String> {
     out
 }
 
-/// Tables in an order that drops children before parents.
+/// The other tables, in an order that drops children before parents (the legacy run tables,
+/// which reference nothing and are referenced by nothing, go first).
 const DROP_ORDER: &[&str] = &[
-    "backup_schedule_runs",
-    "entra_group_sync_runs",
-    "inventory_sync_runs",
     "backup_sets",
     "backup_schedules",
     "findings",
@@ -186,8 +185,9 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         sql::flavor(db)?;
-        let drops: Vec<String> = DROP_ORDER
+        let drops: Vec<String> = LEGACY_RUN_TABLES
             .iter()
+            .chain(DROP_ORDER)
             .map(|table| format!("DROP TABLE IF EXISTS {table}"))
             .collect();
         sql::exec_all(db, &drops).await

@@ -17,6 +17,7 @@
 //! `down` is a no-op: the step only filled columns the previous step added (dropped by its
 //! `down`) or that were null.
 
+use crate::names::INVENTORY_SYNC_RUNS;
 use crate::sql::{self, Flavor};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::Statement;
@@ -157,7 +158,7 @@ pub async fn backfill_references<C: ConnectionTrait + ?Sized>(
     batch_rows: u64,
 ) -> Result<(), DbErr> {
     sql::flavor(db)?;
-    if !sql::table_exists(db, "inventory_sync_runs").await? {
+    if !sql::table_exists(db, INVENTORY_SYNC_RUNS).await? {
         return Ok(());
     }
     let batch = <i64 as TryFrom<u64>>::try_from(Ord::max(batch_rows, 1)).unwrap_or(i64::MAX);

@@ -9,18 +9,13 @@
 //! empty (null), it cannot bring their data back. Run the preflight first to see which references
 //! did not survive the backfill.
 
+use crate::names::LEGACY_REFERENCE_COLUMNS;
 use crate::sql::{self, Flavor};
 use sea_orm_migration::prelude::*;
 
 /// Drops the legacy reference columns.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-const DROPPED: [(&str, &str); 3] = [
-    ("inventory_items", "last_seen_run_id"),
-    ("findings", "baseline_run_id"),
-    ("findings", "current_run_id"),
-];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -33,7 +28,7 @@ impl MigrationTrait for Migration {
         match sql::flavor(db)? {
             Flavor::Postgres => {
                 // Dropping a column drops its index with it.
-                for (table, column) in DROPPED {
+                for (table, column) in LEGACY_REFERENCE_COLUMNS {
                     db.execute_unprepared(&format!(
                         "ALTER TABLE {table} DROP COLUMN IF EXISTS {column}"
                     ))
@@ -81,7 +76,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let flavor = sql::flavor(db)?;
-        for (table, column) in DROPPED {
+        for (table, column) in LEGACY_REFERENCE_COLUMNS {
             match flavor {
                 Flavor::Postgres => {
                     db.execute_unprepared(&format!(

@@ -9,18 +9,13 @@
 //! empty, it cannot bring their rows back. Run the preflight first to see which legacy runs have
 //! no canonical counterpart.
 
+use crate::names::LEGACY_RUN_TABLES;
 use crate::sql;
 use sea_orm_migration::prelude::*;
 
 /// Drops the legacy run tables.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-const TABLES: [&str; 3] = [
-    "inventory_sync_runs",
-    "entra_group_sync_runs",
-    "backup_schedule_runs",
-];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -31,7 +26,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         sql::flavor(db)?;
-        let drops: Vec<String> = TABLES
+        let drops: Vec<String> = LEGACY_RUN_TABLES
             .iter()
             .map(|table| format!("DROP TABLE IF EXISTS {table}"))
             .collect();

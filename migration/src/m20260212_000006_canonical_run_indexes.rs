@@ -18,14 +18,13 @@
 //!
 //! `down` drops the four indexes; superseded runs stay completed.
 
+use crate::names::ACTIVE;
 use crate::sql::{self, Flavor};
 use sea_orm_migration::prelude::*;
 
 /// Resolves duplicate active identities and creates the canonical indexes.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-const ACTIVE: &str = "status IN ('queued', 'running')";
 
 const SUPERSEDED_MESSAGE: &str =
     "a newer active run of the same identity, during the cutover migration";

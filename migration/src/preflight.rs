@@ -2,20 +2,12 @@
 
 use crate::canonical::canonical_type;
 use crate::m20260212_000003_backfill_operation_run_refs::{REFERENCES, Reference};
+use crate::names::{ACTIVE, INVENTORY_SYNC_RUNS, LEGACY_RUN_TABLES};
 use crate::sql;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr, Statement};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-
-/// The legacy run tables the cutover drops.
-const LEGACY_RUN_TABLES: [&str; 3] = [
-    "inventory_sync_runs",
-    "entra_group_sync_runs",
-    "backup_schedule_runs",
-];
-
-const ACTIVE: &str = "status IN ('queued', 'running')";
 
 /// Everything the cutover will rewrite or lose on one database.
 ///
@@ -366,7 +358,7 @@ async fn reference_stats<C: ConnectionTrait>(
         "1 = 0".to_owned()
     };
     let legacy_rows = if legacy_table_present {
-        "inventory_sync_runs".to_owned()
+        INVENTORY_SYNC_RUNS.to_owned()
     } else {
         "(SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS BIGINT) AS operation_run_id \
           WHERE 1 = 0)"
@@ -490,7 +482,7 @@ pub async fn preflight(
             missing.push(table.to_owned());
         }
     }
-    let inventory_runs_present = !missing.iter().any(|t| t == "inventory_sync_runs");
+    let inventory_runs_present = !missing.iter().any(|t| t == INVENTORY_SYNC_RUNS);
     let mut references = Vec::new();
     for reference in &REFERENCES {
         if sql::column_exists(db, reference.table, reference.legacy).await? {
