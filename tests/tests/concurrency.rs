@@ -156,6 +156,78 @@ async fn concurrent_increments_lose_nothing(db: TestDb) {
     close(stores).await;
 }
 
+async fn increments_racing_a_completion_with_counts_lose_nothing(db: TestDb) {
+    let (store, ws, tenant) = setup(&db).await;
+    let stores = own_connections(&db, 8).await;
+    let total = CountName::parse("total").unwrap();
+    for round in 0..5 {
+        let queued = store
+            .insert_or_get_active(&new_run(ws, tenant, json!({ "round": round })))
+            .await
+            .unwrap()
+            .run;
+        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
+        let running = store
+            .transition(queued.id(), RunStatus::Queued, &begin, t0())
+            .await
+            .unwrap();
+        let done = running
+            .next_state(Transition::Complete(RunOutcome::Succeeded), t0())
+            .unwrap();
+        let mut last = SummaryCounts::new();
+        last.add(total.clone(), 100).unwrap();
+
+        let contenders = 24;
+        let barrier = Arc::new(Barrier::new(contenders + 1));
+        let increments: Vec<_> = (0..contenders)
+            .map(|i| {
+                let s = stores[i % stores.len()].clone();
+                let barrier = barrier.clone();
+                let mut delta = SummaryCounts::new();
+                delta.add(total.clone(), 1).unwrap();
+                let id = running.id();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    s.increment_counts(id, &delta, t0()).await
+                })
+            })
+            .collect();
+        let completion = {
+            let s = stores[round % stores.len()].clone();
+            let barrier = barrier.clone();
+            let id = running.id();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.transition_with_counts(id, RunStatus::Running, &done, &last, t0())
+                    .await
+            })
+        };
+        let mut applied = 0;
+        for task in increments {
+            match task.await.unwrap() {
+                Ok(r) => {
+                    assert_eq!(r.status(), RunStatus::Running, "round {round}");
+                    applied += 1;
+                }
+                Err(PortError::Conflict(_)) => {}
+                Err(other) => panic!("round {round}: {other:?}"),
+            }
+        }
+        let completed = completion.await.unwrap().unwrap();
+        let stored = store.get(running.id()).await.unwrap();
+        assert_eq!(stored, completed, "round {round}");
+        assert_eq!(stored.status(), RunStatus::Completed);
+        // Every increment that reported success is in the final count, and so are the
+        // completion's own counts: nothing lost on either side.
+        assert_eq!(
+            stored.summary_counts().get(&total),
+            100 + applied,
+            "round {round}"
+        );
+    }
+    close(stores).await;
+}
+
 async fn a_reaper_racing_a_completion_never_overwrites_it(db: TestDb) {
     let (store, ws, tenant) = setup(&db).await;
     let stores = own_connections(&db, 2).await;
@@ -234,5 +306,6 @@ async fn a_reaper_racing_a_completion_never_overwrites_it(db: TestDb) {
 on_every_backend!(migrated =>
     concurrent_starters_of_one_identity_share_one_run,
     concurrent_increments_lose_nothing,
+    increments_racing_a_completion_with_counts_lose_nothing,
     a_reaper_racing_a_completion_never_overwrites_it,
 );

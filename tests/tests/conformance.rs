@@ -444,6 +444,134 @@ async fn count_overflow_writes_nothing(db: TestDb) {
     assert_eq!(r.summary_counts().get_str("processed"), MAX_COUNT);
 }
 
+async fn completion_with_counts_is_all_or_nothing(db: TestDb) {
+    let f = fixture(db).await;
+    let run = f.queued(1, t0()).await;
+    let t1 = t0() + Duration::seconds(1);
+    let running = f.begin(&run, t1).await;
+    f.store
+        .increment_counts(run.id(), &counts(&[("total", 3)]), t1)
+        .await
+        .unwrap();
+
+    let t2 = t0() + Duration::seconds(2);
+    let mut done = running
+        .next_state(Transition::Complete(RunOutcome::PartiallySucceeded), t2)
+        .unwrap();
+    done.failure_summary = FailureSummary::single(Failure::new(
+        FailureCode::parse("device_unreachable").unwrap(),
+        "device 12 did not answer",
+    ));
+
+    // A wrong expected status writes neither the state nor the counts.
+    let stale = f.store.get(run.id()).await.unwrap();
+    let wrong = f
+        .store
+        .transition_with_counts(
+            run.id(),
+            RunStatus::Queued,
+            &done,
+            &counts(&[("total", 1)]),
+            t2,
+        )
+        .await;
+    assert!(matches!(wrong, Err(PortError::Conflict(_))), "{wrong:?}");
+    assert_eq!(f.store.get(run.id()).await.unwrap(), stale);
+
+    // An overflowing count writes neither either: the run stays running.
+    f.store
+        .increment_counts(run.id(), &counts(&[("failed", MAX_COUNT)]), t1)
+        .await
+        .unwrap();
+    let before = f.store.get(run.id()).await.unwrap();
+    let over = f
+        .store
+        .transition_with_counts(
+            run.id(),
+            RunStatus::Running,
+            &done,
+            &counts(&[("total", 1), ("failed", 1)]),
+            t2,
+        )
+        .await;
+    assert!(
+        matches!(&over, Err(PortError::CountOverflow(name)) if name == "failed"),
+        "{over:?}"
+    );
+    assert_eq!(f.store.get(run.id()).await.unwrap(), before);
+    assert_eq!(before.status(), RunStatus::Running);
+
+    // Both at once.
+    let completed = f
+        .store
+        .transition_with_counts(
+            run.id(),
+            RunStatus::Running,
+            &done,
+            &counts(&[("total", 2), ("processed", 5)]),
+            t2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(completed.status(), RunStatus::Completed);
+    assert_eq!(completed.outcome(), RunOutcome::PartiallySucceeded);
+    assert_eq!(completed.completed_at(), Some(t2));
+    assert_eq!(completed.started_at(), Some(t1));
+    assert_eq!(completed.updated_at(), t2);
+    assert_eq!(completed.failure_summary(), &done.failure_summary);
+    assert_eq!(
+        completed.summary_counts(),
+        &counts(&[("total", 5), ("processed", 5), ("failed", MAX_COUNT)])
+    );
+    assert_eq!(f.store.get(run.id()).await.unwrap(), completed);
+
+    // Completed is final, counts included.
+    let late = f
+        .store
+        .transition_with_counts(
+            run.id(),
+            RunStatus::Running,
+            &done,
+            &counts(&[("total", 1)]),
+            t2 + Duration::seconds(1),
+        )
+        .await;
+    assert!(matches!(late, Err(PortError::Conflict(_))), "{late:?}");
+    assert_eq!(f.store.get(run.id()).await.unwrap(), completed);
+
+    // An empty delta is a plain transition, here of a queued run to cancelled.
+    let queued = f.queued(2, t0()).await;
+    let cancel = queued
+        .next_state(Transition::Complete(RunOutcome::Cancelled), t2)
+        .unwrap();
+    let cancelled = f
+        .store
+        .transition_with_counts(
+            queued.id(),
+            RunStatus::Queued,
+            &cancel,
+            &SummaryCounts::new(),
+            t2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(cancelled.outcome(), RunOutcome::Cancelled);
+    assert!(cancelled.summary_counts().is_empty());
+
+    assert!(matches!(
+        f.store
+            .transition_with_counts(
+                RunId::new(424_242),
+                RunStatus::Running,
+                &done,
+                &counts(&[("total", 1)]),
+                t2
+            )
+            .await,
+        Err(PortError::NotFound)
+    ));
+}
+
 async fn context_merges_top_level_keys_while_active(db: TestDb) {
     let f = fixture(db).await;
     let mut new = new_run(
@@ -1565,6 +1693,7 @@ on_every_backend!(migrated =>
     transitions_are_compare_and_set,
     counts_add_up_and_bump_the_heartbeat_only_while_active,
     count_overflow_writes_nothing,
+    completion_with_counts_is_all_or_nothing,
     context_merges_top_level_keys_while_active,
     list_filters_and_workspace_scope,
     time_filters_compare_as_times,

@@ -50,6 +50,28 @@ pub trait OperationRunRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError>;
 
+    /// Compare-and-set with counts: like [`OperationRunRepository::transition`], and in the same
+    /// atomic change adds `delta` to the run's counts (as
+    /// [`OperationRunRepository::increment_counts`] does, so concurrent increments are never
+    /// lost). Either both the state and the counts are written, or nothing is. An empty `delta`
+    /// makes it a plain `transition`.
+    ///
+    /// Used to complete a run with its final counts, so no reader ever sees the counts without
+    /// the completion or the completion without the counts.
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if its status is no
+    /// longer `expected`; [`PortError::CountOverflow`] if a sum would exceed `MAX_COUNT`;
+    /// [`PortError::Backend`] when the store fails. Nothing is written on any error.
+    async fn transition_with_counts(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError>;
+
     /// Atomically adds `delta` to the run's counts (no lost update under concurrent writers) and
     /// bumps `updated_at` (the heartbeat), only while the run is active.
     ///

@@ -8,8 +8,8 @@ use crate::sql::{self, ACTIVE, Dialect};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
-    MAX_COUNT, NewOperationRun, OperationRun, RunContext, RunId, RunState, RunStatus, RunType,
-    SummaryCounts,
+    CountName, MAX_COUNT, NewOperationRun, OperationRun, RunContext, RunId, RunState, RunStatus,
+    RunType, SummaryCounts,
 };
 use operation_runs_ports::{
     HistoryPurgeCriteria, OperationRunRepository, PortError, RunCursor, RunListQuery, RunPage,
@@ -18,7 +18,7 @@ use operation_runs_ports::{
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement, TransactionTrait, UpdateMany,
 };
 
 /// How often a start retries when the active run it collided with completed before it could be
@@ -136,6 +136,56 @@ fn old_completed(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> Condition
 fn purgeable(dialect: Dialect, criteria: &HistoryPurgeCriteria) -> Condition {
     old_completed(dialect, criteria)
         .add(Column::Id.not_in_subquery(newest_of_each_type(dialect, criteria)))
+}
+
+/// The columns a transition writes: the next state and the heartbeat.
+fn state_set(
+    update: UpdateMany<Entity>,
+    next: &RunState,
+    now: DateTime<Utc>,
+) -> UpdateMany<Entity> {
+    update
+        .col_expr(Column::Status, Expr::val(next.status.as_str()))
+        .col_expr(Column::Outcome, Expr::val(next.outcome.as_str()))
+        .col_expr(Column::StartedAt, Expr::val(next.started_at.map(db_time)))
+        .col_expr(
+            Column::CompletedAt,
+            Expr::val(next.completed_at.map(db_time)),
+        )
+        .col_expr(
+            Column::FailureSummary,
+            Expr::val(next.failure_summary.to_json()),
+        )
+        .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
+}
+
+/// Adds `delta` to the stored counts, guarded so that no sum exceeds `MAX_COUNT` (a row that
+/// would overflow is not updated at all). An empty delta leaves the counts alone.
+fn counts_set(
+    dialect: Dialect,
+    mut update: UpdateMany<Entity>,
+    delta: &[(CountName, u64)],
+) -> UpdateMany<Entity> {
+    if !delta.is_empty() {
+        update = update.col_expr(Column::SummaryCounts, sql::counts_added(dialect, delta));
+        for fits in sql::counts_fit(dialect, delta) {
+            update = update.filter(fits);
+        }
+    }
+    update
+}
+
+/// The first count of `delta` that would exceed `MAX_COUNT` on top of the run's counts.
+fn overflowing<'a>(run: &OperationRun, delta: &'a [(CountName, u64)]) -> Option<&'a CountName> {
+    delta
+        .iter()
+        .find(|(name, value)| {
+            run.summary_counts()
+                .get(name)
+                .checked_add(*value)
+                .is_none_or(|sum| sum > MAX_COUNT)
+        })
+        .map(|(name, _)| name)
 }
 
 impl SeaOrmStore {
@@ -314,19 +364,7 @@ impl OperationRunRepository for SeaOrmStore {
         next: &RunState,
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError> {
-        let updated = Entity::update_many()
-            .col_expr(Column::Status, Expr::val(next.status.as_str()))
-            .col_expr(Column::Outcome, Expr::val(next.outcome.as_str()))
-            .col_expr(Column::StartedAt, Expr::val(next.started_at.map(db_time)))
-            .col_expr(
-                Column::CompletedAt,
-                Expr::val(next.completed_at.map(db_time)),
-            )
-            .col_expr(
-                Column::FailureSummary,
-                Expr::val(next.failure_summary.to_json()),
-            )
-            .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
+        let updated = state_set(Entity::update_many(), next, now)
             .filter(Column::Id.eq(id.get()))
             .filter(Column::Status.eq(expected.as_str()))
             .exec_with_returning(&self.conn)
@@ -335,6 +373,47 @@ impl OperationRunRepository for SeaOrmStore {
         match updated.into_iter().next() {
             Some(row) => convert::run(row),
             None => Err(self.why_unchanged(id, expected.as_str()).await),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, next, delta), fields(next = %next.status), err)]
+    async fn transition_with_counts(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let dialect = self.dialect()?;
+        let delta: Vec<_> = delta.iter().map(|(n, v)| (n.clone(), v)).collect();
+        // One UPDATE: the counts are added against the row being updated and the status is
+        // compared in the same statement, so the completion and its counts land together or
+        // not at all.
+        let update = state_set(Entity::update_many(), next, now)
+            .filter(Column::Id.eq(id.get()))
+            .filter(Column::Status.eq(expected.as_str()));
+        let updated = counts_set(dialect, update, &delta)
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        if let Some(row) = updated.into_iter().next() {
+            return convert::run(row);
+        }
+        let Some(run) = self.find_run(id).await? else {
+            return Err(PortError::NotFound);
+        };
+        if run.status() != expected {
+            return Err(PortError::Conflict(format!(
+                "run {id} is {}, expected {expected}",
+                run.status()
+            )));
+        }
+        match overflowing(&run, &delta) {
+            Some(name) => Err(PortError::CountOverflow(name.to_string())),
+            None => Err(PortError::Conflict(format!(
+                "run {id} changed while it was completed with counts"
+            ))),
         }
     }
 
@@ -347,17 +426,11 @@ impl OperationRunRepository for SeaOrmStore {
     ) -> Result<OperationRun, PortError> {
         let dialect = self.dialect()?;
         let delta: Vec<_> = delta.iter().map(|(n, v)| (n.clone(), v)).collect();
-        let mut update = Entity::update_many()
+        let update = Entity::update_many()
             .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
             .filter(Column::Id.eq(id.get()))
             .filter(Expr::cust(ACTIVE));
-        if !delta.is_empty() {
-            update = update.col_expr(Column::SummaryCounts, sql::counts_added(dialect, &delta));
-            for fits in sql::counts_fit(dialect, &delta) {
-                update = update.filter(fits);
-            }
-        }
-        let updated = update
+        let updated = counts_set(dialect, update, &delta)
             .exec_with_returning(&self.conn)
             .await
             .map_err(map_db_err)?;
@@ -372,14 +445,8 @@ impl OperationRunRepository for SeaOrmStore {
         }
         // Active, so the overflow guard refused; counts only grow, so re-checking on the row as
         // read now names the same count.
-        let overflowing = delta.iter().find(|(name, value)| {
-            run.summary_counts()
-                .get(name)
-                .checked_add(*value)
-                .is_none_or(|sum| sum > MAX_COUNT)
-        });
-        match overflowing {
-            Some((name, _)) => Err(PortError::CountOverflow(name.to_string())),
+        match overflowing(&run, &delta) {
+            Some(name) => Err(PortError::CountOverflow(name.to_string())),
             None => Err(PortError::Conflict(format!(
                 "run {id} changed while its counts were updated"
             ))),

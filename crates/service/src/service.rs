@@ -248,6 +248,57 @@ impl OperationRunService {
             .await?)
     }
 
+    /// Completes a run with a final outcome, its failures (replacing any stored ones) and its
+    /// last counts, in one atomic write: readers see either the active run without these counts
+    /// or the completed run with them, never one without the other.
+    ///
+    /// `counts` are `(name, value)` pairs added to the stored counts like
+    /// [`OperationRunService::record_progress`]'s (declared by the run's type, non-negative,
+    /// repeatable); an empty `counts` makes this [`OperationRunService::complete`]. The
+    /// transition and the counts are both checked before anything is written.
+    ///
+    /// # Errors
+    /// [`ServiceError::Transition`] for an illegal transition;
+    /// [`ServiceError::UnregisteredRunType`] if counts are given and the stored type is not
+    /// registered; [`ServiceError::InvalidCounts`] for an undeclared name, a negative value or
+    /// a sum that would overflow (all without writing); [`ServiceError::NotFound`] for an
+    /// unknown run; [`ServiceError::Conflict`] if another writer changed it first (nothing
+    /// written); [`ServiceError::Port`] when the store fails.
+    #[tracing::instrument(
+        skip(self, failures),
+        fields(failures = failures.failures().len()),
+        err(level = "debug")
+    )]
+    pub async fn complete_with_counts(
+        &self,
+        run: RunId,
+        outcome: RunOutcome,
+        failures: FailureSummary,
+        counts: &[(&str, i64)],
+    ) -> Result<OperationRun, ServiceError> {
+        let current = self.ports.runs.get(run).await?;
+        let now = self.ports.clock.now();
+        let mut next = current.next_state(Transition::Complete(outcome), now)?;
+        next.failure_summary = failures;
+        let delta = if counts.is_empty() {
+            SummaryCounts::new()
+        } else {
+            let descriptor = self
+                .registry
+                .get(current.run_type())
+                .ok_or_else(|| ServiceError::UnregisteredRunType(current.run_type().to_owned()))?;
+            SummaryCounts::for_type(descriptor, counts.iter().copied())?
+        };
+        // The store refuses overflow itself; checking against what we read saves a write that
+        // is bound to fail.
+        current.summary_counts().clone().merge(&delta)?;
+        Ok(self
+            .ports
+            .runs
+            .transition_with_counts(run, current.status(), &next, &delta, now)
+            .await?)
+    }
+
     /// Cancels an active run on behalf of a viewer who may manage the run's workspace.
     ///
     /// # Errors

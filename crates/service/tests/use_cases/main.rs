@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod access;
+mod complete_with_counts;
 mod inventory_drift;
 mod lifecycle;
 mod reaper;

@@ -151,6 +151,7 @@ pub fn started(run: OperationRun, reused: bool) -> StartedRun {
 pub enum Write {
     InsertOrGetActive,
     Transition,
+    TransitionWithCounts,
     IncrementCounts,
     UpsertSeen,
     InsertFindings,
@@ -222,6 +223,9 @@ impl Mocks {
         }
         if !allowed.contains(&Write::Transition) {
             self.runs.expect_transition().never();
+        }
+        if !allowed.contains(&Write::TransitionWithCounts) {
+            self.runs.expect_transition_with_counts().never();
         }
         if !allowed.contains(&Write::IncrementCounts) {
             self.runs.expect_increment_counts().never();
