@@ -226,14 +226,23 @@ impl FailureSummary {
 }
 
 /// Makes a message safe to store: control characters removed (line breaks and tabs become
-/// spaces), secrets redacted (bearer tokens, `client_secret=` / `password=` values, JWT-like
-/// strings), and the length bounded to [`MAX_MESSAGE_CHARS`] characters.
+/// spaces), secrets redacted, and the length bounded to [`MAX_MESSAGE_CHARS`] characters.
+///
+/// Redacted are: bearer tokens (`Bearer abc`, `Bearer: abc`, `Bearer=abc`); the values of
+/// `client_secret`, `password`, `access_token`, `refresh_token` and `api_key` (also `apikey`,
+/// `api-key`) after `=` or `:`, and of `token` and `secret` (which also match inside longer keys
+/// such as `id_token`) after `=` or a quoted key (`"token": …`; a bare `token:` is too common
+/// in prose); and JWT-like strings (`eyJ….eyJ…` with any further segments, or three dotted
+/// segments). Keys match case-insensitively. A quoted value is redacted up to its closing quote
+/// (or the end of the text), so a secret with spaces does not leak. Sanitizing a sanitized
+/// message changes nothing.
 #[must_use]
 pub fn sanitize_message(raw: &str) -> String {
-    // Truncation can cut a redaction marker in half; another pass settles that, so the result
-    // is a fixed point (sanitizing a stored message again changes nothing).
+    // Truncation can cut a redaction marker in half, and a redaction can bring the text under
+    // the bound again; further passes settle that, so the result is a fixed point (sanitizing a
+    // stored message again changes nothing).
     let mut current = sanitize_once(raw);
-    for _ in 0..3 {
+    for _ in 0..6 {
         let next = sanitize_once(&current);
         if next == current {
             break;
@@ -274,67 +283,158 @@ fn find_ascii_ci(haystack: &str, needle: &str, from: usize) -> Option<usize> {
         .find(|&i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
+fn starts_with_ascii_ci(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 fn is_value_char(c: char) -> bool {
     !(c.is_whitespace() || matches!(c, '&' | ',' | ';' | '"' | '\'' | '}' | ')' | ']' | '>'))
 }
 
-/// Replaces the value that starts at byte `start` (up to a delimiter) with [`REDACTED`].
-fn replace_value(out: &mut String, text: &str, start: usize) -> usize {
-    if text[start..].starts_with(REDACTED) {
-        out.push_str(REDACTED);
-        return start + REDACTED.len();
+/// Where the value after a key ending at byte `after_key` starts: past the key's closing quotes
+/// (`"password": …`, also backslash-escaped inside embedded JSON), spaces, a `=` or `:`, and
+/// spaces. `None` unless such a separator follows. With `colon_needs_quoted_key`, a `:` only
+/// counts after a quoted key.
+fn value_start(text: &str, after_key: usize, colon_needs_quoted_key: bool) -> Option<usize> {
+    let rest = &text[after_key..];
+    let unquoted = rest.trim_start_matches(['"', '\'', '\\']);
+    let key_quoted = unquoted.len() < rest.len();
+    let separator = unquoted.trim_start();
+    match separator.chars().next() {
+        Some('=') => {}
+        Some(':') if key_quoted || !colon_needs_quoted_key => {}
+        _ => return None,
     }
-    let end = text[start..]
-        .char_indices()
-        .find(|(_, c)| !is_value_char(*c))
-        .map_or(text.len(), |(i, _)| start + i);
+    let value = separator[1..].trim_start();
+    Some(text.len() - value.len())
+}
+
+/// Writes [`REDACTED`] for the value starting at byte `start`; returns where the text resumes.
+///
+/// A quoted value (`"…"`, `'…'`, or `\"…\"` inside embedded JSON) runs to its closing quote, or
+/// to the end of the text when there is none, so a secret with spaces cannot leak; the quotes
+/// stay. An unquoted value runs to the next delimiter, a marker left by an earlier pass counting
+/// as part of it: `[REDACTED]abc` loses its `abc`, while `[REDACTED]` before a delimiter stays
+/// as it is (and `]`, a delimiter, cannot cut the marker).
+fn replace_value(out: &mut String, text: &str, start: usize) -> usize {
+    let rest = &text[start..];
+    let backslashes = rest.len() - rest.trim_start_matches('\\').len();
+    if let Some(quote) = rest[backslashes..]
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '"' | '\''))
+    {
+        let content_start = start + backslashes + 1;
+        let content = &text[content_start..];
+        let close = if backslashes == 0 {
+            closing_quote(content, quote)
+        } else {
+            // An escaped opening quote is closed by the same escape sequence.
+            content.find(&rest[..=backslashes])
+        };
+        let content_end = close.map_or(text.len(), |i| content_start + i);
+        out.push_str(&text[start..content_start]);
+        if content_end > content_start {
+            out.push_str(REDACTED);
+        }
+        return content_end;
+    }
+    let mut end = start;
+    loop {
+        let tail = &text[end..];
+        if tail.starts_with(REDACTED) {
+            end += REDACTED.len();
+        } else if let Some(c) = tail.chars().next().filter(|c| is_value_char(*c)) {
+            end += c.len_utf8();
+        } else {
+            break;
+        }
+    }
     if end > start {
         out.push_str(REDACTED);
     }
     end
 }
 
+/// The byte offset of the first unescaped `quote` in `content`.
+fn closing_quote(content: &str, quote: char) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in content.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == quote {
+            return Some(i);
+        }
+    }
+    None
+}
+
 fn redact_bearer(text: &str) -> String {
+    const WORD: &str = "bearer";
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
-    while let Some(hit) = find_ascii_ci(text, "bearer", pos) {
-        let after_word = hit + "bearer".len();
-        let value_start =
-            after_word + text[after_word..].len() - text[after_word..].trim_start().len();
-        out.push_str(&text[pos..value_start]);
-        let value_is_keyword = find_ascii_ci(text, "bearer", value_start) == Some(value_start);
-        pos = if value_start > after_word && !value_is_keyword {
-            replace_value(&mut out, text, value_start)
-        } else {
-            value_start
-        };
+    while let Some(hit) = find_ascii_ci(text, WORD, pos) {
+        let after_word = hit + WORD.len();
+        // `Bearer abc`, `Bearer: abc`, `Bearer=abc`; not `bearers` or `"Bearer",`.
+        let after_space = text.len() - text[after_word..].trim_start().len();
+        let start = value_start(text, after_word, false)
+            .or((after_space > after_word).then_some(after_space))
+            // `Bearer Bearer abc`: the second word is the one followed by the token.
+            .filter(|&start| !starts_with_ascii_ci(&text[start..], WORD));
+        match start {
+            Some(start) => {
+                out.push_str(&text[pos..start]);
+                pos = replace_value(&mut out, text, start);
+            }
+            None => {
+                out.push_str(&text[pos..after_word]);
+                pos = after_word;
+            }
+        }
     }
     out.push_str(&text[pos..]);
     out
 }
 
-const SECRET_KEYS: [&str; 2] = ["client_secret", "password"];
+/// Keys whose value is a secret after `=` or `:`. They match anywhere in a word.
+const SECRET_KEYS: [&str; 7] = [
+    "client_secret",
+    "password",
+    "access_token",
+    "refresh_token",
+    "api_key",
+    "apikey",
+    "api-key",
+];
+/// Keys whose value is a secret after `=` or a quoted key's `:`: a bare `token: expired` or
+/// `/token: client_secret=…` is prose, not an assignment. Matching anywhere in a word, they also
+/// cover `id_token=`, `csrftoken=`, `aws_secret=`.
+const PROSE_SECRET_KEYS: [&str; 2] = ["token", "secret"];
 
 fn redact_key_values(text: &str) -> String {
+    let keys = SECRET_KEYS
+        .iter()
+        .map(|key| (*key, false))
+        .chain(PROSE_SECRET_KEYS.iter().map(|key| (*key, true)));
     let mut current = text.to_owned();
-    for key in SECRET_KEYS {
+    for (key, colon_needs_quoted_key) in keys {
         let mut out = String::with_capacity(current.len());
         let mut pos = 0;
         while let Some(hit) = find_ascii_ci(&current, key, pos) {
-            let mut cursor = hit + key.len();
-            // `key=value`, `key: value`, `"key": "value"`
-            let rest = &current[cursor..];
-            let skipped = rest.len() - rest.trim_start_matches(['"', '\'', ' ']).len();
-            let after_quotes = cursor + skipped;
-            if current[after_quotes..].starts_with(['=', ':']) {
-                cursor = after_quotes + 1;
-                let rest = &current[cursor..];
-                cursor += rest.len() - rest.trim_start_matches([' ', '"', '\'']).len();
-                out.push_str(&current[pos..cursor]);
-                pos = replace_value(&mut out, &current, cursor);
-            } else {
-                out.push_str(&current[pos..after_quotes]);
-                pos = after_quotes;
+            let after_key = hit + key.len();
+            match value_start(&current, after_key, colon_needs_quoted_key) {
+                Some(start) => {
+                    out.push_str(&current[pos..start]);
+                    pos = replace_value(&mut out, &current, start);
+                }
+                None => {
+                    out.push_str(&current[pos..after_key]);
+                    pos = after_key;
+                }
             }
         }
         out.push_str(&current[pos..]);
@@ -347,25 +447,37 @@ fn is_jwt_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=')
 }
 
-/// A JWT-like string: three or more dot-separated base64url segments, the first starting with
-/// `eyJ` (a JSON header), or all of at least 16 characters.
+/// A JWT-like string: a JSON header and payload (`eyJ….eyJ…`) with or without further segments,
+/// which may be empty (an unsigned token ends with a dot); or three or more non-empty
+/// dot-separated segments, the first starting with `eyJ`, or all of at least 16 characters.
 fn looks_like_jwt(word: &str) -> bool {
     let segments: Vec<&str> = word.split('.').collect();
+    if segments.len() >= 2 && segments[0].starts_with("eyJ") && segments[1].starts_with("eyJ") {
+        return true;
+    }
     if segments.len() < 3 || segments.iter().take(3).any(|s| s.is_empty()) {
         return false;
     }
     segments[0].starts_with("eyJ") || segments.iter().take(3).all(|s| s.len() >= 16)
 }
 
+/// Where a JWT-like string starts in a word: at its start, or at an `eyJ` header glued to
+/// what precedes it (`id=eyJ…`, `xeyJ…`). What precedes it is kept.
+fn jwt_start(word: &str) -> Option<usize> {
+    std::iter::once(0)
+        .chain(word.match_indices("eyJ").map(|(i, _)| i))
+        .find(|&i| looks_like_jwt(&word[i..]))
+}
+
 fn redact_jwts(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word_start: Option<usize> = None;
-    let flush = |out: &mut String, word: &str| {
-        if looks_like_jwt(word) {
+    let flush = |out: &mut String, word: &str| match jwt_start(word) {
+        Some(start) => {
+            out.push_str(&word[..start]);
             out.push_str(REDACTED);
-        } else {
-            out.push_str(word);
         }
+        None => out.push_str(word),
     };
     for (i, c) in text.char_indices() {
         match (is_jwt_char(c), word_start) {
@@ -475,23 +587,273 @@ mod tests {
         assert!(FailureSummary::from_json(&serde_json::json!({"code": "x"})).is_err());
     }
 
-    fn secret() -> impl Strategy<Value = String> {
-        "[A-Za-z0-9]{8,40}"
+    #[test]
+    fn quoted_values_are_redacted_to_their_closing_quote() {
+        let cases = [
+            (
+                r#"login failed: password="correct horse battery staple" (user alice)"#,
+                r#"login failed: password="[REDACTED]" (user alice)"#,
+            ),
+            (
+                "login failed: password='correct horse battery staple' (user alice)",
+                "login failed: password='[REDACTED]' (user alice)",
+            ),
+            (
+                r#"{"client_secret": "two words", "scope": "x"}"#,
+                r#"{"client_secret": "[REDACTED]", "scope": "x"}"#,
+            ),
+            (
+                r#"{"password": "with \"escaped\" quotes", "user": "a"}"#,
+                r#"{"password": "[REDACTED]", "user": "a"}"#,
+            ),
+            (
+                // JSON embedded in a JSON string: the quotes are escaped themselves.
+                r#"body: {\"password\": \"two words\", \"user\": \"a\"}"#,
+                r#"body: {\"password\": \"[REDACTED]\", \"user\": \"a\"}"#,
+            ),
+            (
+                "password=\"never closed, all of this is secret",
+                "password=\"[REDACTED]",
+            ),
+            (r#"password="""#, r#"password="""#),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(sanitize_message(raw), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn unsigned_and_two_segment_jwts_are_redacted() {
+        let header = "eyJhbGciOiJub25lIn0";
+        let payload = "eyJzdWIiOiIxMjM0In0";
+        for token in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}"),
+            format!("{header}.{payload}.."),
+            format!("{header}.{payload}.c2ln.extra"),
+        ] {
+            assert_eq!(
+                sanitize_message(&format!("got {token} back")),
+                "got [REDACTED] back",
+                "{token}"
+            );
+        }
+        // Glued to what precedes it, the token goes and the rest stays.
+        assert_eq!(
+            sanitize_message(&format!("id={header}.{payload}.")),
+            "id=[REDACTED]"
+        );
+        assert_eq!(
+            sanitize_message(&format!("x{header}.{payload}, y")),
+            "x[REDACTED], y"
+        );
+        // A lone header, or dotted words without one, is no token.
+        for text in [
+            format!("{header} only"),
+            "eyJ.notjwt".to_owned(),
+            "v1.2.3".to_owned(),
+        ] {
+            assert_eq!(sanitize_message(&text), text);
+        }
+    }
+
+    #[test]
+    fn bearer_with_colon_or_equals_is_redacted() {
+        let cases = [
+            ("Bearer:abc123secret", "Bearer:[REDACTED]"),
+            ("bearer=abc123secret", "bearer=[REDACTED]"),
+            ("BEARER : abc123secret end", "BEARER : [REDACTED] end"),
+            ("Bearer = abc123secret", "Bearer = [REDACTED]"),
+            (r#"{"bearer": "abc 123"}"#, r#"{"bearer": "[REDACTED]"}"#),
+            // The token type of an OAuth response names no secret.
+            (
+                r#"{"token_type":"Bearer","expires_in":3599}"#,
+                r#"{"token_type":"Bearer","expires_in":3599}"#,
+            ),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(sanitize_message(raw), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_value_starting_with_the_marker_is_redacted_whole() {
+        assert_eq!(
+            sanitize_message("client_secret=[REDACTED]abc&x=1"),
+            "client_secret=[REDACTED]&x=1"
+        );
+        assert_eq!(
+            sanitize_message("Bearer [REDACTED]abc"),
+            "Bearer [REDACTED]"
+        );
+        assert_eq!(
+            sanitize_message("password=[REDACTED][REDACTED]xyz]"),
+            "password=[REDACTED]]"
+        );
+        for stored in [
+            "client_secret=[REDACTED]&scope=x",
+            "password=[REDACTED], retry",
+            "Bearer [REDACTED])",
+            "password=[REDACTED]",
+        ] {
+            assert_eq!(sanitize_message(stored), stored);
+        }
+    }
+
+    #[test]
+    fn oauth_keys_are_redacted_without_eating_prose() {
+        let cases = [
+            (
+                "refresh failed: access_token=at-1&refresh_token=rt-2&token_type=Bearer",
+                "refresh failed: access_token=[REDACTED]&refresh_token=[REDACTED]&token_type=Bearer",
+            ),
+            ("id_token=abc.def", "id_token=[REDACTED]"),
+            ("?token=abc&x=1", "?token=[REDACTED]&x=1"),
+            ("api_key: k-123", "api_key: [REDACTED]"),
+            ("X-Api-Key: k-123", "X-Api-Key: [REDACTED]"),
+            ("apikey=k-123", "apikey=[REDACTED]"),
+            ("secret=s-1", "secret=[REDACTED]"),
+            (r#"{"token": "t 1"}"#, r#"{"token": "[REDACTED]"}"#),
+            (r#"{'secret': 's-1'}"#, r#"{'secret': '[REDACTED]'}"#),
+            // A bare `token:` or `secret:` is prose.
+            (
+                "invalid token: signature mismatch",
+                "invalid token: signature mismatch",
+            ),
+            (
+                "POST /token: client_secret=s&grant_type=client_credentials",
+                "POST /token: client_secret=[REDACTED]&grant_type=client_credentials",
+            ),
+            ("tokens=5 secrets: 2", "tokens=5 secrets: 2"),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(sanitize_message(raw), expected, "{raw}");
+        }
+    }
+
+    /// Words of at least 8 characters, so none can appear in the marker or a key by chance.
+    fn spaced_secret() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec("[A-Za-z0-9]{8,40}", 1..4)
+    }
+
+    /// `key` with the case of each letter chosen by a bit of `mask`.
+    fn mixed_case(key: &str, mask: u64) -> String {
+        key.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if mask >> (i % 64) & 1 == 1 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect()
+    }
+
+    const KEYS: [&str; 7] = [
+        "client_secret",
+        "password",
+        "access_token",
+        "refresh_token",
+        "api_key",
+        "token",
+        "secret",
+    ];
+
+    /// A message embedding the secret words in one of the known shapes.
+    fn embed(shape: usize, words: &[String], key: &str, quote: char) -> String {
+        let one = &words[0];
+        let spaced = words.join(" ");
+        match shape {
+            0 => format!("{key}={one}"),
+            1 => format!("{key} = {quote}{spaced}{quote}"),
+            2 => format!("{quote}{key}{quote}: {quote}{spaced}{quote}"),
+            3 => format!("{key}={quote}{spaced}"),
+            4 => format!("{key}=[REDACTED]{one}"),
+            5 => format!("{}: {one}", mixed_case("password", key.len() as u64)),
+            6 => format!("{} {one}", mixed_case("bearer", key.len() as u64)),
+            7 => format!("{}:{one}", mixed_case("bearer", key.len() as u64)),
+            8 => format!("{}= {one}", mixed_case("bearer", !(key.len() as u64))),
+            9 => format!("eyJ{one}.{one}.{one}"),
+            10 => format!("eyJ{one}.eyJ{one}."),
+            _ => format!("eyJ{one}.eyJ{one}"),
+        }
+    }
+
+    /// Pieces that steer the sanitizer into its corners: keys, separators, quotes, escapes, the
+    /// marker itself, JWT headers, delimiters, and non-ASCII text.
+    fn tricky_text() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "password",
+            "PassWord",
+            "client_secret",
+            "token",
+            "access_token",
+            "secret",
+            "api-key",
+            "bearer",
+            "Bearer",
+            "=",
+            ":",
+            " ",
+            "  ",
+            "\"",
+            "'",
+            "\\",
+            "\\\"",
+            "[REDACTED]",
+            "[REDAC",
+            "]",
+            "[",
+            "&",
+            ",",
+            "}",
+            ")",
+            "eyJ",
+            "eyJa",
+            ".",
+            "abc",
+            "x9",
+            "…",
+            "é",
+            "日本",
+            "\u{a0}",
+            "\n",
+        ]);
+        (proptest::collection::vec(pieces, 0..60), 1usize..30)
+            .prop_map(|(pieces, repeat)| pieces.concat().repeat(repeat))
     }
 
     proptest! {
         #[test]
-        fn no_secret_survives(prefix in any::<String>(), suffix in any::<String>(), secret in secret(), shape in 0usize..5) {
-            let embedded = match shape {
-                0 => format!("Bearer {secret}"),
-                1 => format!("client_secret={secret}"),
-                2 => format!("password: {secret}"),
-                3 => format!("eyJ{secret}.{secret}.{secret}"),
-                _ => format!("\"password\":\"{secret}\""),
-            };
-            let message = format!("{prefix} {embedded} {suffix}");
+        fn no_secret_survives(
+            prefix in any::<String>(),
+            suffix in any::<String>(),
+            words in spaced_secret(),
+            shape in 0usize..12,
+            key in prop::sample::select(KEYS.to_vec()),
+            case_mask in any::<u64>(),
+            double_quotes in any::<bool>(),
+            glued in any::<bool>(),
+        ) {
+            let key = mixed_case(key, case_mask);
+            let quote = if double_quotes { '"' } else { '\'' };
+            let embedded = embed(shape, &words, &key, quote);
+            let gap = if glued { "" } else { " " };
+            let message = format!("{prefix}{gap}{embedded}{gap}{suffix}");
             let clean = sanitize_message(&message);
-            prop_assert!(!clean.contains(&secret), "{clean:?} leaks {secret:?}");
+            for word in &words {
+                prop_assert!(!clean.contains(word.as_str()), "{clean:?} leaks {word:?}");
+            }
+            prop_assert_eq!(sanitize_message(&clean), clean.clone());
+        }
+
+        #[test]
+        fn sanitizing_tricky_text_is_idempotent_and_bounded(raw in tricky_text()) {
+            let once = sanitize_message(&raw);
+            prop_assert!(once.chars().count() <= MAX_MESSAGE_CHARS);
+            prop_assert!(!once.chars().any(char::is_control));
+            prop_assert_eq!(sanitize_message(&once), once.clone());
         }
 
         #[test]
