@@ -27,6 +27,11 @@ pub enum FailureError {
     /// A stored failure summary that cannot be read.
     #[error("stored failure summary is malformed: {0}")]
     Malformed(String),
+    /// The code of the summary's own overflow marker, which only the summary writes.
+    #[error(
+        "failure code `{0}` is reserved for the count of failures a summary did not record; use another code"
+    )]
+    Reserved(String),
 }
 
 impl FailureCode {
@@ -38,9 +43,13 @@ impl FailureCode {
     /// Validates a code.
     ///
     /// # Errors
-    /// [`FailureError::InvalidCode`] unless it is snake_case.
+    /// [`FailureError::InvalidCode`] unless it is snake_case; [`FailureError::Reserved`] for
+    /// [`OVERFLOW_CODE`], the code of the marker a summary writes for the failures it did not
+    /// record (a failure reported with it would be read back as that marker).
     pub fn parse(raw: &str) -> Result<Self, FailureError> {
-        if crate::run_type::is_canonical(raw) {
+        if raw == OVERFLOW_CODE {
+            Err(FailureError::Reserved(raw.to_owned()))
+        } else if crate::run_type::is_canonical(raw) {
             Ok(Self(raw.to_owned()))
         } else {
             Err(FailureError::InvalidCode(raw.to_owned()))
@@ -197,6 +206,11 @@ impl FailureSummary {
     /// Reads a stored `failure_summary`; messages are sanitized again, so rows written by other
     /// tools cannot leak secrets through this crate.
     ///
+    /// An entry is the overflow marker only when its code is [`OVERFLOW_CODE`] and it has a
+    /// numeric `count`. An entry with the reserved code and no count cannot have been written
+    /// by this crate's summaries (rows of older versions or other tools): it is kept as a
+    /// failure, so a caller's real failure is never dropped.
+    ///
     /// # Errors
     /// [`FailureError::Malformed`] unless it is an array of `{code, message}` objects.
     pub fn from_json(value: &serde_json::Value) -> Result<Self, FailureError> {
@@ -207,15 +221,15 @@ impl FailureSummary {
         for item in items {
             let code = item.get("code").and_then(serde_json::Value::as_str);
             let message = item.get("message").and_then(serde_json::Value::as_str);
-            match (code, message) {
-                (Some(OVERFLOW_CODE), _) => {
-                    let count = item
-                        .get("count")
-                        .and_then(serde_json::Value::as_u64)
-                        .unwrap_or(0);
+            let count = item.get("count").and_then(serde_json::Value::as_u64);
+            match (code, message, count) {
+                (Some(OVERFLOW_CODE), _, Some(count)) => {
                     summary.omitted = summary.omitted.saturating_add(count);
                 }
-                (Some(code), Some(message)) => {
+                (Some(OVERFLOW_CODE), Some(message), None) => {
+                    summary.push(Failure::new(FailureCode(OVERFLOW_CODE.to_owned()), message))
+                }
+                (Some(code), Some(message), _) => {
                     summary.push(Failure::new(FailureCode::parse(code)?, message))
                 }
                 _ => return Err(FailureError::Malformed(format!("bad entry {item}"))),
@@ -585,6 +599,65 @@ mod tests {
                 .is_err()
         );
         assert!(FailureSummary::from_json(&serde_json::json!({"code": "x"})).is_err());
+    }
+
+    #[test]
+    fn the_overflow_code_is_reserved() {
+        assert_eq!(
+            FailureCode::parse(OVERFLOW_CODE),
+            Err(FailureError::Reserved(OVERFLOW_CODE.to_owned()))
+        );
+        assert!(
+            FailureError::Reserved(OVERFLOW_CODE.to_owned())
+                .to_string()
+                .contains("reserved")
+        );
+        let reported = serde_json::from_value::<Failure>(serde_json::json!({
+            "code": OVERFLOW_CODE,
+            "message": "a caller's real failure",
+        }));
+        assert!(reported.is_err());
+        // The summary still writes its own marker.
+        let mut summary = FailureSummary::new();
+        for _ in 0..=MAX_FAILURES {
+            summary.push(Failure::new(FailureCode::parse("x").unwrap(), "m"));
+        }
+        let json = summary.to_json();
+        assert_eq!(json[MAX_FAILURES]["code"], OVERFLOW_CODE);
+        assert_eq!(json[MAX_FAILURES]["count"], 1);
+    }
+
+    #[test]
+    fn a_stored_entry_is_the_overflow_marker_only_with_a_numeric_count() {
+        let stored = serde_json::json!([
+            {"code": "failures_omitted", "message": "written by an older version"},
+            {"code": "failures_omitted", "message": "count is no number", "count": "3"},
+            {"code": "failures_omitted", "message": "4 more failures were not recorded", "count": 4},
+            {"code": "graph_error", "message": "password=abc"},
+        ]);
+        let summary = FailureSummary::from_json(&stored).unwrap();
+        assert_eq!(summary.omitted(), 4);
+        let kept: Vec<(&str, &str)> = summary
+            .failures()
+            .iter()
+            .map(|f| (f.code().as_str(), f.message()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (OVERFLOW_CODE, "written by an older version"),
+                (OVERFLOW_CODE, "count is no number"),
+                ("graph_error", "password=[REDACTED]"),
+            ]
+        );
+        // Written back and read again, nothing moves between the failures and the count.
+        assert_eq!(
+            FailureSummary::from_json(&summary.to_json()).unwrap(),
+            summary
+        );
+        assert!(
+            FailureSummary::from_json(&serde_json::json!([{"code": "failures_omitted"}])).is_err()
+        );
     }
 
     #[test]
