@@ -20,7 +20,8 @@ mod sql;
 pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
 pub use m20260212_000003_backfill_operation_run_refs::backfill_references;
 pub use preflight::{
-    DuplicateIdentity, LegacyTableStats, PreflightReport, ReferenceStats, TypeStats, preflight,
+    BrokenForeignKey, DuplicateIdentity, LegacyTableStats, PreflightReport, ReferenceStats,
+    TypeStats, preflight,
 };
 
 /// The current UTC time as a SQLite expression, in exactly the text format SeaORM/sqlx writes a

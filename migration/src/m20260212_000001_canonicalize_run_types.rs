@@ -3,6 +3,11 @@
 //! statement. `updated_at` is left alone: it is the heartbeat of running runs, and a type rewrite
 //! must not make a stale run look alive.
 //!
+//! Before anything else it checks what would make the cutover stop halfway: on SQLite, rows that
+//! break a foreign key of a table step 4 rebuilds (possible in files written while foreign keys
+//! were not enforced). If there are any it refuses with an error naming them, and nothing of the
+//! cutover has been applied; `oprun preflight` reports the same rows.
+//!
 //! `down` is a no-op: which spelling a run had before is not recorded, so the rewrite cannot be
 //! undone (the canonical types stay, and the later schema accepts them).
 
@@ -23,6 +28,8 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         sql::flavor(db)?;
+        sql::refuse_cutover_on_foreign_key_breaks(db, "the operation runs cutover cannot start")
+            .await?;
         let rewritten = db
             .execute_unprepared(&format!(
                 "UPDATE operation_runs SET type = {} WHERE type LIKE '%.%'",

@@ -3,7 +3,9 @@
 //!
 //! On SQLite the indexed columns cannot be dropped in place, so both tables are rebuilt with
 //! SQLite's table-rebuild procedure (new table, copy, drop, rename, recreate the indexes, check
-//! the foreign keys) inside the migration's transaction.
+//! the foreign keys) inside the migration's transaction. Step 1 already refused to start the
+//! cutover on rows breaking those foreign keys; the same check runs here first, for databases
+//! whose first steps were applied without it, so the error names the rows before any rebuild.
 //!
 //! **Destructive.** The legacy values are gone after this step; `down` brings the columns back
 //! empty (null), it cannot bring their data back. Run the preflight first to see which references
@@ -36,6 +38,11 @@ impl MigrationTrait for Migration {
                 }
             }
             Flavor::Sqlite => {
+                sql::refuse_cutover_on_foreign_key_breaks(
+                    db,
+                    "the operation runs cutover cannot drop the legacy reference columns",
+                )
+                .await?;
                 if sql::column_exists(db, "inventory_items", "last_seen_run_id").await? {
                     sql::rebuild_sqlite_table(
                         db,

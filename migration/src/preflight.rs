@@ -35,6 +35,28 @@ pub struct PreflightReport {
     pub unregistered_types: Vec<TypeStats>,
     /// Identities with several active runs; the cutover keeps the newest and supersedes the rest.
     pub duplicate_active_identities: Vec<DuplicateIdentity>,
+    /// Rows that break a foreign key of a table the cutover rebuilds (SQLite only; always empty
+    /// on PostgreSQL). The cutover refuses to start while there are any: see
+    /// [`PreflightReport::blocking_problems`].
+    pub broken_foreign_keys: Vec<BrokenForeignKey>,
+}
+
+/// Rows whose foreign key points at a row that does not exist, in a table the cutover rebuilds.
+///
+/// SQLite enforces foreign keys only on connections that switch them on, so files written
+/// without them can hold such rows. The cutover rebuilds `findings` and `inventory_items` on
+/// SQLite and checks their foreign keys, so it refuses to start while any are left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BrokenForeignKey {
+    /// The table holding the rows.
+    pub table: String,
+    /// The referencing column.
+    pub column: String,
+    /// The table the column references (by `id`).
+    pub references: String,
+    /// Rows whose `column` is not null and names no row of `references`.
+    pub rows: u64,
 }
 
 /// One legacy run table.
@@ -190,12 +212,32 @@ impl PreflightReport {
             .sum()
     }
 
-    /// Whether the cutover would destroy or force-complete anything: unbridged legacy runs,
-    /// references that become null although they had a legacy value, or superseded duplicate
-    /// active runs. Type rewrites are not losses (they are reported, not counted here).
+    /// Rows that make the cutover refuse to start ([`broken_foreign_keys`]): it would otherwise
+    /// fail halfway. Fixing them (re-pointing or deleting the rows) comes first; the cutover
+    /// loses nothing on their account.
+    ///
+    /// [`broken_foreign_keys`]: PreflightReport::broken_foreign_keys
+    #[must_use]
+    pub fn blocking_problems(&self) -> u64 {
+        self.broken_foreign_keys.iter().map(|b| b.rows).sum()
+    }
+
+    /// Whether running the cutover destroys or force-completes anything.
+    fn loses_data(&self) -> bool {
+        self.unbridged_legacy_runs() > 0 || self.lost_references() > 0 || self.superseded_runs() > 0
+    }
+
+    /// Whether the cutover cannot run as the database stands without losing something:
+    /// unbridged legacy runs, references that become null although they had a legacy value,
+    /// superseded duplicate active runs, or [`blocking_problems`] (rows the operator has to fix
+    /// or delete before the cutover starts at all). Type rewrites are not losses (they are
+    /// reported, not counted here). A `--strict` command refuses on it; tell blocking problems
+    /// apart with [`blocking_problems`].
+    ///
+    /// [`blocking_problems`]: PreflightReport::blocking_problems
     #[must_use]
     pub fn would_lose_anything(&self) -> bool {
-        self.unbridged_legacy_runs() > 0 || self.lost_references() > 0 || self.superseded_runs() > 0
+        self.loses_data() || self.blocking_problems() > 0
     }
 }
 
@@ -298,7 +340,26 @@ impl fmt::Display for PreflightReport {
                 )?;
             }
         }
-        if self.would_lose_anything() {
+        if !self.broken_foreign_keys.is_empty() {
+            writeln!(
+                f,
+                "Rows breaking a foreign key of a table the cutover rebuilds (SQLite):"
+            )?;
+            for b in &self.broken_foreign_keys {
+                writeln!(
+                    f,
+                    "  {}.{} -> {}: {} rows point at a missing row",
+                    b.table, b.column, b.references, b.rows
+                )?;
+            }
+            writeln!(
+                f,
+                "The cutover WILL REFUSE TO START: {} rows break foreign keys; fix or delete them \
+                 first (nothing is changed until then).",
+                self.blocking_problems()
+            )?;
+        }
+        if self.loses_data() {
             writeln!(
                 f,
                 "The cutover WILL lose data: {} legacy runs without a canonical run, {} references, \
@@ -307,6 +368,8 @@ impl fmt::Display for PreflightReport {
                 self.lost_references(),
                 self.superseded_runs()
             )
+        } else if self.blocking_problems() > 0 {
+            writeln!(f, "Once they are fixed, the cutover loses nothing.")
         } else {
             writeln!(f, "The cutover loses nothing.")
         }
@@ -463,7 +526,9 @@ async fn duplicate_identities<C: ConnectionTrait>(db: &C) -> Result<Vec<Duplicat
 /// predicts it exactly; once the legacy tables and columns are gone it says so
 /// ([`PreflightReport::cutover_complete`]) instead of failing. `allowed_types` is the run-type
 /// allow-list (for example the ids of the domain's registry); stored types whose canonical form
-/// is not in it are listed in [`PreflightReport::unregistered_types`].
+/// is not in it are listed in [`PreflightReport::unregistered_types`]. Rows that would make the
+/// cutover refuse to start are in [`PreflightReport::broken_foreign_keys`] and counted by
+/// [`PreflightReport::blocking_problems`].
 ///
 /// # Errors
 /// Any database error, or a backend other than PostgreSQL and SQLite.
@@ -496,6 +561,16 @@ pub async fn preflight(
     }
     let (dotted_types, unregistered_types) = type_stats(db, allowed_types).await?;
     let duplicate_active_identities = duplicate_identities(db).await?;
+    let broken_foreign_keys = sql::cutover_foreign_key_breaks(db)
+        .await?
+        .into_iter()
+        .map(|b| BrokenForeignKey {
+            table: b.table.to_owned(),
+            column: b.column.to_owned(),
+            references: b.parent.to_owned(),
+            rows: b.rows,
+        })
+        .collect();
     let mut references = references.into_iter();
     Ok(PreflightReport {
         missing_legacy_objects: missing,
@@ -506,5 +581,6 @@ pub async fn preflight(
         dotted_types,
         unregistered_types,
         duplicate_active_identities,
+        broken_foreign_keys,
     })
 }

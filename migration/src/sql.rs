@@ -175,6 +175,115 @@ pub(crate) async fn rebuild_sqlite_table<C: ConnectionTrait + ?Sized>(
     Ok(())
 }
 
+/// The foreign keys of the shapes SQLite's table rebuild of cutover step 4 produces, as
+/// (table, column, parent table); every parent column is `id`. The rebuild ends with a
+/// `PRAGMA foreign_key_check` of these, so a row breaking one of them (written while SQLite did
+/// not enforce foreign keys) makes step 4 fail after steps 1 to 3 committed.
+pub(crate) const REBUILT_FOREIGN_KEYS: [(&str, &str, &str); 7] = [
+    ("inventory_items", "workspace_id", "workspaces"),
+    ("inventory_items", "tenant_id", "tenants"),
+    (
+        "inventory_items",
+        "last_seen_operation_run_id",
+        "operation_runs",
+    ),
+    ("findings", "workspace_id", "workspaces"),
+    ("findings", "tenant_id", "tenants"),
+    ("findings", "baseline_operation_run_id", "operation_runs"),
+    ("findings", "current_operation_run_id", "operation_runs"),
+];
+
+/// Rows of one table whose column points at a parent row that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ForeignKeyBreak {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub parent: &'static str,
+    pub rows: u64,
+}
+
+/// Whether cutover step 4 will still rebuild `table` on SQLite (a legacy column is left).
+async fn sqlite_rebuild_pending<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    table: &str,
+) -> Result<bool, DbErr> {
+    for (legacy_table, column) in crate::names::LEGACY_REFERENCE_COLUMNS {
+        if legacy_table == table && column_exists(db, table, column).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The rows that would make cutover step 4 fail: on SQLite, rows of a table the step still has
+/// to rebuild that break one of [`REBUILT_FOREIGN_KEYS`] (only the breaks with rows are
+/// returned). Canonical reference columns that do not exist yet are skipped: step 2 adds them
+/// null and step 3 fills them only with runs that exist.
+///
+/// Empty on PostgreSQL, whose cutover rebuilds no table (and whose server enforces foreign keys).
+pub(crate) async fn cutover_foreign_key_breaks<C: ConnectionTrait + ?Sized>(
+    db: &C,
+) -> Result<Vec<ForeignKeyBreak>, DbErr> {
+    if flavor(db)? == Flavor::Postgres {
+        return Ok(Vec::new());
+    }
+    let mut breaks = Vec::new();
+    for (table, column, parent) in REBUILT_FOREIGN_KEYS {
+        if !sqlite_rebuild_pending(db, table).await? || !column_exists(db, table, column).await? {
+            continue;
+        }
+        let rows = scalar_i64(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM {table} AS t WHERE t.{column} IS NOT NULL \
+                 AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.id = t.{column})"
+            ),
+            vec![],
+        )
+        .await?
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0);
+        if rows > 0 {
+            breaks.push(ForeignKeyBreak {
+                table,
+                column,
+                parent,
+                rows,
+            });
+        }
+    }
+    Ok(breaks)
+}
+
+/// Refuses, before anything is changed, to run a cutover step on a SQLite database where the
+/// table rebuild of step 4 would fail on broken foreign keys, which would leave the database
+/// between cutover steps. `refused` says what cannot happen (`"the … cutover cannot start"`).
+pub(crate) async fn refuse_cutover_on_foreign_key_breaks<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    refused: &str,
+) -> Result<(), DbErr> {
+    let breaks = cutover_foreign_key_breaks(db).await?;
+    if breaks.is_empty() {
+        return Ok(());
+    }
+    let what: Vec<String> = breaks
+        .iter()
+        .map(|b| {
+            format!(
+                "{} row(s) of {} whose {} points at a missing {} row",
+                b.rows, b.table, b.column, b.parent
+            )
+        })
+        .collect();
+    Err(DbErr::Migration(format!(
+        "{refused}: {}. These rows break foreign keys (they were written while SQLite did not \
+         enforce them), and the cutover rebuilds these tables, so it would fail halfway. This \
+         migration changed nothing. Run `oprun preflight` to see them, fix or delete them, then \
+         migrate again.",
+        what.join("; ")
+    )))
+}
+
 /// Column type vocabulary per backend. The SQLite names mirror what sea-query emits, so SeaORM
 /// tooling reading the schema recognises timestamps and JSON.
 pub(crate) struct Types {
@@ -415,4 +524,52 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
          ON backup_schedule_runs (backup_schedule_id)"
             .to_owned(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm_migration::sea_orm::{ConnectOptions, Database};
+    use std::collections::BTreeSet;
+
+    /// The checked foreign keys are exactly those the rebuilt shapes declare.
+    #[tokio::test]
+    async fn rebuilt_foreign_keys_are_those_of_the_rebuilt_shapes() {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1);
+        let db = Database::connect(options).await.unwrap();
+        exec_all(
+            &db,
+            &[
+                inventory_items_table(Flavor::Sqlite, "inventory_items", false),
+                findings_table(Flavor::Sqlite, "findings", false, true),
+            ],
+        )
+        .await
+        .unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT m.name, fk.\"from\", fk.\"table\", fk.\"to\" FROM sqlite_master AS m \
+                 JOIN pragma_foreign_key_list(m.name) AS fk WHERE m.type = 'table'",
+            ))
+            .await
+            .unwrap();
+        let declared: BTreeSet<(String, String, String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get_by_index(0).unwrap(),
+                    r.try_get_by_index(1).unwrap(),
+                    r.try_get_by_index(2).unwrap(),
+                    r.try_get_by_index(3).unwrap(),
+                )
+            })
+            .collect();
+        let checked: BTreeSet<(String, String, String, String)> = REBUILT_FOREIGN_KEYS
+            .iter()
+            .map(|(t, c, p)| ((*t).into(), (*c).into(), (*p).into(), "id".into()))
+            .collect();
+        assert_eq!(declared, checked);
+    }
 }
