@@ -4,13 +4,20 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use operation_runs_domain::{
     CountName, Failure, FailureCode, FailureSummary, IdentityHash, NewOperationRun, OperationRun,
-    RunContext, RunOutcome, RunStatus, RunType, SummaryCounts, TenantId, Transition, WorkspaceId,
+    RunContext, RunId, RunOutcome, RunState, RunStatus, RunType, RunTypeRegistry, SummaryCounts,
+    TenantId, Transition, WorkspaceId,
 };
-use operation_runs_ports::{OperationRunRepository, PortError};
+use operation_runs_ports::{
+    Clock, HistoryPurgeCriteria, OperationRunRepository, PortError, RunListQuery, RunPage,
+    ScheduleHistoryQuery, StartedRun,
+};
 use operation_runs_sea_orm::SeaOrmStore;
+use operation_runs_service::{OperationRunService, ServiceError, ServicePorts};
 use operation_runs_tests::{TestDb, on_every_backend};
 use serde_json::json;
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
@@ -303,9 +310,359 @@ async fn a_reaper_racing_a_completion_never_overwrites_it(db: TestDb) {
     close(stores).await;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The stale-run reaper against live workers
+
+/// A clock that stands still.
+struct FixedClock(DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// The service over `runs`, the rest of the ports on `store`, at a fixed time.
+fn service_at(
+    store: &SeaOrmStore,
+    runs: Arc<dyn OperationRunRepository>,
+    now: DateTime<Utc>,
+) -> OperationRunService {
+    let store = Arc::new(store.clone());
+    OperationRunService::new(
+        ServicePorts {
+            runs,
+            directory: store.clone(),
+            inventory: store.clone(),
+            findings: store,
+            clock: Arc::new(FixedClock(now)),
+        },
+        RunTypeRegistry::with_builtins(),
+    )
+}
+
+/// `n` running inventory syncs whose last heartbeat is at `t0()`.
+async fn running_runs(
+    store: &SeaOrmStore,
+    ws: WorkspaceId,
+    tenant: TenantId,
+    n: usize,
+) -> Vec<RunId> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let queued = store
+            .insert_or_get_active(&new_run(ws, tenant, json!({ "worker": i })))
+            .await
+            .unwrap()
+            .run;
+        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
+        store
+            .transition(queued.id(), RunStatus::Queued, &begin, t0())
+            .await
+            .unwrap();
+        ids.push(queued.id());
+    }
+    ids
+}
+
+fn is_reaped(run: &OperationRun) -> bool {
+    run.status() == RunStatus::Completed
+        && run.outcome() == RunOutcome::Failed
+        && run
+            .failure_summary()
+            .failures()
+            .iter()
+            .any(|f| f.code().as_str() == FailureCode::RUN_STALE)
+}
+
+type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Send + 'a>>;
+
+/// A run store whose `find_stale` lets each worker of the runs it found report progress
+/// before it answers: the exact interleaving in which a status-only compare-and-set would
+/// reap a run that is alive again. Everything else goes straight to the store.
+///
+/// (Written out the way `#[async_trait]` expands, so this crate needs no extra dependency.)
+struct WorkersWakeUpAfterFind {
+    store: SeaOrmStore,
+    worker: OperationRunService,
+}
+
+impl OperationRunRepository for WorkersWakeUpAfterFind {
+    fn find_stale<'s, 'f>(
+        &'s self,
+        heartbeat_before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortFuture<'f, Vec<OperationRun>>
+    where
+        's: 'f,
+        Self: 'f,
+    {
+        Box::pin(async move {
+            let found = self.store.find_stale(heartbeat_before, limit).await?;
+            for run in &found {
+                self.worker
+                    .record_progress(run.id(), &[("processed", 1)])
+                    .await
+                    .unwrap();
+            }
+            Ok(found)
+        })
+    }
+
+    fn insert_or_get_active<'s, 'a, 'f>(
+        &'s self,
+        new: &'a NewOperationRun,
+    ) -> PortFuture<'f, StartedRun>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.insert_or_get_active(new)
+    }
+
+    fn get<'s, 'f>(&'s self, id: RunId) -> PortFuture<'f, OperationRun>
+    where
+        's: 'f,
+        Self: 'f,
+    {
+        self.store.get(id)
+    }
+
+    fn transition<'s, 'a, 'f>(
+        &'s self,
+        id: RunId,
+        expected: RunStatus,
+        next: &'a RunState,
+        now: DateTime<Utc>,
+    ) -> PortFuture<'f, OperationRun>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.transition(id, expected, next, now)
+    }
+
+    fn complete_if_stale<'s, 'a, 'f>(
+        &'s self,
+        id: RunId,
+        expected: RunStatus,
+        heartbeat_before: DateTime<Utc>,
+        next: &'a RunState,
+        now: DateTime<Utc>,
+    ) -> PortFuture<'f, OperationRun>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store
+            .complete_if_stale(id, expected, heartbeat_before, next, now)
+    }
+
+    fn transition_with_counts<'s, 'a, 'b, 'f>(
+        &'s self,
+        id: RunId,
+        expected: RunStatus,
+        next: &'a RunState,
+        delta: &'b SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> PortFuture<'f, OperationRun>
+    where
+        's: 'f,
+        'a: 'f,
+        'b: 'f,
+        Self: 'f,
+    {
+        self.store
+            .transition_with_counts(id, expected, next, delta, now)
+    }
+
+    fn increment_counts<'s, 'a, 'f>(
+        &'s self,
+        id: RunId,
+        delta: &'a SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> PortFuture<'f, OperationRun>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.increment_counts(id, delta, now)
+    }
+
+    fn merge_context<'s, 'a, 'f>(
+        &'s self,
+        id: RunId,
+        patch: &'a RunContext,
+        now: DateTime<Utc>,
+    ) -> PortFuture<'f, OperationRun>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.merge_context(id, patch, now)
+    }
+
+    fn list<'s, 'a, 'f>(&'s self, query: &'a RunListQuery) -> PortFuture<'f, RunPage>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.list(query)
+    }
+
+    fn schedule_history<'s, 'a, 'f>(
+        &'s self,
+        query: &'a ScheduleHistoryQuery,
+    ) -> PortFuture<'f, RunPage>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.schedule_history(query)
+    }
+
+    fn count_purgeable_schedule_history<'s, 'a, 'f>(
+        &'s self,
+        criteria: &'a HistoryPurgeCriteria,
+    ) -> PortFuture<'f, u64>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.count_purgeable_schedule_history(criteria)
+    }
+
+    fn purge_schedule_history<'s, 'a, 'f>(
+        &'s self,
+        criteria: &'a HistoryPurgeCriteria,
+        batch_size: u32,
+    ) -> PortFuture<'f, u64>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.purge_schedule_history(criteria, batch_size)
+    }
+}
+
+async fn progress_right_after_the_reapers_query_keeps_runs_alive(db: TestDb) {
+    let (store, ws, tenant) = setup(&db).await;
+    let ids = running_runs(&store, ws, tenant, 3).await;
+    let reaped_at = t0() + Duration::hours(2);
+    // The workers' progress lands at `reaped_at`, well after the threshold: they are alive.
+    let worker = service_at(&store, Arc::new(store.clone()), reaped_at);
+    let runs = Arc::new(WorkersWakeUpAfterFind {
+        store: SeaOrmStore::from_connection(db.connect_again().await),
+        worker,
+    });
+    let reaper = service_at(&store, runs, reaped_at);
+
+    let report = reaper.reap_stale(Duration::hours(1), 100).await.unwrap();
+
+    assert!(report.reaped.is_empty(), "{report:?}");
+    assert_eq!(report.lost_races, ids);
+    for id in ids {
+        let run = store.get(id).await.unwrap();
+        assert_eq!(run.status(), RunStatus::Running, "run {id} was reaped");
+        assert_eq!(run.summary_counts().get_str("processed"), 1);
+        assert_eq!(run.updated_at(), reaped_at);
+    }
+}
+
+async fn progress_racing_the_reaper_is_never_reaped_after_it_landed(db: TestDb) {
+    let (store, ws, tenant) = setup(&db).await;
+    let workers = own_connections(&db, 8).await;
+    let reaper_store = SeaOrmStore::from_connection(db.connect_again().await);
+    let now = t0() + Duration::hours(2);
+    for round in 0..4 {
+        let ids = running_runs(&store, ws, tenant, 24).await;
+        let reaper = service_at(&store, Arc::new(reaper_store.clone()), now);
+        let barrier = Arc::new(Barrier::new(ids.len() + 1));
+        let progress: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let s = workers[i % workers.len()].clone();
+                let service = service_at(&s, Arc::new(s.clone()), now);
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    (id, service.record_progress(id, &[("processed", 1)]).await)
+                })
+            })
+            .collect();
+        let reaping = {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                reaper.reap_stale(Duration::hours(1), 1000).await
+            })
+        };
+        let report = reaping.await.unwrap().unwrap();
+        for task in progress {
+            let (id, result) = task.await.unwrap();
+            let stored = store.get(id).await.unwrap();
+            match result {
+                // The heartbeat landed: whatever the reaper saw before, the run stays alive.
+                Ok(updated) => {
+                    assert_eq!(updated.status(), RunStatus::Running);
+                    assert_eq!(
+                        stored.status(),
+                        RunStatus::Running,
+                        "round {round}: run {id} reaped after its heartbeat"
+                    );
+                    assert_eq!(stored.summary_counts().get_str("processed"), 1);
+                    assert!(!report.reaped.contains(&id), "round {round}: {report:?}");
+                }
+                // The reaper won: its worker's progress is refused and writes nothing.
+                Err(ServiceError::Conflict(_) | ServiceError::Transition(_)) => {
+                    assert!(is_reaped(&stored), "round {round}: {stored:?}");
+                    assert!(stored.summary_counts().is_empty());
+                    assert!(report.reaped.contains(&id), "round {round}: {report:?}");
+                }
+                Err(other) => panic!("round {round}: {other:?}"),
+            }
+        }
+        // Every run the reaper touched is accounted for exactly once.
+        let touched: BTreeSet<RunId> = report
+            .reaped
+            .iter()
+            .chain(&report.lost_races)
+            .copied()
+            .collect();
+        assert_eq!(touched.len(), report.reaped.len() + report.lost_races.len());
+        // Leave no active run behind for the next round's reaper.
+        for id in ids {
+            let run = store.get(id).await.unwrap();
+            if run.status().is_active() {
+                let done = run
+                    .next_state(Transition::Complete(RunOutcome::Succeeded), now)
+                    .unwrap();
+                store
+                    .transition(id, run.status(), &done, now)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    close(workers).await;
+    reaper_store.connection().clone().close().await.unwrap();
+}
+
 on_every_backend!(migrated =>
     concurrent_starters_of_one_identity_share_one_run,
     concurrent_increments_lose_nothing,
     increments_racing_a_completion_with_counts_lose_nothing,
     a_reaper_racing_a_completion_never_overwrites_it,
+    progress_right_after_the_reapers_query_keeps_runs_alive,
+    progress_racing_the_reaper_is_never_reaped_after_it_landed,
 );

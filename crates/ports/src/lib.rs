@@ -50,6 +50,28 @@ pub trait OperationRunRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError>;
 
+    /// Compare-and-set for the stale-run reaper: writes `next` and bumps `updated_at` to `now`
+    /// like [`OperationRunRepository::transition`], but only if the run's status is still
+    /// `expected` AND its heartbeat (`updated_at`) is still strictly older than
+    /// `heartbeat_before`, both checked in the same atomic change.
+    ///
+    /// A heartbeat that arrives after the run was found stale (a progress update, a context
+    /// merge) therefore makes this a [`PortError::Conflict`]: a run that is alive again is never
+    /// completed by the reaper.
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if its status is no
+    /// longer `expected` or its heartbeat is at or after `heartbeat_before`;
+    /// [`PortError::Backend`] when the store fails. Nothing is written on any error.
+    async fn complete_if_stale(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        heartbeat_before: DateTime<Utc>,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError>;
+
     /// Compare-and-set with counts: like [`OperationRunRepository::transition`], and in the same
     /// atomic change adds `delta` to the run's counts (as
     /// [`OperationRunRepository::increment_counts`] does, so concurrent increments are never

@@ -376,6 +376,41 @@ impl OperationRunRepository for SeaOrmStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip(self, next), fields(next = %next.status), err)]
+    async fn complete_if_stale(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        heartbeat_before: DateTime<Utc>,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        // The heartbeat is compared in the same UPDATE as the status: a progress update that
+        // lands between the reaper's query and this statement makes it match no row.
+        let updated = state_set(Entity::update_many(), next, now)
+            .filter(Column::Id.eq(id.get()))
+            .filter(Column::Status.eq(expected.as_str()))
+            .filter(Column::UpdatedAt.lt(db_time(heartbeat_before)))
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        if let Some(row) = updated.into_iter().next() {
+            return convert::run(row);
+        }
+        match self.find_run(id).await? {
+            None => Err(PortError::NotFound),
+            Some(run) if run.status() != expected => Err(PortError::Conflict(format!(
+                "run {id} is {}, expected {expected}",
+                run.status()
+            ))),
+            Some(run) => Err(PortError::Conflict(format!(
+                "run {id} has a heartbeat at {}, not before {}",
+                run.updated_at().to_rfc3339(),
+                heartbeat_before.to_rfc3339()
+            ))),
+        }
+    }
+
     #[tracing::instrument(level = "debug", skip(self, next, delta), fields(next = %next.status), err)]
     async fn transition_with_counts(
         &self,

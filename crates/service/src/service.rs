@@ -328,8 +328,10 @@ impl OperationRunService {
     /// Completes as `failed` (failure code `run_stale`) up to `limit` active runs whose
     /// heartbeat is older than `older_than`, oldest first.
     ///
-    /// Each completion is a compare-and-set on the status the run had when it was found, so a
-    /// run that completed or started meanwhile is left alone and listed in
+    /// Each completion is a compare-and-set on the status the run had when it was found AND on
+    /// its heartbeat still being older than the threshold
+    /// ([`OperationRunRepository::complete_if_stale`]), so a run that completed, started or sent
+    /// a heartbeat (progress, context) meanwhile is left alone and listed in
     /// [`ReapReport::lost_races`].
     ///
     /// # Errors
@@ -369,12 +371,15 @@ impl OperationRunService {
             match self
                 .ports
                 .runs
-                .transition(run.id(), run.status(), &next, now)
+                .complete_if_stale(run.id(), run.status(), cutoff, &next, now)
                 .await
             {
                 Ok(_) => report.reaped.push(run.id()),
                 Err(PortError::Conflict(_) | PortError::NotFound) => {
-                    tracing::debug!(run = %run.id(), "stale run changed meanwhile; left alone");
+                    tracing::debug!(
+                        run = %run.id(),
+                        "stale run changed or sent a heartbeat meanwhile; left alone"
+                    );
                     report.lost_races.push(run.id());
                 }
                 Err(error) => {

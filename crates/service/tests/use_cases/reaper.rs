@@ -34,14 +34,19 @@ async fn stale_runs_complete_as_failed_with_run_stale() {
         let id = stale.id();
         mocks
             .runs
-            .expect_transition()
-            .withf(move |run, expected, next, at| {
-                *run == id && *expected == status && *at == now() && is_stale_completion(next)
+            .expect_complete_if_stale()
+            .withf(move |run, expected, heartbeat_before, next, at| {
+                *run == id
+                    && *expected == status
+                    && *heartbeat_before == now() - Duration::minutes(30)
+                    && *at == now()
+                    && is_stale_completion(next)
             })
             .times(1)
-            .returning(move |_, _, next, at| Ok(with_state(&stale, next, at)));
+            .returning(move |_, _, _, next, at| Ok(with_state(&stale, next, at)));
     }
-    mocks.forbid_writes_except(&[Write::Transition]);
+    // Never a plain status-only compare-and-set: it would ignore a fresh heartbeat.
+    mocks.forbid_writes_except(&[Write::CompleteIfStale]);
 
     let report = mocks
         .service()
@@ -71,13 +76,13 @@ async fn a_run_completed_meanwhile_is_a_lost_race_and_stays_untouched() {
     // The compare-and-set is tried exactly once and never retried or forced.
     mocks
         .runs
-        .expect_transition()
-        .withf(|id, expected, next, _| {
+        .expect_complete_if_stale()
+        .withf(|id, expected, _, next, _| {
             *id == RunId::new(1) && *expected == RunStatus::Running && is_stale_completion(next)
         })
         .times(1)
-        .returning(|_, _, _, _| Err(PortError::Conflict("status is completed".into())));
-    mocks.forbid_writes_except(&[Write::Transition]);
+        .returning(|_, _, _, _, _| Err(PortError::Conflict("status is completed".into())));
+    mocks.forbid_writes_except(&[Write::CompleteIfStale]);
 
     let report = mocks
         .service()
@@ -87,6 +92,54 @@ async fn a_run_completed_meanwhile_is_a_lost_race_and_stays_untouched() {
 
     assert_eq!(report.reaped, vec![]);
     assert_eq!(report.lost_races, vec![RunId::new(1)]);
+}
+
+#[tokio::test]
+async fn a_heartbeat_after_the_query_keeps_the_run_alive() {
+    // Found stale, but its worker reports progress before the reaper's write: the store's
+    // heartbeat guard refuses, and the reaper takes that as a lost race, not an error.
+    let first = run(1).running().updated_at(hours_ago(3)).build();
+    let second = run(2).running().updated_at(hours_ago(3)).build();
+    let mut mocks = Mocks::new();
+    let found = vec![first.clone(), second.clone()];
+    mocks
+        .runs
+        .expect_find_stale()
+        .times(1)
+        .returning(move |_, _| Ok(found.clone()));
+    mocks
+        .runs
+        .expect_complete_if_stale()
+        .withf(|id, _, heartbeat_before, _, _| {
+            *id == RunId::new(1) && *heartbeat_before == now() - Duration::minutes(30)
+        })
+        .times(1)
+        .returning(|id, _, _, _, _| {
+            Err(PortError::Conflict(format!(
+                "run {id} has a fresh heartbeat"
+            )))
+        });
+    mocks
+        .runs
+        .expect_complete_if_stale()
+        .withf(|id, _, _, _, _| *id == RunId::new(2))
+        .times(1)
+        .returning(move |_, _, _, next, at| Ok(with_state(&second, next, at)));
+    mocks.forbid_writes_except(&[Write::CompleteIfStale]);
+
+    let report = mocks
+        .service()
+        .reap_stale(Duration::minutes(30), 10)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        report,
+        ReapReport {
+            reaped: vec![RunId::new(2)],
+            lost_races: vec![RunId::new(1)],
+        }
+    );
 }
 
 #[tokio::test]
@@ -116,10 +169,10 @@ async fn a_store_failure_stops_reaping() {
         .returning(move |_, _| Ok(found.clone()));
     mocks
         .runs
-        .expect_transition()
+        .expect_complete_if_stale()
         .times(1)
-        .returning(|_, _, _, _| Err(PortError::backend("disk full")));
-    mocks.forbid_writes_except(&[Write::Transition]);
+        .returning(|_, _, _, _, _| Err(PortError::backend("disk full")));
+    mocks.forbid_writes_except(&[Write::CompleteIfStale]);
     let err = mocks
         .service()
         .reap_stale(Duration::minutes(30), 10)

@@ -152,6 +152,7 @@ pub enum Write {
     InsertOrGetActive,
     Transition,
     TransitionWithCounts,
+    CompleteIfStale,
     IncrementCounts,
     UpsertSeen,
     InsertFindings,
@@ -223,6 +224,9 @@ impl Mocks {
         }
         if !allowed.contains(&Write::Transition) {
             self.runs.expect_transition().never();
+        }
+        if !allowed.contains(&Write::CompleteIfStale) {
+            self.runs.expect_complete_if_stale().never();
         }
         if !allowed.contains(&Write::TransitionWithCounts) {
             self.runs.expect_transition_with_counts().never();
