@@ -1,4 +1,17 @@
 //! Run types: the allow-list of what may be recorded, and how backend developers extend it.
+//!
+//! A registered type may name legacy spellings: the dotted types its runs were stored under
+//! before the cutover (`policy.export` for `policy_export`). They serve two readers only:
+//! [`RunTypeRegistry::canonicalize`], which maps a stored spelling to its type when a host reads
+//! stored types, and the listing of the registry (`oprun types` shows the built-ins').
+//!
+//! The cutover migration does not consult the registry: it applies the frozen built-in mapping
+//! ([`BUILTIN_LEGACY_SPELLINGS`]) and otherwise turns every dot into an underscore
+//! ([`canonicalize`]). A host spelling whose rewrite is its type (`policy.export` →
+//! `policy_export`) is migrated to that type; one whose rewrite is not (`policy.export.v1` →
+//! `policy_export_v1`) leaves its runs under the rewrite, which the preflight lists as not on
+//! the allow-list. [`RunTypeRegistry::register`] refuses a spelling whose rewrite is a
+//! different registered type, since the migration would then move its runs to that other type.
 
 use crate::counts::{BASE_COUNT_NAMES, CountName};
 use serde::{Deserialize, Serialize};
@@ -179,7 +192,10 @@ impl RunTypeDescriptor {
         self
     }
 
-    /// Adds stored spellings that canonicalize to this type.
+    /// Adds stored legacy spellings of this type: dotted, lowercase letters, digits and
+    /// underscores (`policy.export`). [`RunTypeRegistry::register`] validates them, and
+    /// [`RunTypeRegistry::canonicalize`] maps them to this type; the cutover migration only
+    /// turns their dots into underscores (see the [module docs](self)).
     #[must_use]
     pub fn with_legacy_spellings<S: Into<String>>(
         mut self,
@@ -248,6 +264,43 @@ pub enum RegistryError {
         /// The type that owns the spelling.
         owner: String,
     },
+    /// A legacy spelling is not a stored dotted type.
+    #[error(
+        "legacy spelling `{spelling}` of `{run_type}` is not a dotted spelling: use segments of lowercase letters, digits and underscores joined by dots, e.g. `policy.export`"
+    )]
+    InvalidSpelling {
+        /// The type being registered.
+        run_type: String,
+        /// The offending spelling.
+        spelling: String,
+    },
+    /// The cutover migration rewrites a legacy spelling to a registered type other than the
+    /// one it belongs to, so the runs stored under it would end up as runs of that other type.
+    /// Raised in either order: registering the spelling after the other type, or the other
+    /// type after the spelling.
+    #[error(
+        "legacy spelling `{spelling}` of `{owner}` is rewritten to `{rewrite}` by the cutover migration, and `{rewrite}` is a different registered type: its stored runs would become `{rewrite}` runs"
+    )]
+    RewriteCollision {
+        /// The offending spelling.
+        spelling: String,
+        /// The type the spelling belongs to.
+        owner: String,
+        /// What the cutover migration rewrites the spelling to: another registered type.
+        rewrite: String,
+    },
+}
+
+/// Whether `spelling` looks like a stored dotted type: segments of `[a-z0-9_]`, none empty,
+/// joined by at least one dot.
+fn is_legacy_spelling(spelling: &str) -> bool {
+    spelling.contains('.')
+        && spelling.split('.').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .chars()
+                    .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        })
 }
 
 /// Why a type was refused for a new run.
@@ -303,9 +356,28 @@ impl RunTypeRegistry {
 
     /// Adds a type to the allow-list.
     ///
+    /// ```
+    /// use operation_runs_domain::{RegistryError, RunScope, RunType, RunTypeDescriptor, RunTypeRegistry};
+    ///
+    /// let mut registry = RunTypeRegistry::with_builtins();
+    /// // The cutover rewrites `entra.group_sync` to `entra_group_sync`, another registered type.
+    /// let clash = RunTypeDescriptor::new(RunType::parse("group_export").unwrap(), RunScope::Tenant)
+    ///     .with_legacy_spellings(["entra.group_sync"]);
+    /// assert!(matches!(
+    ///     registry.register(clash),
+    ///     Err(RegistryError::RewriteCollision { .. })
+    /// ));
+    /// ```
+    ///
     /// # Errors
-    /// [`RegistryError`] for a duplicate id, a canonical legacy spelling, or a spelling owned by
-    /// another type. Nothing is registered then.
+    /// Nothing is registered when one of these is returned:
+    /// - [`RegistryError::Duplicate`]: the id is registered already;
+    /// - [`RegistryError::CanonicalSpelling`]: a legacy spelling is a canonical id;
+    /// - [`RegistryError::InvalidSpelling`]: a legacy spelling is not segments of `[a-z0-9_]`
+    ///   joined by dots;
+    /// - [`RegistryError::SpellingCollision`]: a legacy spelling belongs to another type;
+    /// - [`RegistryError::RewriteCollision`]: the cutover migration rewrites a legacy spelling of
+    ///   this type to another registered type, or one of another type to this id.
     pub fn register(&mut self, descriptor: RunTypeDescriptor) -> Result<(), RegistryError> {
         let id = descriptor.id.clone();
         if self.types.contains_key(&id) {
@@ -318,6 +390,12 @@ impl RunTypeRegistry {
                     spelling: spelling.clone(),
                 });
             }
+            if !is_legacy_spelling(spelling) {
+                return Err(RegistryError::InvalidSpelling {
+                    run_type: id.to_string(),
+                    spelling: spelling.clone(),
+                });
+            }
             if let Some(owner) = self.spellings.get(spelling) {
                 return Err(RegistryError::SpellingCollision {
                     run_type: id.to_string(),
@@ -325,6 +403,26 @@ impl RunTypeRegistry {
                     owner: owner.to_string(),
                 });
             }
+            let rewrite = canonicalize(spelling);
+            if rewrite != id.as_str() && self.is_registered(&rewrite) {
+                return Err(RegistryError::RewriteCollision {
+                    spelling: spelling.clone(),
+                    owner: id.to_string(),
+                    rewrite: rewrite.into_owned(),
+                });
+            }
+        }
+        // The other order: a spelling registered earlier that the cutover rewrites to this id.
+        if let Some((spelling, owner)) = self
+            .spellings
+            .iter()
+            .find(|(spelling, owner)| **owner != id && canonicalize(spelling) == id.as_str())
+        {
+            return Err(RegistryError::RewriteCollision {
+                spelling: spelling.clone(),
+                owner: owner.to_string(),
+                rewrite: id.to_string(),
+            });
         }
         for spelling in &descriptor.legacy_spellings {
             self.spellings.insert(spelling.clone(), id.clone());
@@ -356,8 +454,13 @@ impl RunTypeRegistry {
             .ok_or_else(|| UnknownRunType::NotRegistered(id.to_owned()))
     }
 
-    /// Canonicalizes a stored spelling: a registered legacy spelling maps to its type, any other
-    /// dot becomes an underscore (the rules of the cutover migration, extended by registrations).
+    /// Canonicalizes a stored spelling when a host reads stored types: a registered legacy
+    /// spelling maps to its type, any other dot becomes an underscore.
+    ///
+    /// For the built-ins and for spellings whose dots→underscores rewrite is their type, this is
+    /// what the cutover migration does; the migration does not know the other registered
+    /// spellings and rewrites them by the dots→underscores rule only (see the
+    /// [module docs](self)).
     #[must_use]
     pub fn canonicalize<'a>(&self, stored: &'a str) -> Cow<'a, str> {
         match self.spellings.get(stored) {
@@ -517,6 +620,116 @@ mod tests {
             )
             .unwrap();
         assert_eq!(registry.canonicalize("policy.export"), "policy_export");
+    }
+
+    fn descriptor(id: &str, spellings: &[&str]) -> RunTypeDescriptor {
+        RunTypeDescriptor::new(RunType::parse(id).unwrap(), RunScope::Tenant)
+            .with_legacy_spellings(spellings.iter().copied())
+    }
+
+    #[test]
+    fn builtins_pass_every_registration_rule() {
+        let mut registry = RunTypeRegistry::empty();
+        for builtin in builtin_descriptors() {
+            assert_eq!(registry.register(builtin), Ok(()));
+        }
+        for (legacy, canonical) in BUILTIN_LEGACY_SPELLINGS {
+            assert_eq!(canonicalize(legacy), canonical);
+        }
+    }
+
+    #[test]
+    fn legacy_spellings_must_be_dotted_lowercase_segments() {
+        let mut registry = RunTypeRegistry::with_builtins();
+        for bad in [
+            "Policy.Export",
+            "policy-export",
+            "policy export",
+            "policy.export!",
+            "policy..export",
+            ".policy_export",
+            "policy_export.",
+            "politique.exportée",
+            "",
+        ] {
+            let refused = registry.register(descriptor("policy_export", &[bad]));
+            assert_eq!(
+                refused,
+                Err(RegistryError::InvalidSpelling {
+                    run_type: "policy_export".into(),
+                    spelling: bad.into(),
+                }),
+                "{bad:?}"
+            );
+            assert!(refused.unwrap_err().to_string().contains("dots"));
+        }
+        assert!(registry.get("policy_export").is_none());
+        for good in ["policy.export", "policy.export_2", "reports.policy.export"] {
+            let mut registry = RunTypeRegistry::with_builtins();
+            assert_eq!(
+                registry.register(descriptor("policy_export", &[good])),
+                Ok(()),
+                "{good}"
+            );
+            assert_eq!(registry.canonicalize(good), "policy_export");
+        }
+    }
+
+    #[test]
+    fn a_spelling_rewritten_to_another_registered_type_is_refused() {
+        // The spelling after the type it would be migrated to.
+        let mut registry = RunTypeRegistry::with_builtins();
+        let refused = registry.register(descriptor("group_export", &["entra.group_sync"]));
+        assert_eq!(
+            refused,
+            Err(RegistryError::RewriteCollision {
+                spelling: "entra.group_sync".into(),
+                owner: "group_export".into(),
+                rewrite: "entra_group_sync".into(),
+            })
+        );
+        let message = refused.unwrap_err().to_string();
+        assert!(
+            message.contains("entra.group_sync") && message.contains("cutover"),
+            "{message}"
+        );
+        assert!(registry.get("group_export").is_none());
+        assert_eq!(
+            registry.canonicalize("entra.group_sync"),
+            "entra_group_sync"
+        );
+
+        // The type after the spelling that would be migrated to it.
+        registry
+            .register(descriptor("report_export", &["policy.export"]))
+            .unwrap();
+        assert_eq!(
+            registry.register(descriptor("policy_export", &[])),
+            Err(RegistryError::RewriteCollision {
+                spelling: "policy.export".into(),
+                owner: "report_export".into(),
+                rewrite: "policy_export".into(),
+            })
+        );
+        assert!(registry.get("policy_export").is_none());
+
+        // A spelling rewritten to its own type, or to no registered type, is fine.
+        registry
+            .register(descriptor(
+                "audit_export",
+                &["audit.export", "audit.export.v1"],
+            ))
+            .unwrap();
+        assert_eq!(registry.canonicalize("audit.export.v1"), "audit_export");
+        // Only the frozen built-in table rewrites a spelling to anything but its
+        // dots→underscores form, so a type named after that form does not clash.
+        registry
+            .register(descriptor("backup_schedule_run_now", &[]))
+            .unwrap();
+        assert_eq!(
+            registry.canonicalize("backup_schedule.run_now"),
+            "backup_schedule_run"
+        );
     }
 
     #[test]
