@@ -78,6 +78,15 @@ pub enum ServiceError {
     /// The stale threshold of [`crate::OperationRunService::reap_stale`] is negative.
     #[error("stale threshold must not be negative, got {0}")]
     InvalidThreshold(chrono::Duration),
+    /// A list was asked for a page size of 0 or above its maximum
+    /// ([`crate::MAX_PAGE_SIZE`] for [`crate::OperationRunService::list_runs`]).
+    #[error("page size must be between 1 and {max}, got {requested}")]
+    InvalidPageSize {
+        /// The page size asked for.
+        requested: u32,
+        /// The largest page size served.
+        max: u32,
+    },
     /// The backend failed.
     #[error(transparent)]
     Port(PortError),

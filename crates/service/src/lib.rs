@@ -7,4 +7,4 @@ mod service;
 
 pub use error::{DriftRefusal, ServiceError};
 pub use request::{DriftChange, ReapReport, StartRequest, Started};
-pub use service::{OperationRunService, ServicePorts};
+pub use service::{MAX_PAGE_SIZE, OperationRunService, ServicePorts};

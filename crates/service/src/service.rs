@@ -15,6 +15,11 @@ use operation_runs_ports::{
 use std::fmt;
 use std::sync::Arc;
 
+/// Largest page [`OperationRunService::list_runs`] serves; a larger request is refused with
+/// [`ServiceError::InvalidPageSize`] rather than lowered, so a client never mistakes a short
+/// page for the last one it asked for. Same bound as a backup schedule's history.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
 /// The ports the service runs on; a host fills them with adapters (or mocks in tests).
 #[derive(Clone)]
 pub struct ServicePorts {
@@ -418,10 +423,13 @@ impl OperationRunService {
         Ok(found)
     }
 
-    /// A page of a workspace's runs, newest first, for a viewer.
+    /// A page of a workspace's runs, newest first, for a viewer; `query.limit` runs at most,
+    /// 1 to [`MAX_PAGE_SIZE`].
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] if the viewer is not a member of the workspace;
+    /// [`ServiceError::InvalidPageSize`] for a limit of 0 or above [`MAX_PAGE_SIZE`] (checked
+    /// before anything is read); [`ServiceError::NotFound`] if the viewer is not a member of the
+    /// workspace;
     /// [`ServiceError::Forbidden`] for a member without the view capability;
     /// [`ServiceError::Port`] when the store fails.
     #[tracing::instrument(skip(self, query), fields(workspace = %query.workspace_id), err(level = "debug"))]
@@ -430,6 +438,12 @@ impl OperationRunService {
         viewer: UserId,
         query: &RunListQuery,
     ) -> Result<RunPage, ServiceError> {
+        if !(1..=MAX_PAGE_SIZE).contains(&query.limit) {
+            return Err(ServiceError::InvalidPageSize {
+                requested: query.limit,
+                max: MAX_PAGE_SIZE,
+            });
+        }
         let membership = self
             .ports
             .directory

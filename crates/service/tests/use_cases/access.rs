@@ -1,7 +1,7 @@
 use crate::support::*;
 use operation_runs_domain::{RunId, RunOutcome, RunStatus, UserId};
 use operation_runs_ports::{PortError, RunCursor, RunFilter, RunListQuery, RunPage};
-use operation_runs_service::ServiceError;
+use operation_runs_service::{MAX_PAGE_SIZE, ServiceError};
 
 const VIEWER: UserId = UserId::new(5);
 
@@ -118,6 +118,47 @@ async fn listing_passes_the_query_to_the_store() {
     let ids: Vec<i64> = page.runs.iter().map(|r| r.id().get()).collect();
     assert_eq!(ids, [49, 48]);
     assert_eq!(page.next, Some(RunCursor(RunId::new(48))));
+}
+
+#[tokio::test]
+async fn page_sizes_up_to_the_maximum_are_served() {
+    for limit in [1, MAX_PAGE_SIZE] {
+        let mut mocks = Mocks::new();
+        mocks.expect_membership(WS, member(true, false));
+        mocks
+            .runs
+            .expect_list()
+            .withf(move |q| q.limit == limit)
+            .times(1)
+            .returning(|_| {
+                Ok(RunPage {
+                    runs: vec![],
+                    next: None,
+                })
+            });
+        mocks.forbid_writes();
+        let query = RunListQuery { limit, ..query(WS) };
+        mocks.service().list_runs(VIEWER, &query).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_page_size_out_of_range_is_refused_before_reading() {
+    assert_eq!(MAX_PAGE_SIZE, 500);
+    for limit in [0, MAX_PAGE_SIZE + 1, u32::MAX] {
+        let mut mocks = Mocks::new();
+        mocks.directory.expect_membership().never();
+        mocks.runs.expect_list().never();
+        mocks.forbid_writes();
+        let query = RunListQuery { limit, ..query(WS) };
+        let err = mocks.service().list_runs(VIEWER, &query).await.unwrap_err();
+        assert!(
+            matches!(err, ServiceError::InvalidPageSize { requested, max: MAX_PAGE_SIZE } if requested == limit),
+            "{err:?}"
+        );
+        assert_eq!(err.http_status(), 422);
+        assert!(err.to_string().contains("between 1 and 500"), "{err}");
+    }
 }
 
 #[tokio::test]
