@@ -200,8 +200,9 @@ processed=5 leave processed at 10. Only the count names the run's type declares 
     /// Complete a run with an outcome, optional failures and final counts.
     #[command(
         long_about = "Complete a run with an outcome. Failures are stored sanitized (secrets such \
-as bearer tokens are redacted). Counts given here are added first, then the run is completed. \
-A queued run can only be completed as failed or cancelled; a completed run is final.",
+as bearer tokens are redacted). Counts given here are added in the same write that completes \
+the run: when the completion is refused (exit 5) or a count is refused (exit 1), nothing is \
+stored. A queued run can only be completed as failed or cancelled; a completed run is final.",
         after_help = concat!("Examples:\n  oprun runs complete 42 --outcome succeeded\n  oprun runs complete 42 --outcome partially_succeeded --count failed=2 --failure group_sync_failed='group 7: timeout'\n  oprun runs complete 42 --outcome failed --failures '[{\"code\":\"api_error\",\"message\":\"HTTP 500\"}]'", "\n\n", exit_codes!())
     )]
     Complete(CompleteArgs),
@@ -329,7 +330,7 @@ pub struct CompleteArgs {
     /// Failures, as a JSON array of {"code": …, "message": …} objects.
     #[arg(long, value_name = "JSON", value_parser = parse::failures_json)]
     pub failures: Option<parse::FailuresJson>,
-    /// Final counts to add before completing.
+    /// Final counts, added in the same write that completes the run.
     #[command(flatten)]
     pub counts: CountArgs,
 }

@@ -367,6 +367,127 @@ async fn a_run_recorded_from_a_script() {
     }
 }
 
+/// `runs complete … --count` writes the counts and the completion together: when the
+/// completion is refused, the counts are not stored either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_completion_stores_none_of_its_counts() {
+    for db in migrated_databases().await {
+        let seed = seed(&db).await;
+        let url = db.url.as_str();
+        let (ws, tenant, viewer) = (s(seed.workspace), s(seed.tenant), s(seed.viewer));
+        let run = ok_json(
+            url,
+            &[
+                "runs",
+                "start",
+                "--workspace",
+                &ws,
+                "--tenant",
+                &tenant,
+                "--type",
+                "inventory_sync",
+            ],
+        );
+        let id = s(id_of(&run));
+        let show = [
+            "runs",
+            "show",
+            &id,
+            "--as-user",
+            &viewer,
+            "--workspace",
+            &ws,
+        ];
+
+        // A queued run cannot succeed: refused, and the counts given with it are not stored.
+        fails(
+            url,
+            &[
+                "runs",
+                "complete",
+                &id,
+                "--outcome",
+                "succeeded",
+                "--count",
+                "processed=5",
+            ],
+            5,
+            &[&format!("run {id}"), "queued"],
+        );
+        let after = ok_json(url, &show);
+        assert_eq!(after["status"], "queued");
+        assert_eq!(
+            after["summary_counts"],
+            serde_json::json!({}),
+            "a refused completion wrote counts"
+        );
+
+        // An undeclared count refuses the completion too, and nothing is written.
+        fails(
+            url,
+            &[
+                "runs",
+                "complete",
+                &id,
+                "--outcome",
+                "cancelled",
+                "--count",
+                "processed=5",
+                "--count",
+                "groups_seen=1",
+            ],
+            1,
+            &["groups_seen", "not declared"],
+        );
+        let after = ok_json(url, &show);
+        assert_eq!(after["status"], "queued");
+        assert_eq!(after["summary_counts"], serde_json::json!({}));
+
+        // An allowed completion stores its counts with it.
+        let done = ok_json(
+            url,
+            &[
+                "runs",
+                "complete",
+                &id,
+                "--outcome",
+                "cancelled",
+                "--count",
+                "processed=5",
+                "--counts",
+                r#"{"skipped":2}"#,
+            ],
+        );
+        assert_eq!(done["status"], "completed");
+        assert_eq!(done["outcome"], "cancelled");
+        assert_eq!(
+            done["summary_counts"],
+            serde_json::json!({"processed": 5, "skipped": 2})
+        );
+
+        // Completed is final: a second completion with counts adds nothing.
+        fails(
+            url,
+            &[
+                "runs",
+                "complete",
+                &id,
+                "--outcome",
+                "failed",
+                "--count",
+                "processed=1",
+            ],
+            5,
+            &["already completed"],
+        );
+        let after = ok_json(url, &show);
+        assert_eq!(
+            after["summary_counts"],
+            serde_json::json!({"processed": 5, "skipped": 2})
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitoring_lists_filter_and_page() {
     for db in migrated_databases().await {

@@ -104,12 +104,15 @@ async fn progress(app: &App, id: RunId, counts: &CountArgs) -> CliResult<Operati
 
 async fn complete(global: &GlobalArgs, app: &App, args: &CompleteArgs) -> CliResult {
     let id = RunId::new(args.id);
-    if !args.counts.all().is_empty() {
-        progress(app, id, &args.counts).await?;
-    }
+    let all = args.counts.all();
+    let pairs = all
+        .iter()
+        .map(|(name, value)| (name.as_str(), *value))
+        .collect::<Vec<_>>();
+    // One write: a refused completion must not leave its counts behind.
     let run = app
         .service
-        .complete(id, args.outcome.into(), args.failure_summary())
+        .complete_with_counts(id, args.outcome.into(), args.failure_summary(), &pairs)
         .await
         .map_err(|e| CliError::service(&format!("run {id}"), e))?;
     print_changed(global, &run, "completed");
