@@ -18,7 +18,7 @@ mod preflight;
 mod sql;
 
 pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
-pub use m20260212_000003_backfill_operation_run_refs::backfill_references;
+pub use m20260212_000003_backfill_operation_run_refs::{ReferenceBackfill, backfill_references};
 pub use preflight::{
     BrokenForeignKey, DuplicateIdentity, LegacyTableStats, PreflightReport, ReferenceStats,
     TypeStats, preflight,

@@ -7,7 +7,9 @@
 
 use operation_runs_domain::{RunTypeRegistry, canonicalize, is_canonical};
 use operation_runs_migration::fixtures::{self, LEGACY_COLUMNS, LEGACY_TABLES};
-use operation_runs_migration::{PreflightReport, TypeStats, backfill_references, preflight};
+use operation_runs_migration::{
+    PreflightReport, ReferenceBackfill, TypeStats, backfill_references, preflight,
+};
 use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, SqlErr, Statement,
@@ -654,7 +656,7 @@ async fn batched_backfill_matches_the_baselines(db: TestDb) {
     for _ in 0..2 {
         dbs.push(TestDb::new(dbs[0].backend).await.unwrap());
     }
-    let mut results = Vec::new();
+    let (mut results, mut mapped) = (Vec::new(), Vec::new());
     for (n, db) in dbs.iter().enumerate() {
         Migrator::up(&db.conn, Some(1)).await.unwrap();
         let seeded = fixtures::seed_legacy_at_scale(&db.conn, 700, 500, 300)
@@ -663,15 +665,16 @@ async fn batched_backfill_matches_the_baselines(db: TestDb) {
         assert_eq!((seeded.inventory_items, seeded.findings), (700, 500));
         // Canonicalize types and add the canonical columns.
         Migrator::up(&db.conn, Some(2)).await.unwrap();
-        match n {
-            0 => backfill_references(&db.conn, 37).await.unwrap(),
-            1 => {
-                fixtures::hand_written_backfill(&db.conn).await.unwrap();
-            }
-            _ => {
-                fixtures::row_by_row_backfill(&db.conn, 100).await.unwrap();
-            }
-        }
+        mapped.push(match n {
+            0 => backfill_references(&db.conn, 37)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.mapped)
+                .sum(),
+            1 => fixtures::hand_written_backfill(&db.conn).await.unwrap(),
+            _ => fixtures::row_by_row_backfill(&db.conn, 100).await.unwrap(),
+        });
         let mut refs = text_rows(
             &db.conn,
             "SELECT CAST(id AS TEXT), CAST(baseline_operation_run_id AS TEXT), \
@@ -690,12 +693,69 @@ async fn batched_backfill_matches_the_baselines(db: TestDb) {
     }
     assert_eq!(results[0], results[1]);
     assert_eq!(results[0], results[2]);
+    // The batched backfill counts as mapped exactly the references the baselines wrote.
+    assert!(mapped[0] > 0);
+    assert_eq!(mapped[0], mapped[1]);
+    assert_eq!(mapped[0], mapped[2]);
     // The mix is realistic: some references mapped, some null.
     let flat: Vec<&Option<String>> = results[0].iter().flat_map(|r| r.iter().skip(1)).collect();
     assert!(flat.iter().any(|v| v.is_some()) && flat.iter().any(|v| v.is_none()));
     // The rest of the history completes on the batched database.
     Migrator::up(&dbs[0].conn, None).await.unwrap();
     assert_legacy_schema_gone(&dbs[0]).await;
+}
+
+/// The backfill's numbers say what they mean: every row of the table examined, and only the
+/// references that get a run counted as mapped (not the rows that stay null).
+async fn backfill_reports_rows_examined_and_references_mapped(db: TestDb) {
+    Migrator::up(&db.conn, Some(1)).await.unwrap();
+    let exp = fixtures::seed_legacy_edge_cases(&db.conn).await.unwrap();
+    Migrator::up(&db.conn, Some(2)).await.unwrap();
+    let numbers = |result: Vec<ReferenceBackfill>| -> Vec<(String, u64, u64)> {
+        result
+            .iter()
+            .map(|r| (format!("{}.{}", r.table, r.column), r.examined, r.mapped))
+            .collect()
+    };
+    let (findings, items) = (exp.findings.len() as u64, exp.inventory_items.len() as u64);
+    let first = numbers(backfill_references(&db.conn, 4).await.unwrap());
+    assert_eq!(
+        first,
+        [
+            (
+                "findings.baseline_operation_run_id".to_owned(),
+                findings,
+                exp.finding_baseline_refs.mapped
+            ),
+            (
+                "findings.current_operation_run_id".to_owned(),
+                findings,
+                exp.finding_current_refs.mapped
+            ),
+            (
+                "inventory_items.last_seen_operation_run_id".to_owned(),
+                items,
+                exp.inventory_last_seen_refs.mapped
+            ),
+        ]
+    );
+    // Rows that stay null are not counted: the fixture has unmappable references on every
+    // column.
+    for stats in [
+        exp.finding_baseline_refs,
+        exp.finding_current_refs,
+        exp.inventory_last_seen_refs,
+    ] {
+        assert!(stats.lost() > 0 && stats.mapped > 0, "{stats:?}");
+    }
+    let again = numbers(backfill_references(&db.conn, 4).await.unwrap());
+    assert!(
+        again.iter().all(|(_, _, mapped)| *mapped == 0),
+        "nothing left to map: {again:?}"
+    );
+    Migrator::up(&db.conn, None).await.unwrap();
+    assert_references(&db, &exp).await;
+    assert!(backfill_references(&db.conn, 4).await.unwrap().is_empty());
 }
 
 /// Timestamps written by the migrations' SQL (`SQLITE_UTC_NOW` on SQLite, `now()` on
@@ -1022,5 +1082,6 @@ on_every_backend!(new =>
     preflight_on_a_fresh_install,
     preflight_in_the_middle_of_the_cutover,
     batched_backfill_matches_the_baselines,
+    backfill_reports_rows_examined_and_references_mapped,
     sql_timestamps_match_bound_chrono_times,
 );
