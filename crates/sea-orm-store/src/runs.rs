@@ -623,6 +623,21 @@ impl OperationRunRepository for SeaOrmStore {
         if keep.is_empty() {
             return Ok(0);
         }
+        // The last purgeable id, read once (a plain read, holding no row lock): without this
+        // bound the final batch would walk the schedule's whole newer history, with the rows
+        // it already deleted locked, looking for more to delete.
+        let last = Query::select()
+            .expr(Expr::col(Column::Id).max())
+            .from(Entity)
+            .cond_where(old_completed(dialect, criteria).add(Column::Id.is_not_in(keep.clone())))
+            .to_owned();
+        let last = match self.conn.query_one(&last).await.map_err(map_db_err)? {
+            Some(row) => row.try_get_by_index::<Option<i64>>(0).map_err(map_db_err)?,
+            None => None,
+        };
+        let Some(last) = last else {
+            return Ok(0);
+        };
         let mut deleted = 0u64;
         // Keyset over ids: each batch starts where the previous one ended instead of walking
         // past the index entries of rows already deleted.
@@ -630,8 +645,9 @@ impl OperationRunRepository for SeaOrmStore {
         loop {
             // One statement per batch; each commits on its own so a long purge never holds
             // locks on the whole history.
-            let mut candidates =
-                old_completed(dialect, criteria).add(Column::Id.is_not_in(keep.clone()));
+            let mut candidates = old_completed(dialect, criteria)
+                .add(Column::Id.is_not_in(keep.clone()))
+                .add(Column::Id.lte(last));
             if let Some(after) = after {
                 candidates = candidates.add(Column::Id.gt(after));
             }
