@@ -4,6 +4,7 @@ use crate::parse;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use operation_runs_domain::{Failure, FailureSummary, RunContext, RunOutcome, RunStatus, RunType};
 use operation_runs_ports::RunCursor;
+use operation_runs_service::MAX_PAGE_SIZE;
 
 /// Where `oprun` keeps its data unless told otherwise: a SQLite file in the current directory,
 /// created on first use.
@@ -436,7 +437,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "TIME", value_parser = parse::time)]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Page size.
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE_SIZE)))]
     pub limit: u32,
     /// Continue after this cursor (printed at the end of the previous page).
     #[arg(long, value_name = "CURSOR", value_parser = parse::cursor)]

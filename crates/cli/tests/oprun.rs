@@ -1144,6 +1144,38 @@ async fn every_documented_error_has_its_exit_code_and_message() {
             2,
             &["cursor"],
         );
+        // The page size is bounded like the library's (1 to 500): a usage error, not a failure.
+        for limit in ["0", "501"] {
+            fails(
+                url,
+                &[
+                    "runs",
+                    "list",
+                    "--as-user",
+                    &viewer,
+                    "--workspace",
+                    &ws,
+                    "--limit",
+                    limit,
+                ],
+                2,
+                &["--limit", limit],
+            );
+        }
+        let page = ok_json(
+            url,
+            &[
+                "runs",
+                "list",
+                "--as-user",
+                &viewer,
+                "--workspace",
+                &ws,
+                "--limit",
+                "500",
+            ],
+        );
+        assert!(page["runs"].is_array());
         fails(
             url,
             &[
@@ -1594,7 +1626,7 @@ async fn the_demo_runs_twice_on_one_database() {
                 "--workspace",
                 "1",
                 "--limit",
-                "1000",
+                "500",
             ],
         );
         let runs = page["runs"].as_array().unwrap();
