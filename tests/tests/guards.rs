@@ -1,9 +1,13 @@
 //! Regression guards over the source tree:
-//! (a) outside the migration crate, no file names the legacy run tables, models or columns;
+//! (a) outside the migration crate, no text file of any kind names the legacy run tables,
+//!     models or columns (the snake_case table and column names in any case, since SQL does not
+//!     care; the CamelCase model names as spelled);
 //! (b) nowhere does SQL insert canonical runs selected from a legacy table.
 //!
-//! The legacy names come from `operation_runs_migration::fixtures`, so this file never spells
-//! them (it is scanned too).
+//! Every text file is read (sources, docs, scripts, CI and data files, files without an
+//! extension); build output, VCS data, `Cargo.lock` and binary files are skipped. The legacy
+//! names come from `operation_runs_migration::fixtures`, so this file never spells them (it is
+//! scanned too).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use operation_runs_migration::fixtures::{LEGACY_TABLES, LEGACY_TOKENS};
@@ -17,54 +21,89 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Files under `root` with one of `extensions`, skipping build output, VCS data and the
-/// top-level directories in `skip`.
-fn source_files(root: &Path, extensions: &[&str], skip: &[&str]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, root: &Path, extensions: &[&str], skip: &[&str], out: &mut Vec<PathBuf>) {
+/// The content of a text file; `None` for a binary one (a NUL byte, as git decides). Text that
+/// is not UTF-8 is read lossily, so ASCII names in it are still seen.
+fn read_text(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if bytes.contains(&0) {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Every text file under `root` with its content, sorted by path: any name or extension, but
+/// not build output (`target`) or VCS data (`.git`) at any depth, not `Cargo.lock` (generated,
+/// and it names packages, not schema), not binary files, not symlinks (their targets are
+/// scanned where they live) and not the top-level directories in `skip`.
+fn text_files(root: &Path, skip: &[&str]) -> Vec<(PathBuf, String)> {
+    fn walk(dir: &Path, root: &Path, skip: &[&str], out: &mut Vec<(PathBuf, String)>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
+            .map(|e| e.unwrap())
             .collect();
-        entries.sort();
-        for path in entries {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
+        entries.sort_by_key(|e| e.path());
+        for entry in entries {
+            let (path, kind) = (entry.path(), entry.file_type().unwrap());
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() {
                 let top_level_skip = dir == root && skip.contains(&name.as_str());
                 if name == "target" || name == ".git" || top_level_skip {
                     continue;
                 }
-                walk(&path, root, extensions, skip, out);
-            } else if path
-                .extension()
-                .is_some_and(|ext| extensions.contains(&ext.to_string_lossy().as_ref()))
+                walk(&path, root, skip, out);
+            } else if kind.is_file()
+                && name != "Cargo.lock"
+                && let Some(content) = read_text(&path)
             {
-                out.push(path);
+                out.push((path, content));
             }
         }
     }
     let mut out = Vec::new();
-    walk(root, root, extensions, skip, &mut out);
+    walk(root, root, skip, &mut out);
     out
 }
 
-fn relative(path: &Path) -> String {
-    path.strip_prefix(repo_root())
+fn relative(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// Whether `token` is a snake_case table or column name, matched in any case (SQL identifiers
+/// are case-insensitive); CamelCase model names are matched as spelled.
+fn matches_any_case(token: &str) -> bool {
+    token
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Every `label:line: token` where a legacy token occurs in `content`.
 fn legacy_token_hits(label: &str, content: &str) -> Vec<String> {
     let mut hits = Vec::new();
     for (n, line) in content.lines().enumerate() {
+        let lower = line.to_ascii_lowercase();
         for token in LEGACY_TOKENS {
-            if line.contains(token) {
+            let found = if matches_any_case(token) {
+                lower.contains(token)
+            } else {
+                line.contains(token)
+            };
+            if found {
                 hits.push(format!("{label}:{}: {token}", n + 1));
             }
         }
     }
     hits
+}
+
+/// Every legacy name in a text file under `root` outside its `migration` directory.
+fn legacy_name_hits(root: &Path) -> Vec<String> {
+    text_files(root, &["migration"])
+        .iter()
+        .flat_map(|(path, content)| legacy_token_hits(&relative(path, root), content))
+        .collect()
 }
 
 /// Lower-cased text with string delimiters, line continuations and identifier quotes turned
@@ -151,20 +190,23 @@ fn legacy_backfill_hits(label: &str, content: &str) -> Vec<String> {
 #[test]
 fn no_file_outside_the_migration_crate_names_the_legacy_schema() {
     let root = repo_root();
-    let files = source_files(&root, &["rs", "toml", "sql", "md"], &["migration"]);
-    assert!(
-        files.iter().any(|f| f.ends_with("tests/tests/guards.rs")),
-        "the scan must see this file"
-    );
+    let files: Vec<PathBuf> = text_files(&root, &["migration"])
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    for seen in [
+        "tests/tests/guards.rs",
+        ".ci/run",
+        "README.md",
+        ".gitignore",
+    ] {
+        assert!(files.contains(&root.join(seen)), "the scan must see {seen}");
+    }
     assert!(
         !files.iter().any(|f| f.starts_with(root.join("migration"))),
         "the migration crate is exempt"
     );
-    let mut hits = Vec::new();
-    for file in &files {
-        let content = std::fs::read_to_string(file).unwrap();
-        hits.extend(legacy_token_hits(&relative(file), &content));
-    }
+    let hits = legacy_name_hits(&root);
     assert!(
         hits.is_empty(),
         "legacy names outside the migration crate:\n{}",
@@ -175,15 +217,16 @@ fn no_file_outside_the_migration_crate_names_the_legacy_schema() {
 #[test]
 fn no_sql_anywhere_creates_canonical_runs_from_legacy_tables() {
     let root = repo_root();
-    let files = source_files(&root, &["rs", "sql", "md", "toml"], &[]);
+    let files = text_files(&root, &[]);
     assert!(
-        files.iter().any(|f| f.starts_with(root.join("migration"))),
+        files
+            .iter()
+            .any(|(path, _)| path.starts_with(root.join("migration"))),
         "the migration crate is scanned too"
     );
     let mut hits = Vec::new();
-    for file in &files {
-        let content = std::fs::read_to_string(file).unwrap();
-        hits.extend(legacy_backfill_hits(&relative(file), &content));
+    for (path, content) in &files {
+        hits.extend(legacy_backfill_hits(&relative(path, &root), content));
     }
     assert!(
         hits.is_empty(),
@@ -207,6 +250,55 @@ fn the_token_guard_reports_every_token_with_its_line() {
     let clean = "let x = \"SELECT baseline_operation_run_id, current_operation_run_id, \
                  last_seen_operation_run_id FROM findings\";";
     assert!(legacy_token_hits("src/clean.rs", clean).is_empty());
+    assert!(legacy_token_hits("src/clean.rs", &clean.to_ascii_uppercase()).is_empty());
+}
+
+/// `aBcD…`: every other letter upper case.
+fn alternating_case(token: &str) -> String {
+    token
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                c
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_token_guard_matches_table_and_column_names_in_any_case() {
+    let snake: Vec<&str> = LEGACY_TOKENS
+        .into_iter()
+        .filter(|t| matches_any_case(t))
+        .collect();
+    assert_eq!(snake.len(), 6, "three tables and three columns");
+    for token in &snake {
+        for spelled in [
+            token.to_ascii_uppercase(),
+            alternating_case(token),
+            format!("{}{}", token[..1].to_ascii_uppercase(), &token[1..]),
+        ] {
+            assert_ne!(&spelled, token);
+            let snippet = format!("-- old report\nSELECT COUNT(*) FROM {spelled} WHERE 1 = 1;\n");
+            assert_eq!(
+                legacy_token_hits("scripts/report.sql", &snippet),
+                [format!("scripts/report.sql:2: {token}")],
+                "not caught: {spelled}"
+            );
+        }
+    }
+    // The model names are CamelCase identifiers: only their exact spelling is one.
+    for token in LEGACY_TOKENS.into_iter().filter(|t| !matches_any_case(t)) {
+        for other in [token.to_ascii_lowercase(), token.to_ascii_uppercase()] {
+            assert!(
+                legacy_token_hits("src/x.rs", &other).is_empty(),
+                "false alarm: {other}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -256,24 +348,66 @@ fn the_backfill_guard_reports_inserts_selecting_from_legacy_tables() {
 }
 
 #[test]
-fn the_scan_walks_nested_directories_and_skips_build_output() {
+fn the_scan_reads_every_text_file_and_skips_build_output_vcs_data_lock_files_and_binaries() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    for (path, content) in [
-        ("migration/src/a.rs", "x"),
-        ("crates/x/src/deep/b.rs", "x"),
-        ("crates/x/target/debug/c.rs", "x"),
-        ("target/d.rs", "x"),
-        ("docs/e.md", "x"),
-        ("docs/f.txt", "x"),
-    ] {
+    let [table, _, _, model, ..] = LEGACY_TOKENS;
+    let upper = table.to_ascii_uppercase();
+    let line = |name: &str| format!("first line\nuses {name} here\n").into_bytes();
+    let mut binary = line(table);
+    binary.extend([0, 159, 146, 150]);
+    let mut latin1 = b"caf\xe9 ".to_vec();
+    latin1.extend(line(&upper));
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        // Scanned: any extension or none, hidden directories, nested directories, non-UTF-8.
+        (".ci/run", line(&upper)),
+        (".github/workflows/ci.yml", line(table)),
+        ("scripts/reset.sh", line(&upper)),
+        ("data/seed.json", line(model)),
+        ("Makefile", line(table)),
+        ("crates/x/src/deep/b.rs", line(model)),
+        ("docs/notes.txt", latin1),
+        ("crates/x/README", line(table)),
+        // Skipped.
+        ("migration/src/a.rs", line(table)),
+        ("crates/x/target/debug/c.rs", line(table)),
+        ("target/d.sh", line(table)),
+        (".git/config", line(table)),
+        ("crates/x/.git/HEAD", line(table)),
+        ("Cargo.lock", line(table)),
+        ("crates/x/Cargo.lock", line(table)),
+        ("assets/blob.bin", binary),
+    ];
+    for (path, content) in &files {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content).unwrap();
     }
-    let found: Vec<String> = source_files(root, &["rs", "md"], &["migration"])
+    let scanned: Vec<String> = text_files(root, &["migration"])
         .iter()
-        .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+        .map(|(path, _)| relative(path, root))
         .collect();
-    assert_eq!(found, ["crates/x/src/deep/b.rs", "docs/e.md"]);
+    let expected = [
+        ".ci/run",
+        ".github/workflows/ci.yml",
+        "Makefile",
+        "crates/x/README",
+        "crates/x/src/deep/b.rs",
+        "data/seed.json",
+        "docs/notes.txt",
+        "scripts/reset.sh",
+    ];
+    assert_eq!(scanned, expected);
+    // Each scanned file's legacy name is reported, with its line.
+    let hits = legacy_name_hits(root);
+    assert_eq!(hits.len(), expected.len(), "{hits:#?}");
+    for (file, hit) in expected.iter().zip(&hits) {
+        assert!(hit.starts_with(&format!("{file}:2: ")), "{hit}");
+    }
+    // Without the exemption the migration directory is scanned like any other.
+    assert!(
+        text_files(root, &[])
+            .iter()
+            .any(|(path, _)| relative(path, root) == "migration/src/a.rs")
+    );
 }
