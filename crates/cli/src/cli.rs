@@ -20,7 +20,8 @@ macro_rules! exit_codes {
 3  not found: no such run or schedule, or the user is not a member of its workspace\n  \
 4  forbidden: the user is a member without the capability to view operations\n  \
 5  conflict: illegal lifecycle transition, or another writer changed the run first\n  \
-6  preflight --strict: the cutover would lose data"
+6  preflight --strict: the cutover would lose data\n  \
+7  preflight --strict: the cutover would refuse to start (rows breaking foreign keys; fix them first)"
     };
 }
 
@@ -102,9 +103,11 @@ applying the cutover to an existing database.",
     #[command(
         long_about = "Report what the cutover migrations would lose, before applying them: legacy \
 runs without a bridge to a canonical run, references that will become null, dotted run types \
-not on the allow-list, duplicate active identities. Runs on a database with pending migrations \
-(that is its purpose).",
-        after_help = concat!("Examples:\n  oprun preflight\n  oprun preflight --json\n  oprun preflight --strict && oprun migrate up   # exit 6 when anything would be lost", "\n\n", exit_codes!())
+not on the allow-list, duplicate active identities, and rows that would make the cutover refuse \
+to start (on SQLite, rows breaking foreign keys; shown first). Runs on a database with pending \
+migrations (that is its purpose). An empty database has nothing to lose: the report says so \
+and exits 0, so `oprun preflight --strict && oprun migrate up` also sets up a new database.",
+        after_help = concat!("Examples:\n  oprun preflight\n  oprun preflight --json\n  oprun preflight --strict && oprun migrate up   # exit 6 when anything would be lost, 7 when the cutover would refuse to start", "\n\n", exit_codes!())
     )]
     Preflight(PreflightArgs),
 
@@ -170,7 +173,7 @@ pub enum MigrateCommand {
 /// `oprun preflight`
 #[derive(Debug, Args)]
 pub struct PreflightArgs {
-    /// Exit with code 6 when anything would be lost.
+    /// Exit with code 7 when the cutover would refuse to start, 6 when it would lose data.
     #[arg(long)]
     pub strict: bool,
 }

@@ -8,7 +8,7 @@ pub use operation_runs_sea_orm::redact_url;
 use operation_runs_sea_orm::{SQLITE_BUSY_TIMEOUT, SeaOrmStore};
 use operation_runs_service::{OperationRunService, ServicePorts};
 use sea_orm::{Database, DatabaseConnection};
-use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,6 +79,48 @@ pub async fn ensure_migrated(conn: &DatabaseConnection) -> CliResult {
             first.name()
         ))),
     }
+}
+
+/// Where a database stands in the migration history, read without writing anything.
+#[derive(Debug, Clone)]
+pub struct SchemaState {
+    /// Whether the first migration (the pre-cutover baseline) is pending.
+    pub baseline_pending: bool,
+    /// Whether the database holds an `operation_runs` table, recorded in the history or not.
+    pub has_runs_table: bool,
+}
+
+impl SchemaState {
+    /// No schema of ours at all: nothing applied and no run table (an empty database, or one
+    /// holding only other applications' tables).
+    pub fn is_empty(&self) -> bool {
+        self.baseline_pending && !self.has_runs_table
+    }
+
+    /// A database the history does not describe: the baseline is not recorded, yet the run
+    /// table exists (a legacy database the baseline would adopt).
+    pub fn is_untracked(&self) -> bool {
+        self.baseline_pending && self.has_runs_table
+    }
+}
+
+/// Reads the migration history and whether the run table exists, creating nothing (not even
+/// the migration table).
+pub async fn schema_state(conn: &DatabaseConnection) -> CliResult<SchemaState> {
+    let migrations = Migrator::get_migration_with_status_read_only(conn)
+        .await
+        .map_err(|e| CliError::error(format!("cannot read the migration status: {e}")))?;
+    let baseline_pending = migrations
+        .first()
+        .is_some_and(|m| m.status() == MigrationStatus::Pending);
+    let has_runs_table = SchemaManager::new(conn)
+        .has_table("operation_runs")
+        .await
+        .map_err(|e| CliError::error(format!("cannot read the database schema: {e}")))?;
+    Ok(SchemaState {
+        baseline_pending,
+        has_runs_table,
+    })
 }
 
 /// An open, migrated database with the use cases on top.

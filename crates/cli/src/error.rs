@@ -20,6 +20,8 @@ pub enum Exit {
     Conflict = 5,
     /// `preflight --strict`: the cutover would lose data.
     WouldLoseData = 6,
+    /// `preflight --strict`: the cutover would refuse to start (rows breaking foreign keys).
+    CutoverBlocked = 7,
 }
 
 impl Exit {

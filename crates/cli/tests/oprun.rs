@@ -1495,17 +1495,29 @@ async fn schedule_history_retention_and_purge() {
 async fn preflight_reports_what_the_cutover_would_lose() {
     for db in databases().await {
         let url = db.url.as_str();
-        fails(
-            url,
-            &["preflight"],
-            1,
-            &["no schema yet", "oprun migrate up"],
+        // An empty database has nothing to lose, with or without --strict and --json.
+        let human = ok(url, &["preflight"]);
+        assert!(
+            human.contains("no schema yet") && human.contains("nothing to lose"),
+            "{human}"
         );
+        assert!(ok(url, &["preflight", "--strict"]).contains("nothing to lose"));
+        let empty = ok_json(url, &["preflight", "--strict"]);
+        assert_eq!(empty["schema_present"], false);
+        assert_eq!(empty["would_lose_anything"], false);
+        assert_eq!(empty["blocking_problems"], 0);
         ok(url, &["migrate", "up", "--steps", "1"]);
 
         let clean = ok_json(url, &["preflight", "--strict"]);
         assert_eq!(clean["would_lose_anything"], false);
         assert_eq!(clean["cutover_complete"], false);
+        assert_eq!(clean["schema_present"], true);
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&empty),
+            keys(&clean),
+            "the empty report has the keys of a real one"
+        );
         assert!(ok(url, &["preflight"]).contains("preflight"));
 
         // Old rows breaking new rules: two active runs of one identity, a dotted custom type.
@@ -1706,6 +1718,140 @@ fn the_demo_uses_a_sqlite_file_in_the_current_directory_by_default() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let page: Value = serde_json::from_str(&ran.stdout).unwrap();
     assert!(!page["runs"].as_array().unwrap().is_empty());
+}
+
+/// The documented deploy pipeline works on a new database: the preflight passes, the
+/// migrations create the schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_pipeline_sets_up_a_fresh_database() {
+    for db in databases().await {
+        let url = db.url.as_str();
+        for args in [&["preflight", "--strict"][..], &["migrate", "up"]] {
+            ok(url, args);
+        }
+        let status = ok_json(url, &["migrate", "status"]);
+        assert!(
+            status
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["applied"] == true)
+        );
+        let after = ok_json(url, &["preflight", "--strict"]);
+        assert_eq!(after["cutover_complete"], true);
+    }
+}
+
+/// A legacy database whose tables exist but whose migration history is not recorded is not
+/// mistaken for an empty one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_reports_an_untracked_legacy_database_in_full() {
+    use operation_runs_migration::fixtures::seed_legacy_edge_cases;
+
+    for db in databases().await {
+        let url = db.url.as_str();
+        ok(url, &["migrate", "up", "--steps", "1"]);
+        seed_legacy_edge_cases(&db.conn).await.unwrap();
+        db.exec("DROP TABLE seaql_migrations").await;
+
+        let report = ok_json(url, &["preflight"]);
+        assert_eq!(report["schema_present"], true);
+        assert_eq!(report["would_lose_anything"], true);
+        assert!(!report["legacy_tables"].as_array().unwrap().is_empty());
+        let human = ok(url, &["preflight"]);
+        assert!(human.contains("not recorded"), "{human}");
+        fails(url, &["preflight", "--strict"], 6, &["would lose data"]);
+    }
+}
+
+/// Rows breaking a foreign key (SQLite files written without enforcement) make the cutover
+/// refuse to start: the preflight shows them first and `--strict` exits 7, even when the
+/// cutover would also lose data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_puts_rows_that_block_the_cutover_first() {
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+
+    let db = operation_runs_tests::TestDb::sqlite().await;
+    let url = db.url.as_str();
+    ok(url, &["migrate", "up", "--steps", "1"]);
+    let store = operation_runs_sea_orm::SeaOrmStore::from_connection(db.conn.clone());
+    let ws = store.create_workspace("Legacy").await.unwrap();
+    let tenant = store.create_tenant(ws, "legacy").await.unwrap();
+    let missing_tenant = tenant.get() + 100;
+    // As old files were written: one connection, foreign keys not enforced.
+    let mut options = ConnectOptions::new(db.url.clone());
+    options.max_connections(1).sqlx_logging(false);
+    let unchecked = Database::connect(options).await.unwrap();
+    unchecked
+        .execute_unprepared("PRAGMA foreign_keys = OFF")
+        .await
+        .unwrap();
+    unchecked
+        .execute_unprepared(&format!(
+            "INSERT INTO findings (workspace_id, tenant_id, subject_external_id, change) \
+             VALUES ({ws}, {missing_tenant}, 'orphan', 'added')"
+        ))
+        .await
+        .unwrap();
+    unchecked.close().await.unwrap();
+
+    let report = ok_json(url, &["preflight"]);
+    assert_eq!(report["blocking_problems"], 1);
+    assert_eq!(report["broken_foreign_keys"][0]["table"], "findings");
+    assert_eq!(report["broken_foreign_keys"][0]["column"], "tenant_id");
+    let human = ok(url, &["preflight"]);
+    assert!(
+        human.starts_with("BLOCKED: the cutover will refuse to start: 1 row(s)"),
+        "the blocking rows come first:\n{human}"
+    );
+    assert!(human.contains("findings.tenant_id"), "{human}");
+    let ran = fails(
+        url,
+        &["preflight", "--strict"],
+        7,
+        &["refuse to start", "1 row(s)", "foreign keys"],
+    );
+    assert!(
+        ran.stdout.contains("BLOCKED"),
+        "the report is printed first"
+    );
+
+    // Losses as well: blocking still wins, it has to be fixed first.
+    db.exec(&format!(
+        "INSERT INTO operation_runs (workspace_id, initiator_name, type, status, outcome, \
+         run_identity_hash) VALUES ({ws}, 'system', 'inventory.sync', 'queued', 'pending', '{h}'), \
+         ({ws}, 'system', 'inventory.sync', 'queued', 'pending', '{h}')",
+        h = "b".repeat(64)
+    ))
+    .await;
+    fails(url, &["preflight", "--strict"], 7, &["refuse to start"]);
+
+    // The cutover itself refuses, changing nothing; once the row is fixed it runs.
+    // (stderr also carries the migrator's progress lines)
+    let ran = run(url, &["migrate", "up"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let last = ran.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: ")
+            && last.contains("cannot start")
+            && last.contains("oprun preflight"),
+        "{}",
+        ran.stderr
+    );
+    let status = ok_json(url, &["migrate", "status"]);
+    let applied = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["applied"] == true)
+        .count();
+    assert_eq!(applied, 1, "only the baseline");
+    db.exec(&format!(
+        "UPDATE findings SET tenant_id = {tenant} WHERE subject_external_id = 'orphan'"
+    ))
+    .await;
+    fails(url, &["preflight", "--strict"], 6, &["would lose data"]);
+    ok(url, &["migrate", "up"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,25 +5,24 @@ use crate::db::{self, Purpose};
 use crate::error::{CliError, CliResult, Exit};
 use crate::output::print_json;
 use operation_runs_domain::RunTypeRegistry;
-use operation_runs_migration::{Migrator, preflight};
-use sea_orm_migration::{MigrationStatus, MigratorTrait};
-use serde_json::Value;
+use operation_runs_migration::{PreflightReport, preflight};
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
+
+/// What the report says about a database with no schema of ours: `migrate up` creates it with
+/// the cutover applied, so there is nothing to lose.
+const NOTHING_YET: &str = "The database has no schema yet (no migration is applied): there is \
+nothing to lose. `oprun migrate up` creates the schema with the cutover applied.";
 
 /// Prints the preflight report.
 pub async fn run(global: &GlobalArgs, args: &PreflightArgs) -> CliResult {
     let conn = db::connect(&global.database_url, Purpose::Use).await?;
-    // The report reads the pre-cutover schema, so only the baseline must be in place.
-    let migrations = Migrator::get_migration_with_status_read_only(&conn)
-        .await
-        .map_err(|e| CliError::error(format!("cannot read the migration status: {e}")))?;
-    if migrations
-        .first()
-        .is_some_and(|baseline| baseline.status() == MigrationStatus::Pending)
-    {
-        return Err(CliError::error(
-            "the database has no schema yet (the baseline migration is pending): there is nothing to lose; run `oprun migrate up`",
-        ));
+    let state = db::schema_state(&conn).await?;
+    // The report reads the pre-cutover schema. Without it there is nothing to lose: a deploy
+    // pipeline `oprun preflight --strict && oprun migrate up` must pass on a fresh database.
+    if state.is_empty() {
+        print_nothing_yet(global);
+        return Ok(());
     }
     let allowed = RunTypeRegistry::with_builtins()
         .iter()
@@ -32,26 +31,92 @@ pub async fn run(global: &GlobalArgs, args: &PreflightArgs) -> CliResult {
     let report = preflight(&conn, &allowed)
         .await
         .map_err(|e| CliError::error(format!("preflight failed: {e}")))?;
-    let loses = report.would_lose_anything();
+    let blocking = report.blocking_problems();
     if global.json {
         let mut value = serde_json::to_value(&report)
             .map_err(|e| CliError::error(format!("cannot print the report: {e}")))?;
         if let Value::Object(map) = &mut value {
-            map.insert("would_lose_anything".to_owned(), loses.into());
-            map.insert(
-                "cutover_complete".to_owned(),
-                report.cutover_complete().into(),
-            );
+            for (key, extra) in summary(&report) {
+                map.insert(key.to_owned(), extra);
+            }
         }
         print_json(&value);
     } else {
+        if blocking > 0 {
+            // Above the report, not only in its last lines: this is what stops a deployment.
+            println!(
+                "BLOCKED: the cutover will refuse to start: {blocking} row(s) break foreign keys \
+                 of tables it rebuilds (listed below). Fix or delete them, then run `oprun \
+                 migrate up`."
+            );
+            println!();
+        }
+        if state.is_untracked() {
+            println!(
+                "Note: the migration history is not recorded in this database; `oprun migrate \
+                 up` adopts the existing tables as the baseline, then runs the cutover."
+            );
+        }
         print!("{report}");
     }
-    if args.strict && loses {
+    if args.strict {
+        strict_verdict(&report)?;
+    }
+    Ok(())
+}
+
+/// The keys `--json` adds to the report.
+fn summary(report: &PreflightReport) -> [(&'static str, Value); 4] {
+    [
+        ("would_lose_anything", report.would_lose_anything().into()),
+        ("cutover_complete", report.cutover_complete().into()),
+        ("blocking_problems", report.blocking_problems().into()),
+        ("schema_present", true.into()),
+    ]
+}
+
+/// `--strict`: refuses when the cutover would fail to start (it must be fixed first, so it
+/// wins) or would lose data.
+fn strict_verdict(report: &PreflightReport) -> CliResult {
+    let blocking = report.blocking_problems();
+    if blocking > 0 {
+        return Err(CliError::new(
+            Exit::CutoverBlocked,
+            format!(
+                "--strict: the cutover would refuse to start: {blocking} row(s) break foreign \
+                 keys (see the report); fix or delete them first"
+            ),
+        ));
+    }
+    if report.would_lose_anything() {
         return Err(CliError::new(
             Exit::WouldLoseData,
             "--strict: the cutover would lose data (see the report)",
         ));
     }
     Ok(())
+}
+
+fn print_nothing_yet(global: &GlobalArgs) {
+    if global.json {
+        // The keys of a real report, empty, so a script reads both the same way.
+        print_json(&json!({
+            "missing_legacy_objects": [],
+            "legacy_tables": [],
+            "finding_baseline_refs": null,
+            "finding_current_refs": null,
+            "inventory_last_seen_refs": null,
+            "dotted_types": [],
+            "unregistered_types": [],
+            "duplicate_active_identities": [],
+            "broken_foreign_keys": [],
+            "would_lose_anything": false,
+            "cutover_complete": false,
+            "blocking_problems": 0,
+            "schema_present": false,
+        }));
+    } else {
+        println!("Operation runs cutover preflight");
+        println!("{NOTHING_YET}");
+    }
 }
