@@ -516,6 +516,22 @@ impl OperationRunRepository for WorkersWakeUpAfterFind {
         self.store.list(query)
     }
 
+    fn latest_completed_with_identity<'s, 'a, 'b, 'f>(
+        &'s self,
+        workspace: WorkspaceId,
+        identity_hash: &'a IdentityHash,
+        outcomes: &'b [RunOutcome],
+    ) -> PortFuture<'f, Option<OperationRun>>
+    where
+        's: 'f,
+        'a: 'f,
+        'b: 'f,
+        Self: 'f,
+    {
+        self.store
+            .latest_completed_with_identity(workspace, identity_hash, outcomes)
+    }
+
     fn schedule_history<'s, 'a, 'f>(
         &'s self,
         query: &'a ScheduleHistoryQuery,

@@ -634,6 +634,77 @@ async fn context_merges_top_level_keys_while_active(db: TestDb) {
     ));
 }
 
+async fn latest_completed_run_of_an_identity(db: TestDb) {
+    let f = fixture(db).await;
+    let identity = |n: i64| {
+        new_run(
+            f.ws,
+            Some(f.tenant),
+            RunType::INVENTORY_SYNC,
+            json!({ "n": n }),
+            t0(),
+        )
+    };
+    let hash = identity(1).identity_hash;
+    let latest = |outcomes: &'static [RunOutcome]| {
+        let (store, ws, hash) = (f.store.clone(), f.ws, hash.clone());
+        async move {
+            store
+                .latest_completed_with_identity(ws, &hash, outcomes)
+                .await
+                .unwrap()
+        }
+    };
+    const SUCCESSFUL: &[RunOutcome] = &[RunOutcome::Succeeded, RunOutcome::PartiallySucceeded];
+    assert_eq!(latest(&[]).await, None);
+
+    // Active runs never count.
+    let first = f.start(&identity(1)).await;
+    assert_eq!(latest(&[]).await, None);
+    let first = f
+        .complete(&first, RunOutcome::Succeeded, t0() + Duration::seconds(1))
+        .await;
+    assert_eq!(latest(SUCCESSFUL).await, Some(first.clone()));
+
+    // A newer failure is the newest completed run, but not the newest successful one.
+    let second = f.start(&identity(1)).await;
+    let second = f
+        .complete(&second, RunOutcome::Failed, t0() + Duration::seconds(2))
+        .await;
+    assert_eq!(latest(&[]).await, Some(second.clone()));
+    assert_eq!(latest(SUCCESSFUL).await, Some(first.clone()));
+    assert_eq!(latest(&[RunOutcome::Failed]).await, Some(second));
+    let active = f.start(&identity(1)).await;
+    assert_eq!(latest(SUCCESSFUL).await, Some(first.clone()));
+    let third = f
+        .complete(
+            &active,
+            RunOutcome::PartiallySucceeded,
+            t0() + Duration::seconds(3),
+        )
+        .await;
+    assert_eq!(latest(SUCCESSFUL).await, Some(third));
+
+    // Other identities, and the same identity hash in another workspace, are other operations.
+    let other = f.start(&identity(2)).await;
+    f.complete(&other, RunOutcome::Succeeded, t0()).await;
+    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
+    assert_eq!(
+        f.store
+            .latest_completed_with_identity(ws2, &hash, &[])
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        f.store
+            .latest_completed_with_identity(f.ws, &identity(3).identity_hash, &[])
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Monitoring list
 
@@ -1831,6 +1902,7 @@ on_every_backend!(migrated =>
     count_overflow_writes_nothing,
     completion_with_counts_is_all_or_nothing,
     context_merges_top_level_keys_while_active,
+    latest_completed_run_of_an_identity,
     list_filters_and_workspace_scope,
     time_filters_compare_as_times,
     list_pages_walk_everything_once_even_with_inserts_in_between,

@@ -1,11 +1,11 @@
-//! The two hot reads — the monitoring list and a backup schedule's history — are served by their
-//! indexes on every backend, checked with `EXPLAIN` on the exact statements the adapter runs,
+//! The hot reads — the monitoring list, a backup schedule's history and the idempotency look-up
+//! of a schedule operation — are served by their indexes on every backend, checked with `EXPLAIN` on the exact statements the adapter runs,
 //! over a realistic volume of analysed data (no planner switches turned off).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use chrono::{Duration, TimeZone, Utc};
 use operation_runs_domain::{
-    BackupScheduleId, RunId, RunOutcome, RunStatus, RunType, TenantId, WorkspaceId,
+    BackupScheduleId, IdentityHash, RunId, RunOutcome, RunStatus, RunType, TenantId, WorkspaceId,
 };
 use operation_runs_ports::{RunCursor, RunFilter, RunListQuery, ScheduleHistoryQuery};
 use operation_runs_sea_orm::SeaOrmStore;
@@ -184,7 +184,39 @@ async fn schedule_history_is_served_by_its_index(db: TestDb) {
     }));
 }
 
+async fn latest_completed_of_an_identity_is_served_by_its_index(db: TestDb) {
+    let data = seed(&db).await;
+    // Run 1207 lives in workspace 7 and is the only run with this hash.
+    let hash = IdentityHash::parse(&format!("{:064x}", 1207)).unwrap();
+    let ws = data.workspaces[7];
+    let successful = [RunOutcome::Succeeded, RunOutcome::PartiallySucceeded];
+    for outcomes in [&successful[..], &[]] {
+        let plan = data
+            .store
+            .explain_latest_completed_with_identity(ws, &hash, outcomes)
+            .await
+            .unwrap();
+        assert_uses_index(
+            db.backend,
+            &plan,
+            &["operation_runs_workspace_id_run_identity_hash_idx"],
+        );
+    }
+
+    // The statement explained is the statement run: it finds that run.
+    use operation_runs_ports::OperationRunRepository;
+    let found = data
+        .store
+        .latest_completed_with_identity(ws, &hash, &successful)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.identity_hash(), &hash);
+    assert_eq!(found.workspace_id(), ws);
+}
+
 on_every_backend!(migrated =>
     monitoring_list_is_served_by_its_index,
     schedule_history_is_served_by_its_index,
+    latest_completed_of_an_identity_is_served_by_its_index,
 );

@@ -10,8 +10,9 @@ pub use model::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
-    BackupScheduleId, BackupSetId, Membership, NewOperationRun, OperationRun, RunContext, RunId,
-    RunState, RunStatus, SummaryCounts, TenantId, UserId, WorkspaceId,
+    BackupScheduleId, BackupSetId, IdentityHash, Membership, NewOperationRun, OperationRun,
+    RunContext, RunId, RunOutcome, RunState, RunStatus, SummaryCounts, TenantId, UserId,
+    WorkspaceId,
 };
 
 /// The canonical run store (`operation_runs`).
@@ -141,6 +142,22 @@ pub trait OperationRunRepository: Send + Sync {
         heartbeat_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OperationRun>, PortError>;
+
+    /// The newest (by id) completed run of the identity `(workspace, identity_hash)` whose
+    /// outcome is one of `outcomes` (any final outcome when `outcomes` is empty); `None` if there
+    /// is none. Served by the `(workspace_id, run_identity_hash)` index: it reads the runs of
+    /// one identity, never a whole history.
+    ///
+    /// Used for idempotency beyond the active run: "has this operation already succeeded?".
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    async fn latest_completed_with_identity(
+        &self,
+        workspace: WorkspaceId,
+        identity_hash: &IdentityHash,
+        outcomes: &[RunOutcome],
+    ) -> Result<Option<OperationRun>, PortError>;
 
     /// A page of one backup schedule's history: runs of the requested backup-schedule types whose
     /// `context.backup_schedule_id` is the schedule, in its workspace, newest first (by id).

@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest page a [`HistoryQuery`] asks for; larger limits are lowered to it.
 pub const MAX_PAGE_SIZE: u32 = 500;
-/// Page size used when walking a whole history (retention, purge, idempotency look-ups).
+/// Page size used when walking a whole history (retention and purge planning).
 const WALK_PAGE_SIZE: u32 = 200;
 
 /// A page request of one schedule's history. Build it with [`HistoryQuery::new`] and the

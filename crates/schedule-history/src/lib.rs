@@ -11,8 +11,8 @@ mod source;
 pub use error::ScheduleError;
 pub use history::{DEFAULT_PAGE_SIZE, HistoryQuery, LatestRuns, MAX_PAGE_SIZE, ScheduleHistory};
 pub use operations::{
-    BackupReport, Execution, FAILURE_BACKUP, FAILURE_PURGE, FAILURE_RETENTION, Mode, PurgeReport,
-    RetentionReport, ScheduleOperations, ScheduleRequest, Trigger,
+    BackupReport, Execution, FAILURE_BACKUP, FAILURE_DUPLICATE, FAILURE_PURGE, FAILURE_RETENTION,
+    Mode, PurgeReport, RetentionReport, ScheduleOperations, ScheduleRequest, Trigger,
 };
 pub use purge::{PurgePlan, PurgePolicy};
 pub use retention::{LeftReason, LeftSet, RetentionDecision, RetentionPlan, RunSet};

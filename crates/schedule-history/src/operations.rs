@@ -23,6 +23,10 @@ pub const FAILURE_BACKUP: &str = "backup_failed";
 pub const FAILURE_RETENTION: &str = "retention_failed";
 /// Failure code of a `backup_schedule_purge` that failed.
 pub const FAILURE_PURGE: &str = "purge_failed";
+/// Failure code on a run cancelled right after it was started because another run of the same
+/// schedule, type and scheduled time had just completed successfully (its message names that
+/// run). Such a run did no work.
+pub const FAILURE_DUPLICATE: &str = "duplicate_of_completed_run";
 
 /// Rows deleted per statement when purging run history, unless set.
 const PURGE_BATCH_SIZE: u32 = 500;
@@ -230,12 +234,14 @@ pub struct PurgeReport {
 /// `{backup_schedule_id, scheduled_for}`.
 ///
 /// Idempotency: a request whose identity has a completed successful run returns
-/// [`Execution::AlreadyCompleted`] without doing anything (found by walking the schedule's
-/// successful runs of that type); one whose identity has an active run returns
-/// [`Execution::AlreadyActive`] (the run store's active-identity guarantee). A failed or
-/// cancelled attempt does not block: the next request is a retry with a new run. A request
-/// racing the very completion of another can still redo the work once; all three operations
-/// tolerate that (a second backup set, a retention or purge that finds nothing left to do).
+/// [`Execution::AlreadyCompleted`] without doing anything (one indexed look-up of the identity,
+/// [`operation_runs_ports::OperationRunRepository::latest_completed_with_identity`]); one whose
+/// identity has an active run returns [`Execution::AlreadyActive`] (the run store's
+/// active-identity guarantee). A failed or cancelled attempt does not block: the next request is
+/// a retry with a new run. The look-up is repeated once after a new run was started, so a run
+/// that completed between the look-up and the start is found and the new run is cancelled
+/// ([`FAILURE_DUPLICATE`]) before it does any work; the crate documentation states exactly what
+/// remains open.
 ///
 /// Failures: once the run is recorded, any failure completes it as `failed` with one failure
 /// (`backup_failed`, `retention_failed` or `purge_failed`, sanitized message) and returns
@@ -690,6 +696,12 @@ impl ScheduleOperations {
 
     /// Looks the schedule up, returns a completed successful run of the identity if there is
     /// one, else starts (or finds active) the run and begins it.
+    ///
+    /// The look-up before the start and the start are two steps, so a run of the identity may
+    /// complete successfully in between; the start then inserts a new run (no run of the
+    /// identity is active any more). The look-up is therefore repeated once after a new run was
+    /// inserted, and a run found then wins: the new run is cancelled as a duplicate. See the
+    /// crate documentation for what this leaves open.
     async fn open(
         &self,
         request: &ScheduleRequest,
@@ -707,18 +719,7 @@ impl ScheduleOperations {
             &identity,
         )
         .map_err(ServiceError::from)?;
-        let successful = self
-            .history
-            .walk_schedule(
-                &schedule,
-                std::slice::from_ref(&run_type),
-                &[RunOutcome::Succeeded, RunOutcome::PartiallySucceeded],
-            )
-            .await?;
-        if let Some(done) = successful
-            .into_iter()
-            .find(|run| run.identity_hash() == &hash && !run.status().is_active())
-        {
+        if let Some(done) = self.succeeded_before(schedule.workspace_id, &hash).await? {
             tracing::debug!(run = %done.id(), "already completed for this scheduled time");
             return Ok(Opened::Completed(done));
         }
@@ -745,9 +746,73 @@ impl ScheduleOperations {
             t if t == RunType::BACKUP_SCHEDULE_RETENTION => FAILURE_RETENTION,
             _ => FAILURE_PURGE,
         };
+        // Our insert succeeded, so no other run of the identity was active then: every other
+        // run of it had completed before, and is visible to a read made after the insert; and
+        // while ours is active no other run of the identity can exist to complete.
+        match self
+            .succeeded_before(run.workspace_id(), run.identity_hash())
+            .await
+        {
+            Ok(None) => {}
+            Ok(Some(done)) => {
+                self.cancel_duplicate(&run, &done).await;
+                return Ok(Opened::Completed(done));
+            }
+            Err(cause) => return Err(self.fail(run, code, cause).await),
+        }
         match self.service.begin(run.id()).await {
             Ok(running) => Ok(Opened::Running(running, schedule)),
             Err(cause) => Err(self.fail(run, code, cause.into()).await),
+        }
+    }
+
+    /// The newest run of the identity that completed successfully, if any.
+    async fn succeeded_before(
+        &self,
+        workspace: WorkspaceId,
+        identity: &IdentityHash,
+    ) -> Result<Option<OperationRun>, ScheduleError> {
+        Ok(self
+            .service
+            .runs()
+            .latest_completed_with_identity(
+                workspace,
+                identity,
+                &[RunOutcome::Succeeded, RunOutcome::PartiallySucceeded],
+            )
+            .await?)
+    }
+
+    /// Cancels a run started just after another run of its identity completed successfully,
+    /// with failure [`FAILURE_DUPLICATE`] naming that run. Best effort: if it cannot be
+    /// cancelled, the stale-run reaper completes it later.
+    async fn cancel_duplicate(&self, duplicate: &OperationRun, done: &OperationRun) {
+        tracing::debug!(
+            run = %duplicate.id(),
+            completed = %done.id(),
+            "completed for this scheduled time just before this run started; cancelling it"
+        );
+        let failures = match FailureCode::parse(FAILURE_DUPLICATE) {
+            Ok(code) => FailureSummary::single(Failure::new(
+                code,
+                &format!(
+                    "run {} of this scheduled time completed successfully first",
+                    done.id()
+                ),
+            )),
+            // A snake_case constant (pinned by a test); this cannot happen.
+            Err(_) => FailureSummary::new(),
+        };
+        if let Err(error) = self
+            .service
+            .complete(duplicate.id(), RunOutcome::Cancelled, failures)
+            .await
+        {
+            tracing::warn!(
+                run = %duplicate.id(),
+                error = %sanitize_message(&error.to_string()),
+                "could not cancel a duplicate run; the stale-run reaper will complete it"
+            );
         }
     }
 

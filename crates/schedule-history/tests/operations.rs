@@ -5,12 +5,13 @@ mod common;
 use chrono::{Duration, SecondsFormat};
 use common::{OTHER_WS, SCHEDULE, TENANT, WRITES, WS, World, base, now};
 use operation_runs_domain::{
-    BackupSetId, Failure, FailureCode, RunContext, RunOutcome, RunStatus, RunType, UserId,
+    BackupSetId, Failure, FailureCode, OperationRun, RunContext, RunOutcome, RunStatus, RunType,
+    Transition, UserId,
 };
 use operation_runs_ports::PortError;
 use operation_runs_schedule_history::{
-    BackupContent, BackupSourceError, Execution, FAILURE_BACKUP, FAILURE_PURGE, FAILURE_RETENTION,
-    Mode, PurgePolicy, ScheduleError, ScheduleRequest, Trigger, source_fn,
+    BackupContent, BackupSourceError, Execution, FAILURE_BACKUP, FAILURE_DUPLICATE, FAILURE_PURGE,
+    FAILURE_RETENTION, Mode, PurgePolicy, ScheduleError, ScheduleRequest, Trigger, source_fn,
 };
 use operation_runs_service::StartRequest;
 
@@ -29,7 +30,12 @@ fn stored_text(world: &World) -> String {
 
 #[test]
 fn failure_codes_are_valid() {
-    for code in [FAILURE_BACKUP, FAILURE_RETENTION, FAILURE_PURGE] {
+    for code in [
+        FAILURE_BACKUP,
+        FAILURE_RETENTION,
+        FAILURE_PURGE,
+        FAILURE_DUPLICATE,
+    ] {
         assert_eq!(FailureCode::parse(code).unwrap().as_str(), code);
     }
 }
@@ -227,7 +233,7 @@ async fn a_completed_backup_is_not_redone_but_a_failed_one_is_retried() {
     world.fail("create_set", "boom");
     let failed = ops.run_backup(&request(), &items(3)).await.unwrap_err();
     world.state().failing.clear();
-    // Other scheduled times fill the history, so the look-up has to page.
+    // Other scheduled times fill the history; the look-up reads only this identity's runs.
     for day in 1..=4 {
         let other = ScheduleRequest::new(WS, SCHEDULE, base() + Duration::days(day));
         assert!(
@@ -246,6 +252,7 @@ async fn a_completed_backup_is_not_redone_but_a_failed_one_is_retried() {
     assert_ne!(done.id(), failed.failed_run().unwrap().id());
 
     let sets_before = world.state().sets.len();
+    let calls_before = world.calls().len();
     // Sub-seconds are dropped: this is the same scheduled time.
     let again = ScheduleRequest::new(
         WS,
@@ -257,6 +264,114 @@ async fn a_completed_backup_is_not_redone_but_a_failed_one_is_retried() {
         Execution::AlreadyCompleted(done)
     );
     assert_eq!(world.state().sets.len(), sets_before, "no second set");
+    // One look-up of the identity, no walk through the schedule's history.
+    assert_eq!(
+        world.calls()[calls_before..],
+        ["get_schedule", "latest_completed_with_identity"]
+    );
+}
+
+/// The identity inputs of `request()`'s operations.
+fn identity_of_request() -> serde_json::Value {
+    serde_json::json!({
+        "backup_schedule_id": SCHEDULE.get(),
+        "scheduled_for": request().scheduled_for.to_rfc3339_opts(SecondsFormat::Secs, true),
+    })
+}
+
+#[tokio::test]
+async fn a_backup_that_completes_between_look_up_and_start_is_not_redone() {
+    let world = World::new(3);
+    // Another worker's backup of the same scheduled time is running …
+    let other = world.seed_with_identity(
+        RunType::BACKUP_SCHEDULE_RUN,
+        RunStatus::Running,
+        RunOutcome::Pending,
+        RunContext::new().with_backup_schedule_id(SCHEDULE),
+        Some(identity_of_request()),
+    );
+    // … and completes right after our look-up found nothing, before our start.
+    world.state().after_latest_completed = Some(Box::new(move |state| {
+        let slot = state.runs.iter_mut().find(|r| r.id() == other).unwrap();
+        let mut record = slot.record().clone();
+        record.state = record
+            .state
+            .apply(Transition::Complete(RunOutcome::Succeeded), now())
+            .unwrap();
+        *slot = OperationRun::from_record(record).unwrap();
+    }));
+    let ops = world.ops(200);
+
+    let answer = ops
+        .run_backup(
+            &request(),
+            &source_fn(|_, _| panic!("the backup must not be done twice")),
+        )
+        .await
+        .unwrap();
+
+    let done = world.run(other);
+    assert_eq!(done.outcome(), RunOutcome::Succeeded);
+    assert_eq!(answer, Execution::AlreadyCompleted(done));
+    // Our start inserted a run (the other one was no longer active); it was cancelled as a
+    // duplicate before doing anything.
+    let ours: Vec<OperationRun> = world
+        .runs_of(&RunType::BACKUP_SCHEDULE_RUN)
+        .into_iter()
+        .filter(|r| r.id() != other)
+        .collect();
+    assert_eq!(ours.len(), 1);
+    let duplicate = &ours[0];
+    assert_eq!(duplicate.status(), RunStatus::Completed);
+    assert_eq!(duplicate.outcome(), RunOutcome::Cancelled);
+    assert_eq!(duplicate.started_at(), None, "never began");
+    assert_eq!(duplicate.identity_hash(), world.run(other).identity_hash());
+    let failures = duplicate.failure_summary().failures();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].code().as_str(), FAILURE_DUPLICATE);
+    assert!(
+        failures[0].message().contains(&other.to_string()),
+        "{failures:?}"
+    );
+    let calls = world.calls();
+    assert!(!calls.contains(&"create_set"), "{calls:?}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| **c == "latest_completed_with_identity")
+            .count(),
+        2,
+        "{calls:?}"
+    );
+
+    // From now on the successful run answers straight away.
+    let again = ops.run_backup(&request(), &items(1)).await.unwrap();
+    assert_eq!(again, Execution::AlreadyCompleted(world.run(other)));
+}
+
+#[tokio::test]
+async fn a_failing_second_look_up_fails_the_new_run() {
+    let world = World::new(3);
+    // The first look-up answers; then the store fails.
+    world.state().after_latest_completed = Some(Box::new(|state| {
+        state
+            .failing
+            .insert("latest_completed_with_identity", "connection reset".into());
+    }));
+    let ops = world.ops(200);
+
+    let err = ops.run_backup(&request(), &items(1)).await.unwrap_err();
+
+    let run = err.failed_run().expect("the new run is reported").clone();
+    let stored = world.run(run.id());
+    assert_eq!(stored.outcome(), RunOutcome::Failed);
+    assert_eq!(stored.started_at(), None);
+    assert_eq!(
+        stored.failure_summary().failures()[0].code().as_str(),
+        FAILURE_BACKUP
+    );
+    assert!(matches!(err.root(), ScheduleError::Port(_)), "{err:?}");
+    assert!(!world.calls().contains(&"create_set"));
 }
 
 #[tokio::test]
@@ -533,6 +648,8 @@ async fn dry_runs_against_bare_mocks_call_no_write_method() {
         .returning(|_| Ok(0));
     runs.expect_insert_or_get_active().never();
     runs.expect_transition().never();
+    runs.expect_transition_with_counts().never();
+    runs.expect_complete_if_stale().never();
     runs.expect_increment_counts().never();
     runs.expect_merge_context().never();
     runs.expect_purge_schedule_history().never();

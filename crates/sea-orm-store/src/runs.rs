@@ -8,8 +8,8 @@ use crate::sql::{self, ACTIVE, Dialect};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
-    CountName, MAX_COUNT, NewOperationRun, OperationRun, RunContext, RunId, RunState, RunStatus,
-    RunType, SummaryCounts,
+    CountName, IdentityHash, MAX_COUNT, NewOperationRun, OperationRun, RunContext, RunId,
+    RunOutcome, RunState, RunStatus, RunType, SummaryCounts, WorkspaceId,
 };
 use operation_runs_ports::{
     HistoryPurgeCriteria, OperationRunRepository, PortError, RunCursor, RunListQuery, RunPage,
@@ -80,6 +80,24 @@ pub(crate) fn list_select(query: &RunListQuery) -> Select<Entity> {
     select
         .order_by_desc(Column::Id)
         .limit(page_size(query.limit) + 1)
+}
+
+/// The newest completed run of one identity: `workspace_id = ? AND run_identity_hash = ? AND
+/// status = 'completed' [AND outcome IN (…)] ORDER BY id DESC LIMIT 1`, served by
+/// `operation_runs_workspace_id_run_identity_hash_idx` (the rows of one identity only).
+pub(crate) fn latest_completed_select(
+    workspace: WorkspaceId,
+    identity_hash: &IdentityHash,
+    outcomes: &[RunOutcome],
+) -> Select<Entity> {
+    let mut select = Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace.get()))
+        .filter(Column::RunIdentityHash.eq(identity_hash.as_str()))
+        .filter(Column::Status.eq(RunStatus::Completed.as_str()));
+    if !outcomes.is_empty() {
+        select = select.filter(Column::Outcome.is_in(outcomes.iter().map(|o| o.as_str())));
+    }
+    select.order_by_desc(Column::Id).limit(1)
 }
 
 /// One schedule's history: `type IN (…) AND <indexed schedule expression> = ? AND
@@ -310,6 +328,23 @@ impl SeaOrmStore {
     ) -> Result<String, PortError> {
         let stmt =
             schedule_history_select(self.dialect()?, query).build(self.conn.get_database_backend());
+        self.explain(stmt).await
+    }
+
+    /// Diagnostics: the query plan of exactly the statement
+    /// [`OperationRunRepository::latest_completed_with_identity`] runs, like
+    /// [`SeaOrmStore::explain_list`].
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    pub async fn explain_latest_completed_with_identity(
+        &self,
+        workspace: WorkspaceId,
+        identity_hash: &IdentityHash,
+        outcomes: &[RunOutcome],
+    ) -> Result<String, PortError> {
+        let stmt = latest_completed_select(workspace, identity_hash, outcomes)
+            .build(self.conn.get_database_backend());
         self.explain(stmt).await
     }
 
@@ -546,6 +581,21 @@ impl OperationRunRepository for SeaOrmStore {
             .await
             .map_err(map_db_err)?;
         convert::runs(models)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn latest_completed_with_identity(
+        &self,
+        workspace: WorkspaceId,
+        identity_hash: &IdentityHash,
+        outcomes: &[RunOutcome],
+    ) -> Result<Option<OperationRun>, PortError> {
+        latest_completed_select(workspace, identity_hash, outcomes)
+            .one(&self.conn)
+            .await
+            .map_err(map_db_err)?
+            .map(convert::run)
+            .transpose()
     }
 
     #[tracing::instrument(

@@ -34,6 +34,9 @@ pub fn now() -> DateTime<Utc> {
     base() + Duration::days(100)
 }
 
+/// A change another process makes to the world between two steps of the code under test.
+pub type Meanwhile = Box<dyn FnOnce(&mut State) + Send>;
+
 #[derive(Default)]
 pub struct State {
     pub runs: Vec<OperationRun>,
@@ -47,6 +50,9 @@ pub struct State {
     pub history_pages: Vec<(Option<RunCursor>, u32)>,
     /// Batch size of `purge_schedule_history` calls.
     pub purge_batches: Vec<u32>,
+    /// Runs once, right after the next `latest_completed_with_identity` answered: what another
+    /// process does between a look-up and the next step.
+    pub after_latest_completed: Option<Meanwhile>,
     next_run: i64,
     next_set: i64,
 }
@@ -113,9 +119,22 @@ impl World {
         outcome: RunOutcome,
         context: RunContext,
     ) -> RunId {
+        self.seed_with_identity(run_type, status, outcome, context, None)
+    }
+
+    /// [`World::seed`] with the given identity inputs (default: unique to the run).
+    pub fn seed_with_identity(
+        &self,
+        run_type: RunType,
+        status: RunStatus,
+        outcome: RunOutcome,
+        context: RunContext,
+        identity: Option<serde_json::Value>,
+    ) -> RunId {
         let mut state = self.state();
         let id = RunId::new(state.next_run);
         state.next_run += 1;
+        let identity = identity.unwrap_or_else(|| serde_json::json!({"seed": id.get()}));
         let created = base() + Duration::hours(id.get());
         let mut run_state = RunState::queued();
         if status != RunStatus::Queued {
@@ -134,13 +153,7 @@ impl World {
             initiator_name: "scheduler".into(),
             run_type: run_type.to_string(),
             state: run_state,
-            identity_hash: IdentityHash::compute(
-                WS,
-                Some(TENANT),
-                &run_type,
-                &serde_json::json!({"seed": id.get()}),
-            )
-            .unwrap(),
+            identity_hash: IdentityHash::compute(WS, Some(TENANT), &run_type, &identity).unwrap(),
             summary_counts: SummaryCounts::new(),
             context,
             created_at: created,
@@ -229,6 +242,26 @@ impl World {
             state.history_pages.push((q.after, q.limit));
             Ok(paginate(&state.runs, q))
         });
+        let w = self.clone();
+        mock.expect_latest_completed_with_identity()
+            .returning(move |workspace, hash, outcomes| {
+                let mut state = w.enter("latest_completed_with_identity")?;
+                let found = state
+                    .runs
+                    .iter()
+                    .filter(|r| {
+                        r.workspace_id() == workspace
+                            && r.identity_hash() == hash
+                            && r.status() == RunStatus::Completed
+                            && (outcomes.is_empty() || outcomes.contains(&r.outcome()))
+                    })
+                    .max_by_key(|r| r.id())
+                    .cloned();
+                if let Some(then) = state.after_latest_completed.take() {
+                    then(&mut state);
+                }
+                Ok(found)
+            });
         let w = self.clone();
         mock.expect_insert_or_get_active().returning(move |new| {
             let mut state = w.enter("insert_or_get_active")?;
