@@ -48,6 +48,10 @@ pub enum ScheduleError {
         /// The failure stored on the run (sanitized).
         failure: Failure,
         /// What went wrong, unsanitized: for matching on, not for logging.
+        // Deliberately not `#[source]`: the cause's text is unsanitized (a backup source's or a
+        // database's message may carry a token or a password), and error reporters print the
+        // whole `source()` chain, so exposing it would undo the sanitized `Display` above. Reach
+        // it through `ScheduleError::root` or by matching instead.
         cause: Box<ScheduleError>,
     },
 }

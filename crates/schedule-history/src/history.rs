@@ -216,6 +216,11 @@ impl ScheduleHistory {
     ///
     /// # Errors
     /// As [`ScheduleHistory::authorize_viewer`] and [`ScheduleHistory::page`].
+    #[tracing::instrument(
+        skip(self, query),
+        fields(workspace = %query.workspace_id, schedule = %query.schedule_id),
+        err(level = "debug")
+    )]
     pub async fn page_for_viewer(
         &self,
         viewer: UserId,
@@ -280,6 +285,7 @@ impl ScheduleHistory {
     ///
     /// # Errors
     /// As [`ScheduleHistory::authorize_viewer`] and [`ScheduleHistory::latest`].
+    #[tracing::instrument(skip(self), err(level = "debug"))]
     pub async fn latest_for_viewer(
         &self,
         viewer: UserId,

@@ -141,6 +141,14 @@ async fn a_failing_backup_source_fails_the_run_with_a_sanitized_failure() {
     assert!(failures[0].message().contains("[REDACTED]"));
     assert!(!stored_text(&world).contains("secret123"));
     assert!(!err.to_string().contains("secret123"), "{err}");
+    // Nor anywhere in the error chain, which reporters (anyhow's `{:#}`, tracing) print whole.
+    let mut chain = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(e) = next {
+        chain.push(e.to_string());
+        next = e.source();
+    }
+    assert!(!chain.join(": ").contains("secret123"), "{chain:?}");
     assert_eq!(world.run(run.id()), run);
     assert!(world.state().sets.is_empty(), "no set for a failed backup");
     assert_eq!(run.context().backup_set_id(), None);
