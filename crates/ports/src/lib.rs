@@ -193,8 +193,11 @@ pub trait OperationRunRepository: Send + Sync {
 #[async_trait]
 pub trait InventoryRepository: Send + Sync {
     /// Upserts the items by `(tenant_id, external_id)` and sets their
-    /// `last_seen_operation_run_id` to `run`, in one set-based statement. Returns the item ids in
-    /// the order given.
+    /// `last_seen_operation_run_id` to `run`, all or nothing: set-based (never a statement per
+    /// item), in one transaction; an adapter may split a large batch into several statements
+    /// within that transaction to stay under its backend's parameter limit. An external id given
+    /// twice is upserted once (its last occurrence wins). Returns the stored item of each given
+    /// item, in the order given.
     ///
     /// # Errors
     /// [`PortError::NotFound`] if the tenant or run does not exist; [`PortError::Backend`] when the
