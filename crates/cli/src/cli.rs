@@ -84,7 +84,11 @@ Creates (or reuses) the database, applies the migrations, seeds a demo workspace
 a second run reuses the rows of the first), then records an inventory sync (a second start is \
 reused), an Entra group sync with a partial failure, drift findings between two inventory syncs, \
 several scheduled backups (one failing), retention and purge, and prints the workspace's \
-operations and the schedule's history. Running it again adds another round of runs.",
+operations and the schedule's history. Running it again adds another round of runs.\n\n\
+It runs on a new (empty) database or a fully migrated one. A database part-way through its \
+migrations, or holding run tables without a record of its migrations, is a real database \
+before the cutover: the demo refuses it (exit 1) rather than drop its legacy history and mix \
+demo rows into its data; upgrade it with `oprun preflight` and `oprun migrate up`.",
         after_help = "Example:\n  oprun demo                                   # ./oprun.db\n  oprun demo --database-url sqlite:///tmp/demo.db?mode=rwc"
     )]
     Demo,

@@ -84,6 +84,10 @@ pub async fn ensure_migrated(conn: &DatabaseConnection) -> CliResult {
 /// Where a database stands in the migration history, read without writing anything.
 #[derive(Debug, Clone)]
 pub struct SchemaState {
+    /// Names of the applied migrations, oldest first.
+    pub applied: Vec<String>,
+    /// Names of the pending migrations, oldest first.
+    pub pending: Vec<String>,
     /// Whether the first migration (the pre-cutover baseline) is pending.
     pub baseline_pending: bool,
     /// Whether the database holds an `operation_runs` table, recorded in the history or not.
@@ -95,6 +99,12 @@ impl SchemaState {
     /// holding only other applications' tables).
     pub fn is_empty(&self) -> bool {
         self.baseline_pending && !self.has_runs_table
+    }
+
+    /// Part-way through the history: some migrations applied, some pending (a real database
+    /// before, or in the middle of, the cutover).
+    pub fn is_part_way(&self) -> bool {
+        !self.applied.is_empty() && !self.pending.is_empty()
     }
 
     /// A database the history does not describe: the baseline is not recorded, yet the run
@@ -113,11 +123,16 @@ pub async fn schema_state(conn: &DatabaseConnection) -> CliResult<SchemaState> {
     let baseline_pending = migrations
         .first()
         .is_some_and(|m| m.status() == MigrationStatus::Pending);
+    let (applied, pending): (Vec<_>, Vec<_>) = migrations
+        .iter()
+        .partition(|m| m.status() == MigrationStatus::Applied);
     let has_runs_table = SchemaManager::new(conn)
         .has_table("operation_runs")
         .await
         .map_err(|e| CliError::error(format!("cannot read the database schema: {e}")))?;
     Ok(SchemaState {
+        applied: applied.iter().map(|m| m.name().to_owned()).collect(),
+        pending: pending.iter().map(|m| m.name().to_owned()).collect(),
         baseline_pending,
         has_runs_table,
     })

@@ -1690,6 +1690,76 @@ async fn the_demo_runs_twice_on_one_database() {
     }
 }
 
+/// A real database before the cutover (migrations applied, some pending) is not a playground:
+/// the demo refuses it and changes nothing, on either side of the history's bookkeeping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_refuses_a_database_before_the_cutover() {
+    use operation_runs_migration::fixtures::seed_legacy_edge_cases;
+
+    for db in databases().await {
+        let url = db.url.as_str();
+        ok(url, &["migrate", "up", "--steps", "1"]);
+        seed_legacy_edge_cases(&db.conn).await.unwrap();
+        let before = ok_json(url, &["preflight"]);
+        let workspaces = db.scalar_i64("SELECT COUNT(*) FROM workspaces").await;
+
+        let ran = fails(
+            url,
+            &["demo"],
+            1,
+            &[
+                "demo refused",
+                "1 applied",
+                "pending",
+                "oprun preflight",
+                "oprun migrate up",
+            ],
+        );
+        assert!(!ran.stdout.contains("applied"), "{}", ran.stdout);
+        let status = ok_json(url, &["migrate", "status"]);
+        let applied = status
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["applied"] == true)
+            .count();
+        assert_eq!(applied, 1, "the demo applied no migration");
+        assert_eq!(
+            ok_json(url, &["preflight"]),
+            before,
+            "legacy history intact"
+        );
+        assert_eq!(
+            db.scalar_i64("SELECT COUNT(*) FROM workspaces").await,
+            workspaces,
+            "no demo rows"
+        );
+
+        // Part-way through the cutover itself, too.
+        ok(url, &["migrate", "up", "--steps", "2"]);
+        fails(url, &["demo"], 1, &["demo refused", "3 applied"]);
+
+        // Tables without a record of the migrations: the same database, untracked.
+        db.exec("DROP TABLE seaql_migrations").await;
+        fails(url, &["demo"], 1, &["demo refused", "no record"]);
+        assert_eq!(
+            db.scalar_i64("SELECT COUNT(*) FROM workspaces").await,
+            workspaces
+        );
+    }
+}
+
+/// A database migrated by hand (all migrations, no demo seed yet) runs the demo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_on_a_fully_migrated_database() {
+    for db in migrated_databases().await {
+        let url = db.url.as_str();
+        let ran = ok(url, &["demo"]);
+        assert!(ran.contains("migrations up to date"), "{ran}");
+        assert!(ran.contains("seed (created)"), "{ran}");
+    }
+}
+
 #[test]
 fn the_demo_uses_a_sqlite_file_in_the_current_directory_by_default() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 use crate::cli::GlobalArgs;
 use crate::commands::migrate;
 use crate::commands::schedules::{describe_purge, describe_retention, operations};
-use crate::db::{self, App, Purpose};
+use crate::db::{self, App, Purpose, SchemaState};
 use crate::error::{CliError, CliResult};
 use crate::output::{Table, first_failure, history_table, runs_table};
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
@@ -48,11 +48,12 @@ fn heading(n: u32, title: &str) {
 
 /// Runs the demo.
 pub async fn run(global: &GlobalArgs) -> CliResult {
+    let migrating = db::connect(&global.database_url, Purpose::Migrate).await?;
+    refuse_a_real_database(&db::schema_state(&migrating).await?, &global.database_url)?;
     println!(
         "Operation Runs demo on {}",
         db::redact_url(&global.database_url)
     );
-    let migrating = db::connect(&global.database_url, Purpose::Migrate).await?;
     let applied = migrate::up(&migrating, None).await?;
     // Closing is best effort: the pool is dropped either way.
     let _ = migrating.close().await;
@@ -85,6 +86,32 @@ pub async fn run(global: &GlobalArgs) -> CliResult {
         seed.workspace
     );
     Ok(())
+}
+
+/// The demo applies every pending migration and seeds rows, so on a database part-way through
+/// its history (a real one before the cutover) it would drop legacy run history and mix demo
+/// rows into real data. It runs only on an empty database or a fully migrated one.
+fn refuse_a_real_database(state: &SchemaState, url: &str) -> CliResult {
+    let shown = db::redact_url(url);
+    let why = if state.is_part_way() {
+        format!(
+            "the database `{shown}` is part-way through its migrations ({} applied, {} pending, \
+             next: {})",
+            state.applied.len(),
+            state.pending.len(),
+            state.pending.first().map_or("?", String::as_str)
+        )
+    } else if state.is_untracked() {
+        format!("the database `{shown}` holds operation run tables but no record of its migrations")
+    } else {
+        return Ok(());
+    };
+    Err(CliError::error(format!(
+        "demo refused: {why}; it looks like a real database awaiting the cutover, and the demo \
+         would apply the cutover (which drops legacy run history) and add demo rows next to its \
+         data. To upgrade it, check it with `oprun preflight`, then run `oprun migrate up`; to \
+         see the demo, point it at a new database (--database-url 'sqlite://demo.db?mode=rwc')"
+    )))
 }
 
 struct Seed {
