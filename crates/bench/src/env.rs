@@ -1,0 +1,481 @@
+//! Fresh databases for the scenarios: created, copied and dropped by the bench itself.
+
+use anyhow::{Context, Result, bail};
+use operation_runs_migration::{Migrator, MigratorTrait};
+use operation_runs_sea_orm::SeaOrmStore;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// The database server a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// SQLite files in a temporary directory.
+    Sqlite,
+    /// PostgreSQL: databases created on the server of the admin URL.
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// `sql` with PostgreSQL's `$n` placeholders turned into SQLite's numbered `?n`.
+    pub fn sql(self, sql: &str) -> String {
+        match self {
+            Self::Postgres => sql.to_owned(),
+            Self::Sqlite => {
+                let mut out = String::with_capacity(sql.len());
+                let mut chars = sql.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                        out.push('?');
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Pool size on PostgreSQL: the 16 concurrent tasks of the contended scenarios, plus headroom.
+const PG_POOL: u32 = 20;
+
+/// One statement as the connection's metric hook saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedStatement {
+    pub elapsed: Duration,
+    pub sql: String,
+}
+
+/// Statements executed on a connection while armed: how many round trips an operation costs
+/// and how long each statement of a batched job held the database.
+#[derive(Debug, Default)]
+pub struct StatementLog {
+    armed: AtomicBool,
+    entries: Mutex<Vec<LoggedStatement>>,
+}
+
+impl StatementLog {
+    fn record(&self, info: &sea_orm::metric::Info<'_>) {
+        if self.armed.load(Ordering::Relaxed) {
+            let sql: String = info.statement.sql.chars().take(120).collect();
+            self.entries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(LoggedStatement {
+                    elapsed: info.elapsed,
+                    sql,
+                });
+        }
+    }
+
+    /// Clears the log and starts recording.
+    pub fn arm(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.armed.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops recording and hands out what was recorded.
+    pub fn disarm(&self) -> Vec<LoggedStatement> {
+        self.armed.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *self.entries.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// One benchmark database with a SeaORM connection (the product's path) whose sqlx pool also
+/// serves the hand-written baselines, so both go through the same connections.
+pub struct Db {
+    pub backend: Backend,
+    /// Database name (PostgreSQL) or file path (SQLite).
+    pub name: String,
+    pub conn: DatabaseConnection,
+    pub log: Arc<StatementLog>,
+}
+
+impl Db {
+    pub fn store(&self) -> SeaOrmStore {
+        SeaOrmStore::from_connection(self.conn.clone())
+    }
+
+    pub fn pg(&self) -> Result<&sqlx::PgPool> {
+        match self.backend {
+            Backend::Postgres => Ok(self.conn.get_postgres_connection_pool()),
+            Backend::Sqlite => bail!("not a PostgreSQL database"),
+        }
+    }
+
+    pub fn sqlite(&self) -> Result<&sqlx::SqlitePool> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.conn.get_sqlite_connection_pool()),
+            Backend::Postgres => bail!("not a SQLite database"),
+        }
+    }
+
+    /// Runs set-up SQL (never timed), `$n` placeholders are not allowed here.
+    pub async fn exec(&self, sql: &str) -> Result<u64> {
+        Ok(self
+            .conn
+            .execute_unprepared(sql)
+            .await
+            .with_context(|| format!("executing {}", abbreviate(sql)))?
+            .rows_affected())
+    }
+
+    /// The first column of the first row as an integer (0 for no row or NULL).
+    pub async fn scalar(&self, sql: &str) -> Result<i64> {
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(
+                self.conn.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .with_context(|| format!("querying {}", abbreviate(sql)))?;
+        match row {
+            Some(row) => Ok(row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0)),
+            None => Ok(0),
+        }
+    }
+
+    /// Refreshes the planner's statistics, as autovacuum would have on a live server.
+    pub async fn analyze(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            self.exec("ANALYZE").await?;
+        }
+        Ok(())
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.conn, None)
+            .await
+            .context("running the migrations")
+    }
+}
+
+fn abbreviate(sql: &str) -> String {
+    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.len() > 160 {
+        let cut: String = one_line.chars().take(160).collect();
+        format!("{cut}…")
+    } else {
+        one_line
+    }
+}
+
+/// Creates, copies and drops the databases of one bench process.
+pub struct Env {
+    pub backend: Backend,
+    pub rows: u64,
+    /// Batch size of the `purge` scenario.
+    pub purge_batch: u32,
+    admin_url: String,
+    dir: Option<tempfile::TempDir>,
+    prefix: String,
+    live: Mutex<Vec<String>>,
+}
+
+impl Env {
+    pub fn new(backend: Backend, rows: u64, database_url: Option<String>) -> Result<Self> {
+        let prefix = format!("oprun_bench_{}", std::process::id());
+        match backend {
+            Backend::Postgres => Ok(Self {
+                backend,
+                rows,
+                purge_batch: 5000,
+                admin_url: database_url
+                    .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+                dir: None,
+                prefix,
+                live: Mutex::default(),
+            }),
+            Backend::Sqlite => {
+                if database_url.is_some() {
+                    bail!(
+                        "--database-url is for PostgreSQL; SQLite databases are temporary files \
+                         (set TMPDIR to choose where)"
+                    );
+                }
+                Ok(Self {
+                    backend,
+                    rows,
+                    purge_batch: 5000,
+                    admin_url: String::new(),
+                    dir: Some(
+                        tempfile::Builder::new()
+                            .prefix(&prefix)
+                            .tempdir()
+                            .context("creating a temporary directory")?,
+                    ),
+                    prefix,
+                    live: Mutex::default(),
+                })
+            }
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sqlite_path(&self, name: &str) -> Result<PathBuf> {
+        match &self.dir {
+            Some(dir) => Ok(dir.path().join(format!("{name}.db"))),
+            None => bail!("no directory for SQLite files"),
+        }
+    }
+
+    fn url_of(&self, name: &str) -> Result<String> {
+        match self.backend {
+            Backend::Postgres => Ok(with_database(&self.admin_url, name)),
+            Backend::Sqlite => Ok(format!(
+                "sqlite://{}?mode=rwc",
+                self.sqlite_path(name)?.display()
+            )),
+        }
+    }
+
+    async fn admin(&self, sql: &str) -> Result<()> {
+        let mut options = ConnectOptions::new(self.admin_url.clone());
+        options.max_connections(1).sqlx_logging(false);
+        let admin = Database::connect(options)
+            .await
+            .context("connecting to the PostgreSQL admin URL")?;
+        let result = admin.execute_unprepared(sql).await;
+        admin.close().await.ok();
+        result.with_context(|| format!("running `{sql}` on the admin URL"))?;
+        Ok(())
+    }
+
+    async fn open(&self, name: &str) -> Result<Db> {
+        let mut options = ConnectOptions::new(self.url_of(name)?);
+        options
+            .sqlx_logging(false)
+            // Both sides share this pool; a ping before every acquire would add a round trip to
+            // every statement of both and hide the difference being measured.
+            .test_before_acquire(false);
+        match self.backend {
+            Backend::Postgres => {
+                options.max_connections(PG_POOL);
+            }
+            Backend::Sqlite => {
+                // SeaORM's default of one connection; WAL with `synchronous = NORMAL` is the usual
+                // production setting for a SQLite file written by a service.
+                options.max_connections(1).map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                });
+            }
+        }
+        let mut conn = Database::connect(options)
+            .await
+            .with_context(|| format!("connecting to bench database {name}"))?;
+        if self.backend == Backend::Postgres {
+            // A service's pool is warm: open every connection up front, so that no measurement
+            // pays for connecting (sqlx hands a connection back to the pool in a background
+            // task, so a statement right after another would otherwise often open a new one).
+            let pool = conn.get_postgres_connection_pool();
+            let mut held = Vec::new();
+            for _ in 0..PG_POOL {
+                let mut c = pool.acquire().await.context("warming the pool")?;
+                sqlx::query("SELECT COUNT(*) FROM pg_class")
+                    .execute(&mut *c)
+                    .await
+                    .context("warming the pool")?;
+                held.push(c);
+            }
+        }
+        let log = Arc::new(StatementLog::default());
+        let hook = Arc::clone(&log);
+        conn.set_metric_callback(move |info| hook.record(info));
+        Ok(Db {
+            backend: self.backend,
+            name: name.to_owned(),
+            conn,
+            log,
+        })
+    }
+
+    /// A fresh, empty database.
+    pub async fn create(&self, label: &str) -> Result<Db> {
+        let name = format!("{}_{label}", self.prefix);
+        match self.backend {
+            Backend::Postgres => {
+                self.admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await?;
+                self.admin(&format!("CREATE DATABASE \"{name}\"")).await?;
+                self.live().push(name.clone());
+            }
+            Backend::Sqlite => {
+                remove_sqlite_files(&self.sqlite_path(&name)?);
+            }
+        }
+        self.open(&name).await
+    }
+
+    /// A fresh database with every migration applied.
+    pub async fn create_migrated(&self, label: &str) -> Result<Db> {
+        let db = self.create(label).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Copies `db` (closed for the copy, then reopened) into one new database per label, so
+    /// a scenario and its baseline start from byte-identical data.
+    pub async fn fork(&self, db: Db, labels: &[&str]) -> Result<(Db, Vec<Db>)> {
+        let source = db.name.clone();
+        db.conn
+            .close()
+            .await
+            .context("closing a database to copy it")?;
+        let mut copies = Vec::new();
+        for label in labels {
+            let name = format!("{}_{label}", self.prefix);
+            match self.backend {
+                Backend::Postgres => {
+                    self.admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await?;
+                    // FILE_COPY copies the files instead of WAL-logging every block: much
+                    // faster for a large template, but it checkpoints twice, which dominates
+                    // for a small one.
+                    let strategy = if self.rows >= 200_000 {
+                        "FILE_COPY"
+                    } else {
+                        "WAL_LOG"
+                    };
+                    self.admin(&format!(
+                        "CREATE DATABASE \"{name}\" TEMPLATE \"{source}\" STRATEGY {strategy}"
+                    ))
+                    .await?;
+                    self.live().push(name.clone());
+                }
+                Backend::Sqlite => {
+                    let from = self.sqlite_path(&source)?;
+                    let to = self.sqlite_path(&name)?;
+                    remove_sqlite_files(&to);
+                    std::fs::copy(&from, &to).with_context(|| {
+                        format!("copying {} to {}", from.display(), to.display())
+                    })?;
+                }
+            }
+            copies.push(self.open(&name).await?);
+        }
+        Ok((self.open(&source).await?, copies))
+    }
+
+    /// Closes and removes a database.
+    pub async fn drop_db(&self, db: Db) -> Result<()> {
+        db.conn.close().await.ok();
+        match self.backend {
+            Backend::Postgres => {
+                self.admin(&format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    db.name
+                ))
+                .await?;
+                self.live().retain(|n| n != &db.name);
+            }
+            Backend::Sqlite => remove_sqlite_files(&self.sqlite_path(&db.name)?),
+        }
+        Ok(())
+    }
+
+    /// Drops whatever a failed scenario left behind.
+    pub async fn cleanup(&self) -> Result<()> {
+        let names: Vec<String> = std::mem::take(&mut *self.live());
+        for name in names {
+            self.admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await?;
+        }
+        if let Some(dir) = &self.dir
+            && let Ok(entries) = std::fs::read_dir(dir.path())
+        {
+            for entry in entries.flatten() {
+                std::fs::remove_file(entry.path()).ok();
+            }
+        }
+        Ok(())
+    }
+
+    /// The server's version, for the report.
+    pub async fn server_version(&self, db: &Db) -> Result<String> {
+        let sql = match self.backend {
+            Backend::Postgres => "SELECT current_setting('server_version')",
+            Backend::Sqlite => "SELECT sqlite_version()",
+        };
+        let row = db
+            .conn
+            .query_one_raw(Statement::from_string(
+                db.conn.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<String>(0)?,
+            None => String::new(),
+        })
+    }
+}
+
+fn remove_sqlite_files(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        std::fs::remove_file(PathBuf::from(file)).ok();
+    }
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_numbered_for_sqlite() {
+        assert_eq!(
+            Backend::Sqlite.sql("a = $1 AND b = $12 AND c = '$x'"),
+            "a = ?1 AND b = ?12 AND c = '$x'"
+        );
+        assert_eq!(Backend::Postgres.sql("a = $1"), "a = $1");
+    }
+
+    #[test]
+    fn database_name_is_replaced_keeping_the_query() {
+        assert_eq!(
+            with_database(
+                "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+                "x"
+            ),
+            "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

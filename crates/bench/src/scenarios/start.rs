@@ -1,0 +1,260 @@
+//! `start`: start-or-reuse, with distinct identities and with one identity contended by 16
+//! tasks. Baseline: `INSERT … ON CONFLICT DO NOTHING RETURNING`, then a `SELECT` of the active
+//! run when the insert conflicted.
+
+use super::{TASKS, contended, emit, samples, service, throughput};
+use crate::env::{Backend, Env};
+use crate::progress;
+use crate::raw::{Bind, Pool, RUN_COLUMNS, RawRun, fetch_runs};
+use crate::report::{Figure, Samples, Target, timed};
+use crate::seed::Runs;
+use anyhow::{Result, bail};
+use chrono::Utc;
+use operation_runs_domain::{
+    IdentityHash, NewOperationRun, RunContext, RunType, SummaryCounts, TenantId, WorkspaceId,
+};
+use operation_runs_ports::OperationRunRepository;
+use operation_runs_service::StartRequest;
+use serde_json::json;
+use std::sync::Arc;
+
+const TARGET: Target = Target::at_most(1.5, "ratio <= 1.5");
+
+/// The hand-written start-or-reuse.
+struct Baseline {
+    pool: Pool,
+    insert: String,
+    select: String,
+}
+
+impl Baseline {
+    fn new(backend: Backend, pool: Pool) -> Self {
+        Self {
+            pool,
+            insert: backend.sql(&format!(
+                "INSERT INTO operation_runs (workspace_id, tenant_id, user_id, initiator_name, \
+                   type, status, outcome, run_identity_hash, summary_counts, failure_summary, \
+                   context, created_at, updated_at) \
+                 VALUES ($1, $2, NULL, $3, $4, 'queued', 'pending', $5, $6, $7, $8, $9, $9) \
+                 ON CONFLICT (workspace_id, run_identity_hash) \
+                   WHERE status IN ('queued', 'running') DO NOTHING \
+                 RETURNING {RUN_COLUMNS}"
+            )),
+            select: backend.sql(&format!(
+                "SELECT {RUN_COLUMNS} FROM operation_runs \
+                 WHERE workspace_id = $1 AND run_identity_hash = $2 \
+                   AND status IN ('queued', 'running')"
+            )),
+        }
+    }
+
+    /// The run and whether it was reused.
+    async fn start(
+        &self,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        identity: &serde_json::Value,
+    ) -> Result<(RawRun, bool)> {
+        let run_type = RunType::INVENTORY_SYNC;
+        let hash = IdentityHash::compute(workspace, Some(tenant), &run_type, identity)?;
+        for _ in 0..8 {
+            let now = Utc::now();
+            let inserted = fetch_runs(
+                &self.pool,
+                &self.insert,
+                vec![
+                    Bind::I64(workspace.get()),
+                    Bind::I64(tenant.get()),
+                    Bind::Text("bench".into()),
+                    Bind::Text(run_type.as_str().into()),
+                    Bind::Text(hash.as_str().into()),
+                    Bind::Json(json!({})),
+                    Bind::Json(json!([])),
+                    Bind::Json(json!({})),
+                    Bind::Time(now),
+                ],
+            )
+            .await?;
+            if let Some(run) = inserted.into_iter().next() {
+                return Ok((run, false));
+            }
+            let active = fetch_runs(
+                &self.pool,
+                &self.select,
+                vec![Bind::I64(workspace.get()), Bind::Text(hash.as_str().into())],
+            )
+            .await?;
+            if let Some(run) = active.into_iter().next() {
+                return Ok((run, true));
+            }
+        }
+        bail!("the baseline could not start or find the run")
+    }
+}
+
+pub async fn run(env: &Env) -> Result<()> {
+    let b = env.backend;
+    let db = env.create_migrated("start").await?;
+    let store = db.store();
+    let workspace = store.create_workspace("bench").await?;
+    let tenant = store.create_tenant(workspace, "bench-tenant").await?;
+    progress!("start: seeding {} completed runs", env.rows);
+    Runs::simple(b, env.rows, workspace.get(), tenant.get())
+        .insert(&db)
+        .await?;
+    db.analyze().await?;
+    let service = service(&store);
+    let baseline = Arc::new(Baseline::new(b, Pool::of(&db)?));
+    let n = samples(env.rows);
+
+    // Distinct identities: every start inserts. The three sides alternate so that drift (cache,
+    // table growth) hits them alike.
+    progress!("start: {n} distinct starts per side");
+    let (mut ours, mut adapter, mut base) =
+        (Samples::default(), Samples::default(), Samples::default());
+    for i in 0..n + 20 {
+        let warm = i < 20;
+        let request = StartRequest::new(workspace, "inventory_sync", "bench")
+            .tenant(tenant)
+            .identity(json!({"side": "service", "n": i}));
+        let (started, d) = timed(service.start(request)).await;
+        if started?.is_reused() {
+            bail!("a distinct identity was reused");
+        }
+        if !warm {
+            ours.push(d);
+        }
+
+        let (started, d) = timed(async {
+            let run_type = RunType::INVENTORY_SYNC;
+            let new = NewOperationRun {
+                workspace_id: workspace,
+                tenant_id: Some(tenant),
+                user_id: None,
+                initiator_name: "bench".into(),
+                identity_hash: IdentityHash::compute(
+                    workspace,
+                    Some(tenant),
+                    &run_type,
+                    &json!({"side": "adapter", "n": i}),
+                )?,
+                run_type,
+                summary_counts: SummaryCounts::new(),
+                context: RunContext::new(),
+                created_at: Utc::now(),
+            };
+            Ok::<_, anyhow::Error>(store.insert_or_get_active(&new).await?)
+        })
+        .await;
+        if started?.reused {
+            bail!("a distinct identity was reused by the adapter");
+        }
+        if !warm {
+            adapter.push(d);
+        }
+
+        let (started, d) =
+            timed(baseline.start(workspace, tenant, &json!({"side": "baseline", "n": i}))).await;
+        if started?.1 {
+            bail!("a distinct identity was reused by the baseline");
+        }
+        if !warm {
+            base.push(d);
+        }
+    }
+    // Round trips of one start, counted by the connection's statement hook.
+    db.log.arm();
+    service
+        .start(
+            StartRequest::new(workspace, "inventory_sync", "bench")
+                .tenant(tenant)
+                .identity(json!({"side": "count"})),
+        )
+        .await?;
+    let statements = db.log.disarm().len();
+    emit(
+        &Figure::new("start", b, env.rows, "distinct_identities")
+            .compare(&ours, &base)
+            .target(TARGET)
+            .note(format!(
+                "ours = OperationRunService::start ({statements} statements: tenant lookup + \
+                 insert); baseline = INSERT … ON CONFLICT DO NOTHING RETURNING (1 statement)"
+            )),
+    );
+    emit(
+        &Figure::new("start", b, env.rows, "distinct_identities_adapter")
+            .compare(&adapter, &base)
+            .note("ours = SeaOrmStore::insert_or_get_active alone (no service validation)"),
+    );
+
+    // One identity, 16 tasks: one insert, every other call reuses.
+    let per_task = (n / TASKS).max(4);
+    progress!("start: {TASKS} tasks x {per_task} starts of one identity per side");
+    let (mut ours, mut base) = (Samples::default(), Samples::default());
+    let (mut ours_wall, mut base_wall) = (0.0, 0.0);
+    for round in 0..2 {
+        let svc = service.clone();
+        let identity = json!({"side": "service-contended", "round": round});
+        let (s, wall) = contended(per_task, move |_, _| {
+            let svc = svc.clone();
+            let request = StartRequest::new(workspace, "inventory_sync", "bench")
+                .tenant(tenant)
+                .identity(identity.clone());
+            async move {
+                svc.start(request).await?;
+                Ok(())
+            }
+        })
+        .await?;
+        ours.extend(s);
+        ours_wall += wall.as_secs_f64();
+
+        let bl = Arc::clone(&baseline);
+        let identity = json!({"side": "baseline-contended", "round": round});
+        let (s, wall) = contended(per_task, move |_, _| {
+            let bl = Arc::clone(&bl);
+            let identity = identity.clone();
+            async move {
+                bl.start(workspace, tenant, &identity).await?;
+                Ok(())
+            }
+        })
+        .await?;
+        base.extend(s);
+        base_wall += wall.as_secs_f64();
+
+        for side in ["service-contended", "baseline-contended"] {
+            let hash = IdentityHash::compute(
+                workspace,
+                Some(tenant),
+                &RunType::INVENTORY_SYNC,
+                &json!({"side": side, "round": round}),
+            )?;
+            let count = db
+                .scalar(&format!(
+                    "SELECT COUNT(*) FROM operation_runs WHERE run_identity_hash = '{}'",
+                    hash.as_str()
+                ))
+                .await?;
+            if count != 1 {
+                bail!("{side}: {count} runs for one contended identity, expected exactly 1");
+            }
+        }
+    }
+    let calls = ours.len();
+    let ours_tp = throughput(calls, std::time::Duration::from_secs_f64(ours_wall));
+    let base_tp = throughput(base.len(), std::time::Duration::from_secs_f64(base_wall));
+    emit(
+        &Figure::new("start", b, env.rows, "contended_identity_16_tasks")
+            .compare(&ours, &base)
+            .target(TARGET)
+            .extra("throughput_per_s", json!(ours_tp))
+            .extra("baseline_throughput_per_s", json!(base_tp))
+            .note(format!(
+                "{TASKS} tasks x {per_task} starts x 2 rounds, one insert per round, all other \
+                 calls reuse; exactly one run per identity verified; throughput ours \
+                 {ours_tp}/s, baseline {base_tp}/s"
+            )),
+    );
+    env.drop_db(db).await
+}
