@@ -1,5 +1,6 @@
 //! Errors of the command line: one line of text and an exit code scripts can branch on.
 
+use operation_runs_domain::UnknownRunType;
 use operation_runs_service::ServiceError;
 use std::fmt;
 
@@ -87,6 +88,16 @@ impl CliError {
                 Exit::Conflict,
                 format!("conflict on {subject}: another writer changed it first ({reason})"),
             ),
+            // The library's message tells a developer to register the type at start-up; a
+            // command-line user can only pick one of the registered types.
+            ServiceError::UnknownRunType(UnknownRunType::NotRegistered(run_type)) => {
+                Self::error(format!(
+                    "run type `{run_type}` is not registered: `oprun types` lists the types new runs may use"
+                ))
+            }
+            ServiceError::UnregisteredRunType(run_type) => Self::error(format!(
+                "run type `{run_type}` of {subject} is not registered, so its counts cannot be checked (`oprun types` lists the registered types)"
+            )),
             other => Self::error(other.to_string()),
         }
     }

@@ -872,11 +872,40 @@ async fn every_documented_error_has_its_exit_code_and_message() {
         };
 
         // Unknown, dotted, non-canonical types: refused, nothing written.
-        fails(
+        let unknown = fails(
             url,
             &args(&start("policy_export", "{}")),
             1,
-            &["policy_export", "not registered"],
+            &["policy_export", "not registered", "`oprun types`"],
+        );
+        assert!(
+            !unknown.stderr.contains("RunTypeRegistry"),
+            "a command-line user cannot register types: {}",
+            unknown.stderr
+        );
+        // A stored run of a type this build does not register (written by another service):
+        // its counts cannot be checked.
+        db.exec(&format!(
+            "INSERT INTO operation_runs (workspace_id, initiator_name, type, status, outcome, \
+             run_identity_hash) VALUES ({}, 'system', 'custom_export', 'queued', 'pending', '{}')",
+            seed.other_workspace,
+            "c".repeat(64)
+        ))
+        .await;
+        let foreign = s(db
+            .scalar_i64("SELECT MAX(id) FROM operation_runs")
+            .await
+            .unwrap());
+        let refused = fails(
+            url,
+            &["runs", "progress", &foreign, "--count", "processed=1"],
+            1,
+            &["custom_export", "not registered", "`oprun types`"],
+        );
+        assert!(!refused.stderr.contains("RunTypeRegistry"));
+        ok(
+            url,
+            &["runs", "complete", &foreign, "--outcome", "cancelled"],
         );
         fails(
             url,
