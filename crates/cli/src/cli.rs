@@ -15,8 +15,10 @@ macro_rules! exit_codes {
     () => {
         "Exit codes:\n  \
 0  ok\n  \
-1  error: cannot connect, bad database URL, migrations pending, request refused, storage failure\n  \
-2  usage: unknown flag, missing argument, a value that does not parse (invalid JSON, NAME=VALUE)\n  \
+1  error: cannot connect, bad database URL, migrations pending, request refused, storage\n     \
+failure, demo on a database awaiting the cutover\n  \
+2  usage: unknown flag, missing argument, a value that does not parse (invalid JSON, NAME=VALUE,\n     \
+duration, time, cursor), migrate fresh or a data-losing migrate down without --yes\n  \
 3  not found: no such run or schedule, or the user is not a member of its workspace\n  \
 4  forbidden: the user is a member without the capability to view operations\n  \
 5  conflict: illegal lifecycle transition, or another writer changed the run first\n  \
@@ -99,7 +101,7 @@ demo rows into its data; upgrade it with `oprun preflight` and `oprun migrate up
         long_about = "Apply, roll back or inspect the database migrations: the pre-cutover baseline \
 and the cutover that makes operation_runs the only run system. Run `oprun preflight` before \
 applying the cutover to an existing database.",
-        after_help = "Examples:\n  oprun migrate status\n  oprun migrate up\n  oprun migrate down --steps 1\n  oprun migrate fresh --yes"
+        after_help = concat!("Examples:\n  oprun migrate status\n  oprun migrate up\n  oprun migrate down\n  oprun migrate down --steps 3 --yes\n  oprun migrate fresh --yes", "\n\n", exit_codes!())
     )]
     Migrate(MigrateCommand),
 
@@ -156,11 +158,20 @@ pub enum MigrateCommand {
         steps: Option<u32>,
     },
     /// Roll back the last applied migration (or the last N).
-    #[command(after_help = "Examples:\n  oprun migrate down\n  oprun migrate down --steps 3")]
+    #[command(
+        long_about = "Roll back the last applied migration (or the last N). Rolling back more \
+than one, or one that cannot give back the data its `up` removed, needs --yes: the cutover's \
+legacy columns and tables come back empty, the findings' run references are dropped, and the \
+baseline drops every table. Rolling back only the last cutover step (its indexes) does not.",
+        after_help = "Examples:\n  oprun migrate down\n  oprun migrate down --steps 3 --yes"
+    )]
     Down {
         /// How many migrations to roll back.
-        #[arg(long, value_name = "N", default_value_t = 1)]
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         steps: u32,
+        /// Confirm a rollback of several migrations, or of one that loses data.
+        #[arg(long)]
+        yes: bool,
     },
     /// List every migration and whether it is applied.
     #[command(after_help = "Examples:\n  oprun migrate status\n  oprun migrate status --json")]

@@ -205,6 +205,41 @@ async fn migrate_up_status_down_fresh() {
         let up = ok_json(url, &["migrate", "up", "--steps", "1"]);
         assert_eq!(up["applied"], serde_json::json!([names.last().unwrap()]));
 
+        // Several steps, or a step that cannot give its data back, need --yes.
+        let applied_count = |status: Value| {
+            status
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["applied"] == true)
+                .count()
+        };
+        fails(
+            url,
+            &["migrate", "down", "--steps", "2"],
+            2,
+            &["rolls back 2", "legacy run tables empty", "--yes"],
+        );
+        assert_eq!(
+            applied_count(ok_json(url, &["migrate", "status"])),
+            names.len(),
+            "a refused rollback changes nothing"
+        );
+        let down = ok_json(url, &["migrate", "down", "--steps", "2", "--yes"]);
+        assert_eq!(down["rolled back"].as_array().unwrap().len(), 2);
+        fails(
+            url,
+            &["migrate", "down"],
+            2,
+            &[&names[names.len() - 3], "empty", "--yes"],
+        );
+        assert_eq!(
+            applied_count(ok_json(url, &["migrate", "status"])),
+            names.len() - 2
+        );
+        fails(url, &["migrate", "down", "--steps", "0"], 2, &["--steps"]);
+        ok(url, &["migrate", "up"]);
+
         fails(url, &["migrate", "fresh"], 2, &["--yes"]);
         let fresh = ok_json(url, &["migrate", "fresh", "--yes"]);
         assert_eq!(fresh["applied"].as_array().unwrap().len(), names.len());

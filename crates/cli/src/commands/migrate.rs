@@ -32,6 +32,68 @@ fn report(global: &GlobalArgs, verb: &str, key: &str, changed: &[String]) {
     }
 }
 
+/// Migrations whose `down` gives back exactly what their `up` took: rolling back one of them
+/// alone needs no confirmation. Any other (including one added later) does.
+const LOSSLESS_DOWN: [&str; 3] = [
+    // drops indexes; `up` builds them again
+    "m20260212_000006_canonical_run_indexes",
+    // no-ops: `up` again changes nothing that matters
+    "m20260212_000003_backfill_operation_run_refs",
+    "m20260212_000001_canonicalize_run_types",
+];
+
+/// What rolling back a migration loses, for the confirmation message.
+fn loss(name: &str) -> &'static str {
+    match name {
+        "m20260101_000001_create_baseline_schema" => "drops every table and all data",
+        "m20260212_000002_add_finding_operation_run_refs" => "drops the findings' run references",
+        "m20260212_000004_drop_legacy_reference_columns" => {
+            "re-adds the legacy reference columns empty (their values cannot be restored)"
+        }
+        "m20260212_000005_drop_legacy_run_tables" => {
+            "recreates the legacy run tables empty (their rows cannot be restored)"
+        }
+        _ => "cannot be undone without losing data",
+    }
+}
+
+/// Refuses, without `--yes`, a rollback of several migrations or of one that cannot give back
+/// the data its `up` removed (past the cutover's destructive steps, or the baseline).
+fn confirm_down(applied: &[String], steps: u32) -> CliResult {
+    let count = usize::try_from(steps).unwrap_or(usize::MAX);
+    let rolled_back = applied.iter().rev().take(count).collect::<Vec<_>>();
+    let lossy = rolled_back
+        .iter()
+        .filter(|name| !LOSSLESS_DOWN.contains(&name.as_str()))
+        .map(|name| format!("{name} {}", loss(name)))
+        .collect::<Vec<_>>();
+    if rolled_back.len() <= 1 && lossy.is_empty() {
+        return Ok(());
+    }
+    let command = if steps == 1 {
+        "`migrate down`".to_owned()
+    } else {
+        format!("`migrate down --steps {steps}`")
+    };
+    let names = rolled_back
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let what = if lossy.is_empty() {
+        format!("rolls back {} migrations ({names})", rolled_back.len())
+    } else {
+        format!(
+            "rolls back {} migration(s), losing data: {}",
+            rolled_back.len(),
+            lossy.join("; ")
+        )
+    };
+    Err(CliError::usage(format!(
+        "{command} {what}; pass --yes to confirm"
+    )))
+}
+
 /// Applies the pending migrations (or the next `steps`); returns the names applied.
 pub async fn up(conn: &DatabaseConnection, steps: Option<u32>) -> CliResult<Vec<String>> {
     let before = names(conn, MigrationStatus::Pending).await?;
@@ -56,8 +118,11 @@ pub async fn run(global: &GlobalArgs, command: MigrateCommand) -> CliResult {
                 &applied,
             );
         }
-        MigrateCommand::Down { steps } => {
+        MigrateCommand::Down { steps, yes } => {
             let before = names(&conn, MigrationStatus::Applied).await?;
+            if !yes {
+                confirm_down(&before, steps)?;
+            }
             Migrator::down(&conn, Some(steps))
                 .await
                 .map_err(|e| failed("migrate down", e))?;
@@ -110,4 +175,26 @@ pub async fn run(global: &GlobalArgs, command: MigrateCommand) -> CliResult {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LOSSLESS_DOWN, loss};
+    use operation_runs_migration::Migrator;
+    use sea_orm_migration::MigratorTrait;
+
+    /// The names the confirmation knows are those of the history: a renamed migration must not
+    /// silently lose its explanation or its exemption.
+    #[test]
+    fn the_named_migrations_exist() {
+        let names = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect::<Vec<_>>();
+        for name in LOSSLESS_DOWN {
+            assert!(names.iter().any(|n| n == name), "{name}");
+        }
+        let explained = names.iter().filter(|n| loss(n) != loss("unknown")).count();
+        assert_eq!(explained + LOSSLESS_DOWN.len(), names.len(), "{names:?}");
+    }
 }
