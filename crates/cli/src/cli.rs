@@ -60,7 +60,8 @@ pub struct Cli {
 /// Options every command accepts, before or after the subcommand.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Database to use: `sqlite://FILE?mode=rwc` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    /// Database to use: `sqlite://FILE` (only `migrate` and `demo` create a missing file) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. Quote a URL containing `?`.
     #[arg(
         long,
         global = true,
@@ -91,7 +92,7 @@ It runs on a new (empty) database or a fully migrated one. A database part-way t
 migrations, or holding run tables without a record of its migrations, is a real database \
 before the cutover: the demo refuses it (exit 1) rather than drop its legacy history and mix \
 demo rows into its data; upgrade it with `oprun preflight` and `oprun migrate up`.",
-        after_help = "Example:\n  oprun demo                                   # ./oprun.db\n  oprun demo --database-url sqlite:///tmp/demo.db?mode=rwc"
+        after_help = "Example:\n  oprun demo                                   # ./oprun.db\n  oprun demo --database-url 'sqlite:///tmp/demo.db?mode=rwc'   # quoted: `?` is a shell wildcard"
     )]
     Demo,
 

@@ -7,8 +7,11 @@ use operation_runs_ports::SystemClock;
 pub use operation_runs_sea_orm::redact_url;
 use operation_runs_sea_orm::{SQLITE_BUSY_TIMEOUT, SeaOrmStore};
 use operation_runs_service::{OperationRunService, ServicePorts};
+use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::{Database, DatabaseConnection};
 use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +29,85 @@ pub enum Purpose {
     Use,
 }
 
+/// Whether a SQLite URL names an in-memory database rather than a file.
+fn is_sqlite_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// The file a SQLite URL names, if that file does not exist (read as SQLite itself reads the
+/// URL, so the check and the open agree on relative paths and escapes).
+pub fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
+    if !url.starts_with("sqlite:") || is_sqlite_memory(url) {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (!path.as_os_str().is_empty() && !path.exists()).then(|| path.to_path_buf())
+}
+
+/// A missing SQLite file: commands that need an existing database say how to create it; a
+/// migration that cannot create it names the missing directory.
+fn no_such_file(shown: &str, path: &Path, purpose: Purpose) -> CliError {
+    let relative = if path.is_relative() {
+        " (a relative path is read from the current directory)"
+    } else {
+        ""
+    };
+    let directory = path.parent().filter(|d| !d.as_os_str().is_empty());
+    match (purpose, directory) {
+        (Purpose::Migrate, Some(dir)) if !dir.exists() => CliError::error(format!(
+            "cannot open database `{shown}`: the directory {} does not exist{relative}",
+            dir.display()
+        )),
+        (Purpose::Migrate, _) => CliError::error(format!(
+            "cannot open database `{shown}`: cannot create the SQLite file {}{relative}",
+            path.display()
+        )),
+        (Purpose::Use, _) => CliError::error(format!(
+            "cannot open database `{shown}`: the SQLite file {} does not exist{relative}; create \
+             it with `oprun migrate up`",
+            path.display()
+        )),
+    }
+}
+
+/// The one-line reason a connection failed, with what to do about it where we know.
+fn open_error(
+    shown: &str,
+    url: &str,
+    purpose: Purpose,
+    reason: &str,
+    acquire_timeout: Duration,
+) -> CliError {
+    if reason.contains("timed out") {
+        return CliError::error(format!(
+            "cannot open database `{shown}`: no connection within {}s (is the server running and reachable?)",
+            acquire_timeout.as_secs()
+        ));
+    }
+    if let Some(path) = missing_sqlite_file(url) {
+        return no_such_file(shown, &path, purpose);
+    }
+    // PostgreSQL: `database "ops" does not exist`; migrations create tables, not databases.
+    if let Some(name) = reason
+        .split_once("database \"")
+        .and_then(|(_, rest)| rest.split_once("\" does not exist"))
+        .map(|(name, _)| name)
+    {
+        return CliError::error(format!(
+            "cannot open database `{shown}`: the database `{name}` does not exist on the server; \
+             create it (`createdb {name}`, or CREATE DATABASE \"{name}\"), then run `oprun migrate up`"
+        ));
+    }
+    let reason = reason.trim_start_matches("Connection Error: ");
+    CliError::error(format!("cannot open database `{shown}`: {reason}"))
+}
+
 /// Connects, after checking that the URL names a supported backend.
+///
+/// Only [`Purpose::Migrate`] creates a missing SQLite file (whatever the URL's `mode`): for
+/// any other command a new file could only be refused for its pending migrations, and would be
+/// left behind empty.
 pub async fn connect(url: &str, purpose: Purpose) -> CliResult<DatabaseConnection> {
     let shown = redact_url(url);
     let mut options = SeaOrmStore::connect_options(url).map_err(|_| {
@@ -43,27 +124,30 @@ pub async fn connect(url: &str, purpose: Purpose) -> CliResult<DatabaseConnectio
         POSTGRES_CONNECT_TIMEOUT
     };
     options.acquire_timeout(acquire_timeout);
-    if !url.contains(":memory:") {
+    if !(is_sqlite && is_sqlite_memory(url)) {
         options.max_connections(match (purpose, is_sqlite) {
             (Purpose::Migrate, true) => 1,
             _ => 4,
         });
     }
-    if is_sqlite && purpose == Purpose::Migrate && !url.contains(":memory:") {
-        options
-            .map_sqlx_sqlite_opts(|o| SeaOrmStore::shared_sqlite_file(o).create_if_missing(true));
+    if is_sqlite && !is_sqlite_memory(url) {
+        match purpose {
+            Purpose::Migrate => options.map_sqlx_sqlite_opts(|o| {
+                SeaOrmStore::shared_sqlite_file(o).create_if_missing(true)
+            }),
+            Purpose::Use => {
+                if let Some(path) = missing_sqlite_file(url) {
+                    return Err(no_such_file(&shown, &path, purpose));
+                }
+                options.map_sqlx_sqlite_opts(|o| {
+                    SeaOrmStore::shared_sqlite_file(o).create_if_missing(false)
+                })
+            }
+        };
     }
-    Database::connect(options).await.map_err(|e| {
-        let reason = e.to_string();
-        if reason.contains("timed out") {
-            CliError::error(format!(
-                "cannot open database `{shown}`: no connection within {}s (is the server running and reachable?)",
-                acquire_timeout.as_secs()
-            ))
-        } else {
-            CliError::error(format!("cannot open database `{shown}`: {reason}"))
-        }
-    })
+    Database::connect(options)
+        .await
+        .map_err(|e| open_error(&shown, url, purpose, &e.to_string(), acquire_timeout))
 }
 
 /// Refuses a database with pending migrations.

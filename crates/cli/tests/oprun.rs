@@ -61,6 +61,23 @@ fn every_command_explains_itself_with_an_example() {
             ran.stdout.contains("oprun "),
             "{command:?}: the example should be an oprun command line"
         );
+        // zsh refuses an unquoted `?` that matches no file: examples must be pasteable.
+        for line in ran
+            .stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with("oprun "))
+        {
+            let mut quote = None;
+            for c in line.chars() {
+                match (quote, c) {
+                    (None, '\'' | '"') => quote = Some(c),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, '#') => break,
+                    (None, '?' | '*') => panic!("unquoted `{c}` in an example: {line}"),
+                    _ => {}
+                }
+            }
+        }
     }
 }
 
@@ -1255,6 +1272,100 @@ async fn every_documented_error_has_its_exit_code_and_message() {
             2,
             &["--since"],
         );
+    }
+}
+
+/// Only `migrate` and `demo` create a SQLite file; the other commands name the missing file and
+/// how to create it, and leave nothing behind. `preflight` sees nothing to lose.
+#[test]
+fn a_missing_sqlite_file_is_named_and_never_created_by_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = |args: &[&str]| -> Ran {
+        command()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let listing = ["runs", "list", "--as-user", "1", "--workspace", "1"];
+
+    // The default URL.
+    let ran = here(&listing);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_error_line(&ran, &["oprun.db does not exist", "`oprun migrate up`"]);
+    let ran = here(&["preflight", "--strict"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout.contains("nothing to lose"), "{}", ran.stdout);
+    let ran = here(&["preflight", "--json"]);
+    let report: Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(report["schema_present"], false);
+    assert!(
+        !dir.path().join("oprun.db").exists(),
+        "a read left an empty database behind"
+    );
+
+    // A URL without ?mode=rwc: the raw "(code: 14) unable to open database file" is explained.
+    let url = "sqlite://runs.db";
+    for args in [&listing[..], &["reap", "--older-than", "1h"]] {
+        let mut with_url = vec!["--database-url", url];
+        with_url.extend_from_slice(args);
+        let ran = here(&with_url);
+        assert_eq!(ran.code, 1, "{}", ran.stderr);
+        assert_error_line(
+            &ran,
+            &[
+                "runs.db does not exist",
+                "current directory",
+                "`oprun migrate up`",
+            ],
+        );
+        assert!(!ran.stderr.contains("code: 14"), "{}", ran.stderr);
+    }
+    assert!(!dir.path().join("runs.db").exists());
+    // migrate creates it, with or without ?mode=rwc; then the reads work.
+    let ran = here(&["--database-url", url, "migrate", "up"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let ran = here(&["--database-url", url, "reap", "--older-than", "1h"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+
+    // A directory that does not exist cannot be migrated into.
+    let nowhere = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("no-such-dir").join("x.db").display()
+    );
+    let ran = run(&nowhere, &["migrate", "up"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("no-such-dir does not exist"),
+        "{}",
+        ran.stderr
+    );
+}
+
+/// A PostgreSQL database that does not exist is one line naming it, with a hint.
+#[test]
+fn a_missing_postgres_database_is_named_with_a_hint() {
+    let Some(url) = operation_runs_tests::postgres_admin_url() else {
+        return;
+    };
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base.to_owned(), format!("?{query}")),
+        None => (url.clone(), String::new()),
+    };
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let missing = format!("{server}/oprun_no_such_database{query}");
+    for args in [&["reap", "--older-than", "1h"][..], &["migrate", "up"]] {
+        let ran = fails(
+            &missing,
+            args,
+            1,
+            &[
+                "database `oprun_no_such_database` does not exist",
+                "createdb oprun_no_such_database",
+            ],
+        );
+        assert!(!ran.stderr.contains("Connection Error"), "{}", ran.stderr);
     }
 }
 

@@ -9,19 +9,25 @@ use operation_runs_migration::{PreflightReport, preflight};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-/// What the report says about a database with no schema of ours: `migrate up` creates it with
-/// the cutover applied, so there is nothing to lose.
-const NOTHING_YET: &str = "The database has no schema yet (no migration is applied): there is \
-nothing to lose. `oprun migrate up` creates the schema with the cutover applied.";
-
 /// Prints the preflight report.
 pub async fn run(global: &GlobalArgs, args: &PreflightArgs) -> CliResult {
+    // The report reads the pre-cutover schema. Without it there is nothing to lose: a deploy
+    // pipeline `oprun preflight --strict && oprun migrate up` must pass on a new database,
+    // and the preflight must not create the SQLite file it was asked about.
+    if let Some(path) = db::missing_sqlite_file(&global.database_url) {
+        print_nothing_yet(
+            global,
+            &format!("The SQLite file {} does not exist yet", path.display()),
+        );
+        return Ok(());
+    }
     let conn = db::connect(&global.database_url, Purpose::Use).await?;
     let state = db::schema_state(&conn).await?;
-    // The report reads the pre-cutover schema. Without it there is nothing to lose: a deploy
-    // pipeline `oprun preflight --strict && oprun migrate up` must pass on a fresh database.
     if state.is_empty() {
-        print_nothing_yet(global);
+        print_nothing_yet(
+            global,
+            "The database has no schema yet (no migration is applied)",
+        );
         return Ok(());
     }
     let allowed = RunTypeRegistry::with_builtins()
@@ -97,7 +103,9 @@ fn strict_verdict(report: &PreflightReport) -> CliResult {
     Ok(())
 }
 
-fn print_nothing_yet(global: &GlobalArgs) {
+/// What the report says about a database with no schema of ours (`why`): `migrate up` creates
+/// it with the cutover applied, so there is nothing to lose.
+fn print_nothing_yet(global: &GlobalArgs, why: &str) {
     if global.json {
         // The keys of a real report, empty, so a script reads both the same way.
         print_json(&json!({
@@ -117,6 +125,9 @@ fn print_nothing_yet(global: &GlobalArgs) {
         }));
     } else {
         println!("Operation runs cutover preflight");
-        println!("{NOTHING_YET}");
+        println!(
+            "{why}: there is nothing to lose. `oprun migrate up` creates the schema with the \
+             cutover applied."
+        );
     }
 }
