@@ -107,6 +107,38 @@ fn help_documents_the_exit_codes_and_global_options() {
     );
 }
 
+/// The exit codes `--help` lists are the ones the README documents, with the same meaning.
+#[test]
+fn help_and_readme_list_the_same_exit_codes() {
+    let ran: Ran = common::command().arg("--help").output().unwrap().into();
+    let help = ran
+        .stdout
+        .split("Exit codes:")
+        .nth(1)
+        .expect("an exit code list")
+        .lines()
+        .filter_map(|l| {
+            let (code, meaning) = l.trim_start().split_once("  ")?;
+            let code = code.parse::<u8>().ok()?;
+            Some((code, meaning.split([':', ',']).next()?.trim().to_owned()))
+        })
+        .collect::<Vec<_>>();
+    let readme = include_str!("../README.md")
+        .split("## Exit codes")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let mut cells = l.split('|').map(str::trim).skip(1);
+            let code = cells.next()?.parse::<u8>().ok()?;
+            let meaning = cells.next()?.replace('`', "");
+            Some((code, meaning.split([':', ',']).next()?.trim().to_owned()))
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(help, readme);
+    assert_eq!(help.len(), 8, "{help:?}");
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let ran: Ran = common::command().arg("frobnicate").output().unwrap().into();
