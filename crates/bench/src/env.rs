@@ -157,6 +157,26 @@ impl Db {
         Ok(())
     }
 
+    /// Opens every connection of the pool up front, as in a running service, so that no
+    /// measurement pays for connecting: sqlx hands a connection back to the pool in a
+    /// background task, so a statement right after another would otherwise often open a new
+    /// one. (SQLite's pool is a single connection, opened with the pool.)
+    pub async fn warm(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            let pool = self.conn.get_postgres_connection_pool();
+            let mut held = Vec::new();
+            for _ in 0..PG_POOL {
+                let mut c = pool.acquire().await.context("warming the pool")?;
+                sqlx::query("SELECT COUNT(*) FROM pg_class")
+                    .execute(&mut *c)
+                    .await
+                    .context("warming the pool")?;
+                held.push(c);
+            }
+        }
+        Ok(())
+    }
+
     pub async fn migrate(&self) -> Result<()> {
         Migrator::up(&self.conn, None)
             .await
@@ -281,21 +301,6 @@ impl Env {
         let mut conn = Database::connect(options)
             .await
             .with_context(|| format!("connecting to bench database {name}"))?;
-        if self.backend == Backend::Postgres {
-            // A service's pool is warm: open every connection up front, so that no measurement
-            // pays for connecting (sqlx hands a connection back to the pool in a background
-            // task, so a statement right after another would otherwise often open a new one).
-            let pool = conn.get_postgres_connection_pool();
-            let mut held = Vec::new();
-            for _ in 0..PG_POOL {
-                let mut c = pool.acquire().await.context("warming the pool")?;
-                sqlx::query("SELECT COUNT(*) FROM pg_class")
-                    .execute(&mut *c)
-                    .await
-                    .context("warming the pool")?;
-                held.push(c);
-            }
-        }
         let log = Arc::new(StatementLog::default());
         let hook = Arc::clone(&log);
         conn.set_metric_callback(move |info| hook.record(info));

@@ -58,6 +58,7 @@ async fn prepare(env: &Env, label: &str, runs: u64) -> Result<Side> {
     .insert(&db)
     .await?;
     db.analyze().await?;
+    db.warm().await?;
     let service = service(&store);
     let history = ScheduleHistory::new(&service, Arc::new(store));
     let pool = Pool::of(&db)?;

@@ -71,6 +71,7 @@ pub async fn run(env: &Env) -> Result<()> {
             (far - 1) * i64::from(PAGE) - 1
         ))
         .await?;
+    db.warm().await?;
     let service = service(&store);
     let pool = Pool::of(&db)?;
     let first_sql = b.sql(&format!(

@@ -52,6 +52,7 @@ pub async fn run(env: &Env) -> Result<()> {
         runs.push(run);
     }
     let (ours_run, adapter_run, base_run) = (runs[0], runs[1], runs[2]);
+    db.warm().await?;
     let pool = Pool::of(&db)?;
     let sql: Arc<str> = update_sql(b).into();
     let store = Arc::new(store);

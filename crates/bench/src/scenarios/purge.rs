@@ -69,6 +69,8 @@ pub async fn run(env: &Env) -> Result<()> {
     let Some(base_db) = copies.into_iter().next() else {
         bail!("no copy for the baseline");
     };
+    ours_db.warm().await?;
+    base_db.warm().await?;
     let criteria = HistoryPurgeCriteria {
         workspace_id: workspace,
         schedule_id: schedule.id,

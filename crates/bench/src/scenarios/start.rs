@@ -103,6 +103,7 @@ pub async fn run(env: &Env) -> Result<()> {
         .insert(&db)
         .await?;
     db.analyze().await?;
+    db.warm().await?;
     let service = service(&store);
     let baseline = Arc::new(Baseline::new(b, Pool::of(&db)?));
     let n = samples(env.rows);
