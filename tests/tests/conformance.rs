@@ -234,6 +234,16 @@ async fn connections_opened_before_the_cutover_can_start_runs() {
         );
         let second = early.insert_or_get_active(&new).await.unwrap();
         assert!(second.reused, "{backend:?}");
+        // A tenant's run goes through the insert that checks the tenant in the same statement.
+        let tenant = admin.create_tenant(ws, "contoso.example").await.unwrap();
+        let new = new_run(ws, Some(tenant), RunType::INVENTORY_SYNC, json!({}), t0());
+        let first = early.insert_or_get_active(&new).await;
+        assert!(
+            matches!(&first, Ok(s) if !s.reused && s.run.tenant_id() == Some(tenant)),
+            "{backend:?}: {first:?}"
+        );
+        let second = early.insert_or_get_active(&new).await.unwrap();
+        assert!(second.reused, "{backend:?}");
         early.connection().clone().close().await.unwrap();
     }
 }
@@ -262,6 +272,92 @@ async fn start_with_a_missing_workspace_or_tenant_is_not_found(db: TestDb) {
         f.db.scalar_i64("SELECT COUNT(*) FROM operation_runs").await,
         Some(0)
     );
+}
+
+/// The store, not its caller, enforces that a run's tenant belongs to its workspace: a start
+/// naming another workspace's tenant is `NotFound` and writes nothing, also once that tenant
+/// has runs of its own, which stay as they are.
+async fn start_with_a_tenant_of_another_workspace_is_not_found(db: TestDb) {
+    let f = fixture(db).await;
+    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
+    let tenant2 = f
+        .store
+        .create_tenant(ws2, "fabrikam.example")
+        .await
+        .unwrap();
+    let count = || f.db.scalar_i64("SELECT COUNT(*) FROM operation_runs");
+
+    // Workspace 1 with workspace 2's tenant, on an empty table and then again.
+    let foreign = new_run(
+        f.ws,
+        Some(tenant2),
+        RunType::INVENTORY_SYNC,
+        json!({"selection": "all"}),
+        t0(),
+    );
+    for _ in 0..2 {
+        let r = f.store.insert_or_get_active(&foreign).await;
+        assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
+    }
+    assert_eq!(count().await, Some(0));
+
+    // The tenant's own start succeeds; the foreign start is still refused, and does not reuse
+    // that run (other workspace, other identity).
+    let own = new_run(
+        ws2,
+        Some(tenant2),
+        RunType::INVENTORY_SYNC,
+        json!({"selection": "all"}),
+        t0(),
+    );
+    let started = f.store.insert_or_get_active(&own).await.unwrap();
+    assert!(!started.reused);
+    assert_eq!(
+        (started.run.workspace_id(), started.run.tenant_id()),
+        (ws2, Some(tenant2))
+    );
+    let r = f.store.insert_or_get_active(&foreign).await;
+    assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
+
+    assert_eq!(count().await, Some(1));
+    assert_eq!(
+        f.db.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM operation_runs WHERE workspace_id = {}",
+            f.ws.get()
+        ))
+        .await,
+        Some(0)
+    );
+    assert_eq!(f.store.get(started.run.id()).await.unwrap(), started.run);
+
+    // The happy path is unchanged: the workspace's own tenant starts, then reuses.
+    let first = f
+        .store
+        .insert_or_get_active(&new_run(
+            f.ws,
+            Some(f.tenant),
+            RunType::INVENTORY_SYNC,
+            json!({"selection": "all"}),
+            t0(),
+        ))
+        .await
+        .unwrap();
+    assert!(!first.reused);
+    assert_eq!(first.run.tenant_id(), Some(f.tenant));
+    let again = f
+        .store
+        .insert_or_get_active(&new_run(
+            f.ws,
+            Some(f.tenant),
+            RunType::INVENTORY_SYNC,
+            json!({"selection": "all"}),
+            t0(),
+        ))
+        .await
+        .unwrap();
+    assert!(again.reused);
+    assert_eq!(again.run.id(), first.run.id());
+    assert_eq!(count().await, Some(2));
 }
 
 async fn get_of_a_missing_run_is_not_found(db: TestDb) {
@@ -1896,6 +1992,7 @@ async fn unknown_stored_types_are_readable_and_corrupt_rows_are_errors(db: TestD
 on_every_backend!(migrated =>
     start_inserts_then_reuses_until_completed,
     start_with_a_missing_workspace_or_tenant_is_not_found,
+    start_with_a_tenant_of_another_workspace_is_not_found,
     get_of_a_missing_run_is_not_found,
     transitions_are_compare_and_set,
     counts_add_up_and_bump_the_heartbeat_only_while_active,

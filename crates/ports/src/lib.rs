@@ -26,9 +26,16 @@ pub trait OperationRunRepository: Send + Sync {
     /// concurrent starters of one identity inserts, the others get the same run back (a
     /// database-enforced uniqueness, never a check-then-insert).
     ///
+    /// When `tenant_id` is set, the run is inserted only if that tenant belongs to
+    /// `workspace_id`, checked as part of the same atomic insert, so callers need no look-up of
+    /// their own before starting. (An active run of the identity names the same workspace and
+    /// tenant, both being part of an [`IdentityHash`], and passed that check when it was
+    /// inserted.)
+    ///
     /// # Errors
-    /// [`PortError::NotFound`] if the workspace or tenant does not exist; [`PortError::Backend`]
-    /// when the store fails.
+    /// [`PortError::NotFound`] if the workspace does not exist, or `tenant_id` is set and that
+    /// tenant does not exist or belongs to another workspace (nothing is written);
+    /// [`PortError::Backend`] when the store fails.
     async fn insert_or_get_active(&self, new: &NewOperationRun) -> Result<StartedRun, PortError>;
 
     /// One run by id, whatever its workspace (callers check access).

@@ -3,13 +3,14 @@
 use crate::SeaOrmStore;
 use crate::convert::{self, db_time};
 use crate::entity::operation_runs::{self, Column, Entity};
+use crate::entity::tenants;
 use crate::error::{StoreError, map_db_err};
 use crate::sql::{self, ACTIVE, Dialect};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
     CountName, IdentityHash, MAX_COUNT, NewOperationRun, OperationRun, RunContext, RunId,
-    RunOutcome, RunState, RunStatus, RunType, SummaryCounts, WorkspaceId,
+    RunOutcome, RunState, RunStatus, RunType, SummaryCounts, TenantId, WorkspaceId,
 };
 use operation_runs_ports::{
     HistoryPurgeCriteria, OperationRunRepository, PortError, RunCursor, RunListQuery, RunPage,
@@ -17,8 +18,8 @@ use operation_runs_ports::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Set, Statement, TransactionTrait, UpdateMany,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Statement, TransactionTrait, UpdateMany,
 };
 
 /// How often a start retries when the active run it collided with completed before it could be
@@ -234,40 +235,71 @@ impl SeaOrmStore {
 
     /// `INSERT … ON CONFLICT DO NOTHING RETURNING *`: the partial unique index
     /// `operation_runs_active_identity_key` (the table's only unique constraint besides the key)
-    /// decides, atomically, whether this start inserts.
+    /// decides, atomically, whether this start inserts. A run with a tenant is inserted as
+    /// `INSERT … SELECT … WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ? AND workspace_id = ?)`,
+    /// so the rule that its tenant belongs to its workspace costs no round trip of its own; the
+    /// `WHERE` also keeps SQLite's parser from mistaking the upsert's `ON` for a join's.
     ///
     /// The conflict has no target on purpose: SQLite resolves a target when it prepares the
     /// statement, against the schema that pooled connection last loaded, so a connection opened
     /// before the migrations created the index would refuse a targeted upsert ("ON CONFLICT
     /// clause does not match any … UNIQUE constraint"). Without a target the statement is
     /// re-prepared against the current schema like any other.
+    ///
+    /// `None` when nothing was inserted: the identity has an active run, or the tenant is not
+    /// one of the workspace's.
     async fn try_insert_run(
         &self,
         new: &NewOperationRun,
     ) -> Result<Option<OperationRun>, PortError> {
         let created = db_time(new.created_at);
-        let row = operation_runs::ActiveModel {
-            id: NotSet,
-            workspace_id: Set(new.workspace_id.get()),
-            tenant_id: Set(new.tenant_id.map(|t| t.get())),
-            user_id: Set(new.user_id.map(|u| u.get())),
-            initiator_name: Set(new.initiator_name.clone()),
-            run_type: Set(new.run_type.as_str().to_owned()),
-            status: Set(RunStatus::Queued.as_str().to_owned()),
-            outcome: Set(RunState::queued().outcome.as_str().to_owned()),
-            run_identity_hash: Set(new.identity_hash.as_str().to_owned()),
-            summary_counts: Set(new.summary_counts.to_json()),
-            failure_summary: Set(RunState::queued().failure_summary.to_json()),
-            context: Set(new.context.to_json()),
-            started_at: Set(None),
-            completed_at: Set(None),
-            created_at: Set(created),
-            updated_at: Set(created),
-        };
-        let mut insert = Entity::insert(row)
+        let queued = RunState::queued();
+        let row: [(Column, sea_orm::Value); 13] = [
+            (Column::WorkspaceId, new.workspace_id.get().into()),
+            (Column::TenantId, new.tenant_id.map(|t| t.get()).into()),
+            (Column::UserId, new.user_id.map(|u| u.get()).into()),
+            (Column::InitiatorName, new.initiator_name.clone().into()),
+            (Column::RunType, new.run_type.as_str().to_owned().into()),
+            (Column::Status, queued.status.as_str().to_owned().into()),
+            (Column::Outcome, queued.outcome.as_str().to_owned().into()),
+            (
+                Column::RunIdentityHash,
+                new.identity_hash.as_str().to_owned().into(),
+            ),
+            (Column::SummaryCounts, new.summary_counts.to_json().into()),
+            (
+                Column::FailureSummary,
+                queued.failure_summary.to_json().into(),
+            ),
+            (Column::Context, new.context.to_json().into()),
+            (Column::CreatedAt, created.into()),
+            (Column::UpdatedAt, created.into()),
+        ];
+        let (columns, values): (Vec<Column>, Vec<Expr>) =
+            row.into_iter().map(|(c, v)| (c, Expr::val(v))).unzip();
+        let mut insert = Query::insert();
+        insert.into_table(Entity).columns(columns);
+        match new.tenant_id {
+            None => insert.values(values),
+            Some(tenant) => {
+                let tenant_in_workspace = Query::select()
+                    .expr(Expr::val(1))
+                    .from(tenants::Entity)
+                    .and_where(tenants::Column::Id.eq(tenant.get()))
+                    .and_where(tenants::Column::WorkspaceId.eq(new.workspace_id.get()))
+                    .to_owned();
+                insert.select_from(
+                    Query::select()
+                        .exprs(values)
+                        .and_where(Expr::exists(tenant_in_workspace))
+                        .to_owned(),
+                )
+            }
+        }
+        .map_err(PortError::backend)?;
+        insert
             .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .into_query();
-        insert.returning_all();
+            .returning_all();
         let stmt = self.conn.get_database_backend().build(&insert);
         Entity::find()
             .from_raw_sql(stmt)
@@ -276,6 +308,19 @@ impl SeaOrmStore {
             .map_err(map_db_err)?
             .map(convert::run)
             .transpose()
+    }
+
+    /// Whether `tenant` exists and belongs to `workspace`.
+    async fn tenant_in_workspace(
+        &self,
+        tenant: TenantId,
+        workspace: WorkspaceId,
+    ) -> Result<bool, PortError> {
+        let row = tenants::Entity::find_by_id(tenant.get())
+            .one(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        Ok(row.is_some_and(|t| t.workspace_id == workspace.get()))
     }
 
     /// Runs `EXPLAIN` (PostgreSQL) or `EXPLAIN QUERY PLAN` (SQLite) on a statement.
@@ -377,6 +422,14 @@ impl OperationRunRepository for SeaOrmStore {
             // before it is read, and then the next attempt can insert.
             if let Some(run) = self.active_run_of(new).await? {
                 return Ok(StartedRun { run, reused: true });
+            }
+            // Neither inserted nor found: either the tenant check refused the insert, or the
+            // active run completed in between. Only this rare path pays for telling them apart.
+            if let Some(tenant) = new.tenant_id
+                && !self.tenant_in_workspace(tenant, new.workspace_id).await?
+            {
+                tracing::debug!(%tenant, "tenant not in the workspace, nothing inserted");
+                return Err(PortError::NotFound);
             }
         }
         Err(StoreError::Contention(format!(

@@ -108,15 +108,18 @@ impl OperationRunService {
     /// Records a new queued run, or returns the active run of the same identity.
     ///
     /// Everything is validated before the single write: the type must be canonical and
-    /// registered, the tenant must be given exactly for tenant-scoped types and belong to the
-    /// workspace, the identity must be a JSON object and the context well-formed.
+    /// registered, the tenant must be given exactly for tenant-scoped types, the identity must
+    /// be a JSON object and the context well-formed. That the tenant belongs to the workspace is
+    /// checked by the write itself ([`OperationRunRepository::insert_or_get_active`] refuses a
+    /// foreign tenant without writing), so a start is one statement; only a refused start looks
+    /// the tenant up, to say why.
     ///
     /// # Errors
     /// [`ServiceError::UnknownRunType`], [`ServiceError::TenantRequired`],
-    /// [`ServiceError::TenantNotAllowed`], [`ServiceError::TenantNotInWorkspace`],
-    /// [`ServiceError::InvalidIdentity`], [`ServiceError::InvalidContext`] (nothing written);
-    /// [`ServiceError::NotFound`] if the store does not know the workspace;
-    /// [`ServiceError::Port`] when the store fails.
+    /// [`ServiceError::TenantNotAllowed`], [`ServiceError::TenantNotInWorkspace`] (also for a
+    /// tenant that does not exist), [`ServiceError::InvalidIdentity`],
+    /// [`ServiceError::InvalidContext`] (nothing written); [`ServiceError::NotFound`] if the
+    /// store does not know the workspace; [`ServiceError::Port`] when the store fails.
     #[tracing::instrument(
         skip(self, request),
         fields(workspace = %request.workspace_id, run_type = %request.run_type),
@@ -146,15 +149,6 @@ impl OperationRunService {
         )?;
         // `RunContext::with` does not validate, so a context can reach us with e.g. a string id.
         let context = RunContext::from_json(request.context.to_json())?;
-        if let Some(tenant) = request.tenant_id {
-            let owner = self.ports.directory.tenant_workspace(tenant).await?;
-            if owner != Some(request.workspace_id) {
-                return Err(ServiceError::TenantNotInWorkspace {
-                    tenant,
-                    workspace: request.workspace_id,
-                });
-            }
-        }
         let new = NewOperationRun {
             workspace_id: request.workspace_id,
             tenant_id: request.tenant_id,
@@ -166,13 +160,33 @@ impl OperationRunService {
             context,
             created_at: self.ports.clock.now(),
         };
-        let started = self.ports.runs.insert_or_get_active(&new).await?;
+        let started = match self.ports.runs.insert_or_get_active(&new).await {
+            Ok(started) => started,
+            Err(PortError::NotFound) => return Err(self.why_not_started(&new).await),
+            Err(error) => return Err(error.into()),
+        };
         tracing::debug!(run = %started.run.id(), reused = started.reused, "run started");
         Ok(if started.reused {
             Started::Reused(started.run)
         } else {
             Started::New(started.run)
         })
+    }
+
+    /// Why the store refused to start `new` as not found: its tenant is missing or belongs to
+    /// another workspace, or else the workspace is unknown.
+    async fn why_not_started(&self, new: &NewOperationRun) -> ServiceError {
+        let Some(tenant) = new.tenant_id else {
+            return ServiceError::NotFound;
+        };
+        match self.ports.directory.tenant_workspace(tenant).await {
+            Ok(owner) if owner != Some(new.workspace_id) => ServiceError::TenantNotInWorkspace {
+                tenant,
+                workspace: new.workspace_id,
+            },
+            Ok(_) => ServiceError::NotFound,
+            Err(error) => error.into(),
+        }
     }
 
     /// Moves a queued run to `running`.

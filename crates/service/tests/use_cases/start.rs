@@ -1,8 +1,11 @@
 use crate::support::*;
+use mockall::Sequence;
+use operation_runs_domain::WorkspaceId;
 use operation_runs_domain::{
     ContextError, IdentityError, IdentityHash, RunContext, RunStatus, RunType, RunTypeError,
     UnknownRunType, UserId,
 };
+use operation_runs_ports::PortError;
 use operation_runs_service::{ServiceError, StartRequest, Started};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -18,7 +21,8 @@ fn inventory_request() -> StartRequest {
 #[tokio::test]
 async fn start_validates_then_inserts_a_queued_run() {
     let mut mocks = Mocks::new();
-    mocks.expect_tenant(TENANT, Some(WS));
+    // No tenant_workspace expectation: the store checks the tenant as part of the insert, so a
+    // start that succeeds is the insert alone, and a look-up would fail the test.
     let expected_hash = IdentityHash::compute(
         WS,
         Some(TENANT),
@@ -56,11 +60,6 @@ async fn start_validates_then_inserts_a_queued_run() {
 #[tokio::test]
 async fn starting_an_active_identity_returns_the_existing_run_as_reused() {
     let mut mocks = Mocks::new();
-    mocks
-        .directory
-        .expect_tenant_workspace()
-        .times(2)
-        .returning(|_| Ok(Some(WS)));
     // Both starts must carry the same identity although their inputs list keys differently.
     let hashes = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&hashes);
@@ -186,24 +185,88 @@ async fn a_workspace_scoped_type_must_not_name_a_tenant() {
     );
 }
 
+/// Runs a start whose insert the store refuses with `error` (as the port does, writing nothing,
+/// for a tenant outside the workspace), after which the service may look the tenant up once —
+/// never before the insert — and may write nothing else.
+async fn refused_by_the_store(
+    request: StartRequest,
+    error: fn() -> PortError,
+    owner: Option<Option<WorkspaceId>>,
+) -> ServiceError {
+    let mut mocks = Mocks::new();
+    let mut order = Sequence::new();
+    mocks
+        .runs
+        .expect_insert_or_get_active()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(move |_| Err(error()));
+    if let Some(owner) = owner {
+        mocks
+            .directory
+            .expect_tenant_workspace()
+            .with(mockall::predicate::eq(TENANT))
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(move |_| Ok(owner));
+    }
+    mocks.forbid_writes_except(&[Write::InsertOrGetActive]);
+    let service = mocks.service();
+    service.start(request).await.unwrap_err()
+}
+
 #[tokio::test]
 async fn the_tenant_must_belong_to_the_workspace() {
-    let err = refused(inventory_request(), |m| {
-        m.expect_tenant(TENANT, Some(OTHER_WS));
-    })
+    let err = refused_by_the_store(
+        inventory_request(),
+        || PortError::NotFound,
+        Some(Some(OTHER_WS)),
+    )
     .await;
     assert!(
         matches!(err, ServiceError::TenantNotInWorkspace { tenant, workspace } if tenant == TENANT && workspace == WS),
         "{err:?}"
     );
+    assert_eq!(err.http_status(), 422);
 
-    let err = refused(inventory_request(), |m| {
-        m.expect_tenant(TENANT, None);
-    })
+    let err = refused_by_the_store(inventory_request(), || PortError::NotFound, Some(None)).await;
+    assert!(
+        matches!(err, ServiceError::TenantNotInWorkspace { tenant, workspace } if tenant == TENANT && workspace == WS),
+        "an unknown tenant belongs to no workspace: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_start_whose_tenant_belongs_to_the_workspace_is_not_found() {
+    // The tenant is the workspace's, so the store's refusal can only mean that it no longer
+    // knows the workspace (or the tenant appeared in between): nothing to blame the tenant for.
+    let err =
+        refused_by_the_store(inventory_request(), || PortError::NotFound, Some(Some(WS))).await;
+    assert!(matches!(err, ServiceError::NotFound), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_refused_start_without_a_tenant_is_not_found_without_a_lookup() {
+    let err = refused_by_the_store(
+        StartRequest::new(WS, WORKSPACE_REPORT, "system"),
+        || PortError::NotFound,
+        None,
+    )
+    .await;
+    assert!(matches!(err, ServiceError::NotFound), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_failing_store_is_reported_without_a_tenant_lookup() {
+    let err = refused_by_the_store(
+        inventory_request(),
+        || PortError::backend("connection reset"),
+        None,
+    )
     .await;
     assert!(
-        matches!(err, ServiceError::TenantNotInWorkspace { .. }),
-        "an unknown tenant belongs to no workspace: {err:?}"
+        matches!(&err, ServiceError::Port(PortError::Backend(source)) if source.to_string() == "connection reset"),
+        "{err:?}"
     );
 }
 

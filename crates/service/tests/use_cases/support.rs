@@ -201,16 +201,6 @@ impl Mocks {
         self
     }
 
-    /// `tenant_workspace(tenant)` returns `workspace` exactly once.
-    pub fn expect_tenant(&mut self, tenant: TenantId, workspace: Option<WorkspaceId>) -> &mut Self {
-        self.directory
-            .expect_tenant_workspace()
-            .with(mockall::predicate::eq(tenant))
-            .times(1)
-            .returning(move |_| Ok(workspace));
-        self
-    }
-
     /// Every write method of every port must never be called.
     pub fn forbid_writes(&mut self) -> &mut Self {
         self.forbid_writes_except(&[])
