@@ -178,8 +178,9 @@ pub async fn run(env: &Env) -> Result<()> {
             .compare(&ours, &base)
             .target(TARGET)
             .note(format!(
-                "ours = OperationRunService::start ({statements} statements: tenant lookup + \
-                 insert); baseline = INSERT … ON CONFLICT DO NOTHING RETURNING (1 statement)"
+                "ours = OperationRunService::start ({statements} statement(s) per start: the insert \
+                 checks the tenant itself); baseline = INSERT … ON CONFLICT DO NOTHING RETURNING \
+                 (1 statement)"
             )),
     );
     emit(
