@@ -4,11 +4,13 @@
 //! Everything here expects a database migrated to the baseline only
 //! (`Migrator::up(db, Some(1))`).
 
-use crate::m20260212_000003_backfill_operation_run_refs::REFERENCES;
+use crate::m20260212_000003_backfill_operation_run_refs::{REFERENCES, Reference};
 use crate::names::{INVENTORY_SYNC_RUNS, LEGACY_REFERENCE_COLUMNS, LEGACY_RUN_TABLES};
 use crate::preflight::{DuplicateIdentity, LegacyTableStats, ReferenceStats};
 use crate::sql::{self, Flavor};
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr, Statement, Value};
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
+};
 use std::collections::BTreeMap;
 
 /// The legacy run tables the cutover drops.
@@ -661,33 +663,104 @@ pub async fn seed_legacy_at_scale(
     })
 }
 
-/// The best hand-written backfill, as a baseline for the migration's batched one: one
-/// `UPDATE … FROM` per reference over the whole table (SQLite 3.33+ has `UPDATE … FROM` too).
-/// Expects the canonical columns to exist (run the history up to step 2 first). Returns the rows
-/// updated.
+/// The canonical references set, over `findings` and `inventory_items` (both columns of a
+/// finding count). Expects the canonical columns to exist.
 ///
 /// # Errors
 /// Any database error.
-pub async fn hand_written_backfill(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    let flavor = sql::flavor(db)?;
-    let mut updated = 0;
+pub async fn canonical_references_set(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let mut set = 0;
     for r in &REFERENCES {
-        let (table, legacy, canonical) = (r.table, r.legacy, r.canonical);
-        let statement = match flavor {
-            Flavor::Postgres => format!(
-                "UPDATE {table} AS t SET {canonical} = l.operation_run_id \
-                 FROM inventory_sync_runs AS l JOIN operation_runs AS o ON o.id = l.operation_run_id \
-                 WHERE l.id = t.{legacy} AND t.{canonical} IS NULL"
-            ),
-            Flavor::Sqlite => format!(
-                "UPDATE {table} SET {canonical} = l.operation_run_id \
-                 FROM inventory_sync_runs AS l JOIN operation_runs AS o ON o.id = l.operation_run_id \
-                 WHERE l.id = {table}.{legacy} AND {table}.{canonical} IS NULL"
-            ),
-        };
-        updated += db.execute_unprepared(&statement).await?.rows_affected();
+        let n = sql::scalar_i64(
+            db,
+            &format!("SELECT COUNT({}) FROM {}", r.canonical, r.table),
+            vec![],
+        )
+        .await?
+        .unwrap_or(0);
+        set += u64::try_from(n).unwrap_or(0);
     }
-    Ok(updated)
+    Ok(set)
+}
+
+/// The best hand-written SQL for the job of cutover step 3, as a baseline for the migration's
+/// batched backfill, on a database at step 2: in one transaction, one `UPDATE … FROM` per table
+/// over the whole table, writing each row at most once (`findings`' two references in one
+/// statement, through outer joins; SQLite 3.33+ has `UPDATE … FROM` too), then what step 3 adds
+/// after its backfill: on PostgreSQL the finding foreign keys (when missing), and the indexes on
+/// the finding references. Returns the references written (counted before and after the
+/// transaction; time [`run_hand_written_backfill`] alone to leave the counting out).
+///
+/// # Errors
+/// Any database error.
+pub async fn hand_written_backfill(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let before = canonical_references_set(db).await?;
+    run_hand_written_backfill(db).await?;
+    Ok(canonical_references_set(db).await?.saturating_sub(before))
+}
+
+/// The transaction of [`hand_written_backfill`], without counting what it wrote.
+///
+/// # Errors
+/// Any database error.
+pub async fn run_hand_written_backfill(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let flavor = sql::flavor(db)?;
+    let findings: Vec<&Reference> = REFERENCES
+        .iter()
+        .filter(|r| r.table == "findings")
+        .collect();
+    let items: Vec<&Reference> = REFERENCES
+        .iter()
+        .filter(|r| r.table == "inventory_items")
+        .collect();
+    let ([b, c], [i]) = (findings.as_slice(), items.as_slice()) else {
+        return Err(DbErr::Custom("unexpected reference columns".to_owned()));
+    };
+    // `findings`: a row gets written when either reference maps; a reference already set stays.
+    let mapped = format!(
+        "SELECT f.id, CASE WHEN f.{bc} IS NULL THEN ob.id END AS b, \
+           CASE WHEN f.{cc} IS NULL THEN oc.id END AS c \
+         FROM findings AS f \
+         LEFT JOIN inventory_sync_runs AS lb ON lb.id = f.{bl} \
+         LEFT JOIN operation_runs AS ob ON ob.id = lb.operation_run_id \
+         LEFT JOIN inventory_sync_runs AS lc ON lc.id = f.{cl} \
+         LEFT JOIN operation_runs AS oc ON oc.id = lc.operation_run_id",
+        bc = b.canonical,
+        cc = c.canonical,
+        bl = b.legacy,
+        cl = c.legacy,
+    );
+    let mut statements = vec![
+        format!(
+            "UPDATE findings AS t SET {bc} = COALESCE(t.{bc}, m.b), {cc} = COALESCE(t.{cc}, m.c) \
+             FROM ({mapped}) AS m WHERE t.id = m.id AND (m.b IS NOT NULL OR m.c IS NOT NULL)",
+            bc = b.canonical,
+            cc = c.canonical,
+        ),
+        format!(
+            "UPDATE inventory_items AS t SET {ic} = l.operation_run_id \
+             FROM inventory_sync_runs AS l JOIN operation_runs AS o ON o.id = l.operation_run_id \
+             WHERE l.id = t.{il} AND t.{ic} IS NULL",
+            ic = i.canonical,
+            il = i.legacy,
+        ),
+    ];
+    if flavor == Flavor::Postgres {
+        for (name, column) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
+            if !sql::postgres_constraint_exists(db, "findings", name).await? {
+                statements.push(format!(
+                    "ALTER TABLE findings ADD CONSTRAINT {name} FOREIGN KEY ({column}) \
+                     REFERENCES operation_runs (id) ON DELETE SET NULL"
+                ));
+            }
+        }
+    }
+    statements.extend(sql::findings_canonical_indexes());
+    // One transaction, as the migration: on SQLite a commit per statement would also
+    // checkpoint the write-ahead log after each of them.
+    let transaction = db.begin().await?;
+    sql::exec_all(&transaction, &statements).await?;
+    transaction.commit().await
 }
 
 /// The legacy row-by-row backfill, as the slow baseline: reads `chunk` ids at a time, then looks

@@ -1,5 +1,10 @@
 //! Cutover step 2: adds `findings.baseline_operation_run_id` and `current_operation_run_id`
-//! (nullable, foreign key to `operation_runs` with `ON DELETE SET NULL`, indexed).
+//! (nullable; on SQLite with their foreign key to `operation_runs`, `ON DELETE SET NULL`).
+//!
+//! Their indexes, and on PostgreSQL their foreign keys, come with the next step, after the
+//! backfill has filled the columns: building an index once, and checking a foreign key with one
+//! join, is much cheaper than maintaining them for every row the backfill writes. SQLite cannot
+//! add a foreign key to an existing column, so there the columns get theirs here.
 //!
 //! `down` drops both columns (on SQLite by rebuilding the table, since a column with a foreign
 //! key cannot be dropped in place); whatever they held is lost.
@@ -23,33 +28,32 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         let flavor = sql::flavor(db)?;
         for column in COLUMNS {
-            let definition =
-                format!("{column} BIGINT NULL REFERENCES operation_runs (id) ON DELETE SET NULL");
             match flavor {
                 Flavor::Postgres => {
                     db.execute_unprepared(&format!(
-                        "ALTER TABLE findings ADD COLUMN IF NOT EXISTS {definition}"
+                        "ALTER TABLE findings ADD COLUMN IF NOT EXISTS {column} BIGINT NULL"
                     ))
                     .await?;
                 }
                 Flavor::Sqlite => {
                     if !sql::column_exists(db, "findings", column).await? {
                         db.execute_unprepared(&format!(
-                            "ALTER TABLE findings ADD COLUMN {definition}"
+                            "ALTER TABLE findings ADD COLUMN {column} BIGINT NULL \
+                             REFERENCES operation_runs (id) ON DELETE SET NULL"
                         ))
                         .await?;
                     }
                 }
             }
         }
-        sql::exec_all(db, &sql::findings_canonical_indexes()).await
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         match sql::flavor(db)? {
             Flavor::Postgres => {
-                // Dropping a column drops its index and foreign key with it.
+                // Dropping a column drops any index and foreign key on it.
                 for column in COLUMNS {
                     db.execute_unprepared(&format!(
                         "ALTER TABLE findings DROP COLUMN IF EXISTS {column}"

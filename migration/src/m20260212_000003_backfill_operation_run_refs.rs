@@ -1,35 +1,53 @@
-//! Cutover step 3: points findings and inventory items at canonical runs, through the bridges.
+//! Cutover step 3: points findings and inventory items at canonical runs, through the bridges,
+//! then completes the canonical finding references: their indexes, and on PostgreSQL their
+//! foreign keys.
 //!
 //! **Backfill rule.** A canonical reference gets the legacy run's `operation_run_id` only if that
 //! bridge is not null *and* the operation run exists; in every other case (legacy reference null,
-//! legacy row gone, bridge null, bridge dangling) it stays null. An
-//! `inventory_items.last_seen_operation_run_id` that is already set was written by current code
-//! and is newer than the legacy value, so only null ones are filled.
+//! legacy row gone, bridge null, bridge dangling) it stays null. A canonical reference that is
+//! already set (an `inventory_items.last_seen_operation_run_id` written by current code, which is
+//! newer than the legacy value) is kept: only null ones are filled.
 //!
-//! The backfill is set-based: one `UPDATE` per reference and batch, where a batch is a bounded
-//! range of primary keys (so a very large table is never one giant statement), with a progress
-//! event per batch (target `operation_runs_migration::progress`, fields `table`, `column`,
-//! `done` and `total`: rows of the table examined so far and in all, whether or not they had a
-//! reference to map; `mapped`: canonical references written so far). PostgreSQL uses
-//! `UPDATE … FROM` with a join; SQLite a correlated subquery, which works on every SQLite version
-//! and is planned as index lookups per row. Both update only rows that get a run, so the rows
-//! affected are exactly the references mapped. No row is ever inserted into `operation_runs`.
+//! The backfill is set-based and writes each row at most once: one `UPDATE … FROM` per table and
+//! batch, setting all of the table's references together, where a batch is a bounded range of
+//! primary keys (50 000 on SQLite, 250 000 on PostgreSQL, where each statement also scans the
+//! bridges), so a very large table is never one giant statement. Rows that get no run are not
+//! written at all. For `findings`, whose two references may each be mappable or not, each has an
+//! outer join. Each batch emits one progress event per reference (target
+//! `operation_runs_migration::progress`, fields `table`, `column`, `done` and `total`: rows of
+//! the table examined so far and in all, whether or not they had a reference to map; `mapped`:
+//! that column's canonical references written so far). No row is ever inserted into
+//! `operation_runs`.
 //!
-//! Only null canonical references are written, so running it again changes nothing.
-//! `down` is a no-op: the step only filled columns the previous step added (dropped by its
-//! `down`) or that were null.
+//! What the finding references need besides their values comes after the backfill, built once
+//! instead of maintained for every row it writes: the indexes on
+//! `findings.baseline_operation_run_id` and `current_operation_run_id` (a sorted build is much
+//! cheaper than one insertion per row), and on PostgreSQL their foreign keys (one join checks
+//! each, instead of a trigger per row; SQLite cannot add a foreign key to an existing column, so
+//! there the previous step declared them). Until those keys exist, the runs the bridges name are
+//! locked against deletion (`FOR KEY SHARE`, as a key check would), so that a concurrent delete
+//! waits for the migration and then nulls the reference like any other.
+//!
+//! Only null canonical references are written, and the keys and indexes are added only when
+//! missing, so running it again changes nothing. `down` drops the indexes and (PostgreSQL) the
+//! foreign keys, the shape the previous step leaves; the references stay (they were null before,
+//! and the previous step's `down` drops their columns).
 
 use crate::names::INVENTORY_SYNC_RUNS;
 use crate::sql::{self, Flavor};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::Statement;
+use sea_orm_migration::sea_orm::{QueryResult, Statement};
 
 /// Backfills canonical references through the legacy bridges.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Rows per backfill statement.
-pub(crate) const BATCH_ROWS: u64 = 50_000;
+/// Rows per backfill statement on SQLite, where a batch costs little beyond its rows.
+pub(crate) const SQLITE_BATCH_ROWS: u64 = 50_000;
+
+/// Rows per backfill statement on PostgreSQL, where every batch also pays for scanning and
+/// hashing the bridges once, so fewer, larger batches are cheaper.
+pub(crate) const POSTGRES_BATCH_ROWS: u64 = 250_000;
 
 /// A legacy reference column into `inventory_sync_runs` and the canonical column replacing it.
 pub(crate) struct Reference {
@@ -38,7 +56,7 @@ pub(crate) struct Reference {
     pub canonical: &'static str,
 }
 
-/// Every reference the cutover moves.
+/// Every reference the cutover moves, those of one table next to each other.
 pub(crate) const REFERENCES: [Reference; 3] = [
     Reference {
         table: "findings",
@@ -57,32 +75,121 @@ pub(crate) const REFERENCES: [Reference; 3] = [
     },
 ];
 
-/// The statement backfilling `reference` for the ids in `(lower, upper]` (two parameters).
-pub(crate) fn backfill_statement(flavor: Flavor, reference: &Reference) -> String {
-    let Reference {
-        table,
-        legacy,
-        canonical,
-    } = reference;
-    match flavor {
-        Flavor::Postgres => format!(
-            "UPDATE {table} AS t SET {canonical} = l.operation_run_id \
-             FROM inventory_sync_runs AS l JOIN operation_runs AS o ON o.id = l.operation_run_id \
-             WHERE l.id = t.{legacy} AND t.{canonical} IS NULL AND t.id > $1 AND t.id <= $2"
-        ),
-        // Only rows whose bridge leads to a run are written: rewriting a null with a null would
-        // cost a row write and count as a row affected.
-        Flavor::Sqlite => {
-            let bridged_run = format!(
-                "FROM inventory_sync_runs AS l JOIN operation_runs AS o ON o.id = l.operation_run_id \
-                 WHERE l.id = {table}.{legacy}"
-            );
+/// How the references a batch wrote are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// One reference: every row the `UPDATE` affected got one.
+    RowsAffected,
+    /// The statement returns one row with the references written per column (PostgreSQL).
+    Returned,
+    /// Non-null references of the batch's rows after the `UPDATE`, minus before it (SQLite,
+    /// whose `RETURNING` cannot see the joined tables; the migration's transaction holds the
+    /// only write lock, so nothing else changes them in between).
+    Difference,
+}
+
+/// The statement backfilling `references` (all of one table, at least one) for the ids in
+/// `(lower, upper]`, and how its references are counted. PostgreSQL placeholders are `$1` and
+/// `$2`; SQLite's are `?` for `lower`, `upper`, in that order, once each.
+///
+/// With one reference the bridge is an inner join: rows without a run drop out of the join, so
+/// the rows affected are the references mapped. With several, each reference has its own outer
+/// join, and the row is written when any of them maps (`COALESCE` keeps references that are
+/// already set).
+fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Counting) {
+    let table = references.first().map_or("", |r| r.table);
+    if let [
+        Reference {
+            legacy, canonical, ..
+        },
+    ] = references
+    {
+        let (lower, upper) = match flavor {
+            Flavor::Postgres => ("$1", "$2"),
+            Flavor::Sqlite => ("?", "?"),
+        };
+        return (
             format!(
-                "UPDATE {table} SET {canonical} = (SELECT l.operation_run_id {bridged_run}) \
-                 WHERE {legacy} IS NOT NULL AND {canonical} IS NULL AND id > ? AND id <= ? \
-                 AND EXISTS (SELECT 1 {bridged_run})"
+                "UPDATE {table} AS t SET {canonical} = l.operation_run_id \
+                 FROM {INVENTORY_SYNC_RUNS} AS l \
+                 JOIN operation_runs AS o ON o.id = l.operation_run_id \
+                 WHERE l.id = t.{legacy} AND t.{canonical} IS NULL \
+                 AND t.id > {lower} AND t.id <= {upper}"
+            ),
+            Counting::RowsAffected,
+        );
+    }
+    let (mut mapped, mut joins, mut sets, mut any) = (vec![], vec![], vec![], vec![]);
+    for (
+        n,
+        Reference {
+            legacy, canonical, ..
+        },
+    ) in references.iter().enumerate()
+    {
+        // The run reference `n` maps to, when its bridge leads to an existing run.
+        let run = match flavor {
+            Flavor::Postgres => {
+                joins.push(format!("LEFT JOIN bridge AS b{n} ON b{n}.id = f.{legacy}"));
+                format!("b{n}.run")
+            }
+            Flavor::Sqlite => {
+                joins.push(format!(
+                    "LEFT JOIN {INVENTORY_SYNC_RUNS} AS l{n} ON l{n}.id = f.{legacy} \
+                     LEFT JOIN operation_runs AS o{n} ON o{n}.id = l{n}.operation_run_id"
+                ));
+                format!("o{n}.id")
+            }
+        };
+        mapped.push(format!(
+            "CASE WHEN f.{canonical} IS NULL THEN {run} END AS r{n}"
+        ));
+        sets.push(format!("{canonical} = COALESCE(t.{canonical}, m.r{n})"));
+        any.push(format!("m.r{n} IS NOT NULL"));
+    }
+    let (mapped, joins, sets, any) = (
+        mapped.join(", "),
+        joins.join(" "),
+        sets.join(", "),
+        any.join(" OR "),
+    );
+    match flavor {
+        // `bridge` (the legacy rows whose bridge leads to an existing run, and that run) is
+        // computed once per statement, however many references use it. `m` is materialized so
+        // the planner sizes its joins by the batch, not by its guess of how the batch's rows
+        // join back to the table, which is far too small and leads it to nested loops.
+        Flavor::Postgres => {
+            let returned: Vec<String> = (0..references.len()).map(|n| format!("m.r{n}")).collect();
+            let counted: Vec<String> = (0..references.len())
+                .map(|n| format!("COUNT(r{n})"))
+                .collect();
+            (
+                format!(
+                    "WITH bridge AS (SELECT l.id, o.id AS run FROM {INVENTORY_SYNC_RUNS} AS l \
+                       JOIN operation_runs AS o ON o.id = l.operation_run_id), \
+                     m AS MATERIALIZED (SELECT f.id, {mapped} FROM {table} AS f {joins} \
+                       WHERE f.id > $1 AND f.id <= $2), \
+                     u AS (UPDATE {table} AS t SET {sets} FROM m \
+                       WHERE t.id = m.id AND t.id > $1 AND t.id <= $2 AND ({any}) \
+                       RETURNING {returned}) \
+                     SELECT {counted} FROM u",
+                    returned = returned.join(", "),
+                    counted = counted.join(", "),
+                ),
+                Counting::Returned,
             )
         }
+        // SQLite plans the joins as look-ups by rowid for each row of the batch, and
+        // `t.id = m.id` as one more.
+        Flavor::Sqlite => (
+            format!(
+                "UPDATE {table} AS t SET {sets} \
+                 FROM (SELECT f.id, {mapped} FROM {table} AS f {joins} \
+                   WHERE f.id > ? AND f.id <= ?) AS m \
+                 WHERE t.id = m.id AND ({any})"
+            ),
+            Counting::Difference,
+        ),
     }
 }
 
@@ -100,30 +207,68 @@ pub struct ReferenceBackfill {
     pub mapped: u64,
 }
 
-/// Backfills one reference in primary-key batches of `batch` rows.
-pub(crate) async fn backfill<C: ConnectionTrait + ?Sized>(
+/// `COUNT(column)` for each of `columns` (their non-null values), as a select list.
+fn counts(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("COUNT({c})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads the `i64` columns `from..` of `row`.
+fn numbers(row: &QueryResult, from: usize, n: usize) -> Result<Vec<i64>, DbErr> {
+    (from..from + n)
+        .map(|i| row.try_get_by_index::<i64>(i))
+        .collect()
+}
+
+/// Backfills `references` (all of one table, at least one) in primary-key batches of `batch`
+/// rows, each row rewritten at most once.
+async fn backfill_table<C: ConnectionTrait + ?Sized>(
     db: &C,
-    reference: &Reference,
+    references: &[&Reference],
     batch: i64,
-) -> Result<ReferenceBackfill, DbErr> {
+) -> Result<Vec<ReferenceBackfill>, DbErr> {
     let flavor = sql::flavor(db)?;
     let backend = db.get_database_backend();
-    let table = reference.table;
+    let Some(table) = references.first().map(|r| r.table) else {
+        return Ok(Vec::new());
+    };
+    let columns: Vec<&str> = references.iter().map(|r| r.canonical).collect();
+    let (update, counting) = backfill_statement(flavor, references);
     let total = sql::scalar_i64(db, &format!("SELECT COUNT(*) FROM {table}"), vec![])
         .await?
         .unwrap_or(0);
-    let bounds = match flavor {
-        Flavor::Postgres => format!(
-            "SELECT MAX(id), COUNT(*) FROM \
-             (SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2) AS b"
-        ),
-        Flavor::Sqlite => format!(
-            "SELECT MAX(id), COUNT(*) FROM \
-             (SELECT id FROM {table} WHERE id > ? ORDER BY id LIMIT ?) AS b"
-        ),
+    // With `Counting::Difference` the batch's bounds also bring its references before the
+    // `UPDATE`, from the same read of its rows.
+    let before = if counting == Counting::Difference {
+        format!(", {}", counts(&columns))
+    } else {
+        String::new()
     };
-    let update = backfill_statement(flavor, reference);
-    let (mut lower, mut done, mut mapped) = (0_i64, 0_i64, 0_u64);
+    let selected = if counting == Counting::Difference {
+        format!("id, {}", columns.join(", "))
+    } else {
+        "id".to_owned()
+    };
+    let placeholders = match flavor {
+        Flavor::Postgres => ("$1", "$2"),
+        Flavor::Sqlite => ("?", "?"),
+    };
+    let bounds = format!(
+        "SELECT MAX(id), COUNT(*){before} FROM \
+         (SELECT {selected} FROM {table} WHERE id > {} ORDER BY id LIMIT {}) AS b",
+        placeholders.0, placeholders.1
+    );
+    let after = format!(
+        "SELECT {} FROM {table} WHERE id > {} AND id <= {}",
+        counts(&columns),
+        placeholders.0,
+        placeholders.1
+    );
+    let (mut lower, mut done) = (0_i64, 0_i64);
+    let mut mapped = vec![0_u64; references.len()];
     loop {
         let Some(row) = db
             .query_one_raw(Statement::from_sql_and_values(
@@ -141,47 +286,78 @@ pub(crate) async fn backfill<C: ConnectionTrait + ?Sized>(
         ) else {
             break;
         };
-        mapped += db
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                &update,
-                vec![lower.into(), upper.into()],
-            ))
-            .await?
-            .rows_affected();
+        let range =
+            || Statement::from_sql_and_values(backend, &update, vec![lower.into(), upper.into()]);
+        let written: Vec<u64> = match counting {
+            Counting::RowsAffected => vec![db.execute_raw(range()).await?.rows_affected()],
+            Counting::Returned => match db.query_one_raw(range()).await? {
+                Some(counted) => numbers(&counted, 0, references.len())?
+                    .into_iter()
+                    .map(|n| <u64 as TryFrom<i64>>::try_from(n).unwrap_or(0))
+                    .collect(),
+                None => vec![0; references.len()],
+            },
+            Counting::Difference => {
+                let before = numbers(&row, 2, references.len())?;
+                db.execute_raw(range()).await?;
+                let now = match db
+                    .query_one_raw(Statement::from_sql_and_values(
+                        backend,
+                        &after,
+                        vec![lower.into(), upper.into()],
+                    ))
+                    .await?
+                {
+                    Some(counted) => numbers(&counted, 0, references.len())?,
+                    None => before.clone(),
+                };
+                now.iter()
+                    .zip(&before)
+                    .map(|(now, before)| <u64 as TryFrom<i64>>::try_from(now - before).unwrap_or(0))
+                    .collect()
+            }
+        };
         done += rows;
         lower = upper;
-        tracing::info!(
-            target: "operation_runs_migration::progress",
-            table,
-            column = reference.canonical,
-            done,
-            total,
-            mapped,
-            "backfill progress"
-        );
+        for ((reference, mapped), written) in references.iter().zip(&mut mapped).zip(written) {
+            *mapped += written;
+            tracing::info!(
+                target: "operation_runs_migration::progress",
+                table,
+                column = reference.canonical,
+                done,
+                total,
+                mapped = *mapped,
+                "backfill progress"
+            );
+        }
     }
     let examined = <u64 as TryFrom<i64>>::try_from(done).unwrap_or(0);
-    tracing::info!(
-        table,
-        column = reference.canonical,
-        examined,
-        mapped,
-        "backfilled canonical references"
-    );
-    Ok(ReferenceBackfill {
-        table,
-        column: reference.canonical,
-        examined,
-        mapped,
-    })
+    let mut results = Vec::new();
+    for (reference, mapped) in references.iter().zip(mapped) {
+        tracing::info!(
+            table,
+            column = reference.canonical,
+            examined,
+            mapped,
+            "backfilled canonical references"
+        );
+        results.push(ReferenceBackfill {
+            table,
+            column: reference.canonical,
+            examined,
+            mapped,
+        });
+    }
+    Ok(results)
 }
 
 /// Runs the backfill of cutover step 3 in batches of `batch_rows` rows (at least 1): what the
-/// migration does with a batch size of 50 000. Exposed so tests and benchmarks can exercise the
-/// batching; does nothing (and returns nothing) when the legacy schema is already gone.
-/// Returns, per reference column still to backfill, the rows examined and the references mapped:
-/// the numbers its log events carry.
+/// migration does (with batches of 50 000 rows on SQLite, 250 000 on PostgreSQL) before it adds
+/// the finding references' foreign keys and indexes. Exposed so tests
+/// and benchmarks can exercise the batching; does nothing (and returns nothing) when the legacy
+/// schema is already gone. Returns, per reference column still to backfill, the rows examined
+/// and the references mapped: the numbers its log events carry.
 ///
 /// # Errors
 /// Any database error, or a backend other than PostgreSQL and SQLite.
@@ -195,12 +371,57 @@ pub async fn backfill_references<C: ConnectionTrait + ?Sized>(
         return Ok(done);
     }
     let batch = <i64 as TryFrom<u64>>::try_from(Ord::max(batch_rows, 1)).unwrap_or(i64::MAX);
+    let mut pending: Vec<&Reference> = Vec::new();
     for reference in &REFERENCES {
         if sql::column_exists(db, reference.table, reference.legacy).await? {
-            done.push(backfill(db, reference, batch).await?);
+            pending.push(reference);
         }
     }
+    for references in pending.chunk_by(|a, b| a.table == b.table) {
+        done.extend(backfill_table(db, references, batch).await?);
+    }
     Ok(done)
+}
+
+/// Names of the indexes this step builds (see [`sql::findings_canonical_indexes`]).
+const INDEXES: [&str; 2] = [
+    "findings_baseline_operation_run_id_idx",
+    "findings_current_operation_run_id_idx",
+];
+
+/// The canonical finding foreign keys still to add (PostgreSQL; none on SQLite, whose previous
+/// step declared them with the columns).
+async fn missing_foreign_keys<C: ConnectionTrait + ?Sized>(
+    db: &C,
+) -> Result<Vec<(&'static str, &'static str)>, DbErr> {
+    let mut missing = Vec::new();
+    if sql::flavor(db)? == Flavor::Postgres {
+        for (name, column) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
+            if !sql::postgres_constraint_exists(db, "findings", name).await? {
+                missing.push((name, column));
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// Locks every run a legacy bridge names against deletion until the migration commits
+/// (`FOR KEY SHARE`, what a foreign key check takes on the row it checks). While the finding
+/// foreign keys do not exist yet, nothing else would stop a run written into a finding from
+/// being deleted before they are added, which would make adding them fail; with the lock such
+/// a delete waits and, once the keys exist, sets the reference to null like any other.
+async fn lock_bridged_runs<C: ConnectionTrait + ?Sized>(db: &C) -> Result<(), DbErr> {
+    sql::scalar_i64(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT o.id FROM operation_runs AS o \
+             WHERE o.id IN (SELECT l.operation_run_id FROM {INVENTORY_SYNC_RUNS} AS l) \
+             FOR KEY SHARE OF o) AS locked"
+        ),
+        vec![],
+    )
+    .await?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -210,12 +431,41 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        backfill_references(manager.get_connection(), BATCH_ROWS).await?;
-        Ok(())
+        let db = manager.get_connection();
+        let missing_keys = missing_foreign_keys(db).await?;
+        if !missing_keys.is_empty() && sql::table_exists(db, INVENTORY_SYNC_RUNS).await? {
+            lock_bridged_runs(db).await?;
+        }
+        let batch = match sql::flavor(db)? {
+            Flavor::Postgres => POSTGRES_BATCH_ROWS,
+            Flavor::Sqlite => SQLITE_BATCH_ROWS,
+        };
+        backfill_references(db, batch).await?;
+        // One join checks each key over the whole table, instead of a trigger per row written.
+        for (name, column) in missing_keys {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE findings ADD CONSTRAINT {name} FOREIGN KEY ({column}) \
+                 REFERENCES operation_runs (id) ON DELETE SET NULL"
+            ))
+            .await?;
+        }
+        sql::exec_all(db, &sql::findings_canonical_indexes()).await
     }
 
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(())
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let mut drops: Vec<String> = INDEXES
+            .iter()
+            .map(|index| format!("DROP INDEX IF EXISTS {index}"))
+            .collect();
+        if sql::flavor(db)? == Flavor::Postgres {
+            for (name, _) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
+                drops.push(format!(
+                    "ALTER TABLE findings DROP CONSTRAINT IF EXISTS {name}"
+                ));
+            }
+        }
+        sql::exec_all(db, &drops).await
     }
 }
 

@@ -439,6 +439,38 @@ pub(crate) fn findings_legacy_indexes() -> Vec<String> {
     ]
 }
 
+/// The foreign keys of the canonical finding references, as (constraint, column); each
+/// references `operation_runs (id)` with `ON DELETE SET NULL`. The names are those PostgreSQL
+/// gives a `REFERENCES` clause on the column, so the constraints are the same whether a column
+/// was added with the clause or they were added after the backfill.
+pub(crate) const FINDINGS_CANONICAL_FOREIGN_KEYS: [(&str, &str); 2] = [
+    (
+        "findings_baseline_operation_run_id_fkey",
+        "baseline_operation_run_id",
+    ),
+    (
+        "findings_current_operation_run_id_fkey",
+        "current_operation_run_id",
+    ),
+];
+
+/// Whether `table` has a constraint named `name` (PostgreSQL, current schema).
+pub(crate) async fn postgres_constraint_exists<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    table: &str,
+    name: &str,
+) -> Result<bool, DbErr> {
+    Ok(scalar_i64(
+        db,
+        "SELECT COUNT(*) FROM information_schema.table_constraints \
+         WHERE table_schema = current_schema() AND table_name = $1 AND constraint_name = $2",
+        vec![table.into(), name.into()],
+    )
+    .await?
+    .unwrap_or(0)
+        > 0)
+}
+
 /// Indexes of the canonical finding references.
 pub(crate) fn findings_canonical_indexes() -> Vec<String> {
     vec![

@@ -591,6 +591,26 @@ async fn down_restores_the_baseline_shape_and_up_works_again(db: TestDb) {
     );
 }
 
+/// Every cutover step's `down` leaves exactly the shape the step started from (for example,
+/// the backfill step's indexes and, on PostgreSQL, its foreign keys go with its `down`).
+async fn each_cutover_step_down_restores_the_shape_before_it(db: TestDb) {
+    Migrator::up(&db.conn, Some(1)).await.unwrap();
+    fixtures::seed_legacy_edge_cases(&db.conn).await.unwrap();
+    let mut shapes = vec![schema_shape(&db).await];
+    for _ in 1..MIGRATIONS {
+        Migrator::up(&db.conn, Some(1)).await.unwrap();
+        shapes.push(schema_shape(&db).await);
+    }
+    for step in (1..MIGRATIONS).rev() {
+        Migrator::down(&db.conn, Some(1)).await.unwrap();
+        assert_eq!(
+            schema_shape(&db).await,
+            shapes[step - 1],
+            "down of cutover step {step}"
+        );
+    }
+}
+
 async fn preflight_on_a_fresh_install(db: TestDb) {
     Migrator::up(&db.conn, None).await.unwrap();
     let report = preflight(&db.conn, &allowed_types()).await.unwrap();
@@ -1079,6 +1099,7 @@ on_every_backend!(new =>
     the_table_rebuild_step_checks_foreign_keys_first,
     cutover_of_a_seeded_legacy_database,
     down_restores_the_baseline_shape_and_up_works_again,
+    each_cutover_step_down_restores_the_shape_before_it,
     preflight_on_a_fresh_install,
     preflight_in_the_middle_of_the_cutover,
     batched_backfill_matches_the_baselines,

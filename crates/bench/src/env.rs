@@ -278,6 +278,33 @@ impl Env {
         Ok(())
     }
 
+    /// Lets the disk catch up before a one-shot measurement, so that it does not pay for writing
+    /// back what came before it (copying databases, the other side's run): on PostgreSQL a
+    /// `CHECKPOINT` (best effort: it needs a privileged role), on SQLite an `fsync` of every
+    /// file of the run's directory.
+    pub async fn settle(&self) -> Result<()> {
+        match self.backend {
+            Backend::Postgres => {
+                if let Err(e) = self.admin("CHECKPOINT").await {
+                    crate::progress!("could not checkpoint before measuring: {e:#}");
+                }
+            }
+            Backend::Sqlite => {
+                if let Some(dir) = &self.dir {
+                    for entry in std::fs::read_dir(dir.path()).context("listing SQLite files")? {
+                        let path = entry.context("listing SQLite files")?.path();
+                        if path.is_file() {
+                            std::fs::File::open(&path)
+                                .and_then(|f| f.sync_all())
+                                .with_context(|| format!("syncing {}", path.display()))?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn open(&self, name: &str) -> Result<Db> {
         let mut options = ConnectOptions::new(self.url_of(name)?);
         options

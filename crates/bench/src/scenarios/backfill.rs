@@ -1,5 +1,5 @@
 //! `backfill`: the cutover's reference backfill (step 3) on a large legacy database, against
-//! the best hand-written `UPDATE … FROM` per reference and against the legacy row-by-row
+//! the best hand-written `UPDATE … FROM` per table and against the legacy row-by-row
 //! approach; then the whole cutover on the same data with the process's peak memory.
 //!
 //! The legacy schema and data come from the migration crate's `fixtures` module: no other
@@ -11,7 +11,7 @@ use crate::progress;
 use crate::report::{Figure, Target, timed};
 use anyhow::{Context, Result, bail};
 use operation_runs_migration::fixtures::{
-    hand_written_backfill, row_by_row_backfill, seed_legacy_at_scale,
+    canonical_references_set, row_by_row_backfill, run_hand_written_backfill, seed_legacy_at_scale,
 };
 use operation_runs_migration::{Migrator, MigratorTrait};
 use serde_json::json;
@@ -104,13 +104,24 @@ pub async fn run(env: &Env) -> Result<()> {
     for db in [&ours_db, &hand_db] {
         migrate(db, 2).await?;
     }
+    env.settle().await?;
     progress!("backfill: step 3 through the Migrator");
     let (done, ours_time) = timed(migrate(&ours_db, 1)).await;
     done?;
+    // Each side's database is gone before the other side runs, so the second does not share
+    // the machine with what the first left behind.
+    let ours_refs = references(&ours_db).await?;
+    env.drop_db(ours_db).await?;
+    env.settle().await?;
     progress!("backfill: hand-written UPDATE … FROM");
-    let (updated, hand_time) = timed(hand_written_backfill(&hand_db.conn)).await;
-    let updated = updated?;
-    let (ours_refs, hand_refs) = (references(&ours_db).await?, references(&hand_db).await?);
+    let set_before = canonical_references_set(&hand_db.conn).await?;
+    let (done, hand_time) = timed(run_hand_written_backfill(&hand_db.conn)).await;
+    done?;
+    let updated = canonical_references_set(&hand_db.conn)
+        .await?
+        .saturating_sub(set_before);
+    let hand_refs = references(&hand_db).await?;
+    env.drop_db(hand_db).await?;
     if ours_refs != hand_refs {
         bail!(
             "the migration and the hand-written backfill disagree: {ours_refs:?} vs {hand_refs:?}"
@@ -125,15 +136,16 @@ pub async fn run(env: &Env) -> Result<()> {
             .extra("legacy_runs", json!((rows / 10).max(1)))
             .extra("references_set", json!(updated))
             .note(
-                "ours = migration m20260212_000003 through Migrator::up (batches of 50,000 ids \
-                 per reference, in one transaction); baseline = one UPDATE … FROM per reference; \
-                 identical resulting references verified",
+                "ours = migration m20260212_000003 through Migrator::up (batches of ids, one \
+                 UPDATE per table and batch, in one transaction, then the finding foreign keys on \
+                 PostgreSQL and the finding reference indexes); baseline = one UPDATE … FROM per \
+                 table over the whole table (both finding references in one), then the same keys \
+                 and indexes; identical resulting references verified",
             ),
     );
-    env.drop_db(ours_db).await?;
-    env.drop_db(hand_db).await?;
 
     // 2. The whole cutover on the same data, with the peak memory of this process.
+    env.settle().await?;
     progress!("backfill: the whole cutover (six migrations)");
     let reset = reset_peak_memory();
     let before = peak_memory_kib();
@@ -176,16 +188,22 @@ pub async fn run(env: &Env) -> Result<()> {
     let Some(rb_db) = copies.into_iter().next() else {
         bail!("no copy for row-by-row");
     };
+    env.settle().await?;
     progress!("backfill: step 3 on {} rows", items * 2);
     let (done, ours_small) = timed(migrate(&small, 1)).await;
     done?;
+    let small_refs = references(&small).await?;
+    env.drop_db(small).await?;
+    env.settle().await?;
     progress!(
         "backfill: row by row on {} rows (chunks of {CHUNK})",
         items * 2
     );
     let (rb_updated, rb_time) = timed(row_by_row_backfill(&rb_db.conn, CHUNK)).await;
     let rb_updated = rb_updated?;
-    if references(&small).await? != references(&rb_db).await? {
+    let rb_refs = references(&rb_db).await?;
+    env.drop_db(rb_db).await?;
+    if small_refs != rb_refs {
         bail!("the migration and the row-by-row backfill disagree");
     }
     let speedup = rb_time.as_secs_f64() / ours_small.as_secs_f64().max(f64::MIN_POSITIVE);
@@ -202,6 +220,5 @@ pub async fn run(env: &Env) -> Result<()> {
                  Migrator; identical references verified"
             )),
     );
-    env.drop_db(small).await?;
-    env.drop_db(rb_db).await
+    Ok(())
 }
