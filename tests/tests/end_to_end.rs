@@ -10,12 +10,12 @@ use operation_runs_domain::{
     RunStatus, RunTypeRegistry, TenantId, UserId, WorkspaceId,
 };
 use operation_runs_ports::{
-    BackupRepository, Clock, FindingRepository, InventoryRepository, OperationRunRepository,
-    RunCursor, RunFilter, RunListQuery, SeenItem,
+    BackupRepository, Clock, FindingRepository, InventoryRepository, Provisioning, RunCursor,
+    RunFilter, RunListQuery, RunQueries, SeenItem,
 };
 use operation_runs_schedule_history::{
     BackupContent, BackupSourceError, Execution, HistoryQuery, Mode, PurgePolicy, RunSet,
-    ScheduleError, ScheduleOperations, ScheduleRequest, source_fn,
+    ScheduleError, ScheduleOperations, SchedulePorts, ScheduleRequest, source_fn,
 };
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_service::{
@@ -75,13 +75,7 @@ async fn world(db: TestDb) -> World {
     let clock = TestClock::at(t0());
     let store_arc = Arc::new(store.clone());
     let service = OperationRunService::new(
-        ServicePorts {
-            runs: store_arc.clone(),
-            directory: store_arc.clone(),
-            inventory: store_arc.clone(),
-            findings: store_arc,
-            clock: clock.clone(),
-        },
+        ServicePorts::from_store(store_arc).with_clock(clock.clone()),
         RunTypeRegistry::with_builtins(),
     );
     let ws = store.create_workspace("Contoso").await.unwrap();
@@ -826,7 +820,10 @@ async fn schedule_life(db: TestDb) {
         .create_backup_schedule(w.ws, w.tenant, "Nightly", 2)
         .await
         .unwrap();
-    let ops = ScheduleOperations::new(w.service.clone(), Arc::new(w.store.clone()));
+    let ops = ScheduleOperations::new(
+        w.service.clone(),
+        SchedulePorts::from_store(Arc::new(w.store.clone())),
+    );
     let request = |at: DateTime<Utc>| ScheduleRequest::new(w.ws, schedule.id, at);
     let ok = source_fn(|_, _| Ok(BackupContent::items(40)));
     let partial = source_fn(|_, _| {

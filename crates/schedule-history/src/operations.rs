@@ -1,7 +1,7 @@
 //! The three schedule operations, each recorded as an operation run of its type.
 
 use crate::error::ScheduleError;
-use crate::history::ScheduleHistory;
+use crate::history::{ScheduleHistory, SchedulePorts};
 use crate::purge::{PurgePlan, PurgePolicy, history_cutoff};
 use crate::retention::RetentionPlan;
 use crate::source::BackupSource;
@@ -10,12 +10,11 @@ use operation_runs_domain::{
     BackupScheduleId, BackupSetId, CountError, Failure, FailureCode, FailureSummary, IdentityHash,
     OperationRun, RunContext, RunOutcome, RunType, UserId, WorkspaceId, sanitize_message,
 };
-use operation_runs_ports::{BackupRepository, BackupSchedule, BackupSet};
+use operation_runs_ports::{BackupRepository, BackupSchedule, BackupSet, ScheduleRunHistory};
 use operation_runs_service::{OperationRunService, ServiceError, StartRequest, Started};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 /// Failure code of a `backup_schedule_run` that failed.
 pub const FAILURE_BACKUP: &str = "backup_failed";
@@ -295,8 +294,8 @@ fn count(name: &'static str, value: u64) -> Result<(&'static str, i64), Schedule
 impl ScheduleOperations {
     /// Operations over the service (start, begin, progress, complete) and the backup store.
     #[must_use]
-    pub fn new(service: OperationRunService, backups: Arc<dyn BackupRepository>) -> Self {
-        let history = ScheduleHistory::new(&service, backups);
+    pub fn new(service: OperationRunService, ports: SchedulePorts) -> Self {
+        let history = ScheduleHistory::new(service.clone(), ports);
         Self {
             service,
             history,
@@ -330,8 +329,12 @@ impl ScheduleOperations {
         &self.service
     }
 
-    fn backups(&self) -> &Arc<dyn BackupRepository> {
-        self.history.backups()
+    fn backups(&self) -> &dyn BackupRepository {
+        self.history.ports.backups.as_ref()
+    }
+
+    fn runs(&self) -> &dyn ScheduleRunHistory {
+        self.history.ports.history.as_ref()
     }
 
     /// The retention plan of a schedule as things stand; reads only.
@@ -422,18 +425,13 @@ impl ScheduleOperations {
             schedule.name,
             scheduled_for.to_rfc3339_opts(SecondsFormat::Secs, true)
         );
-        let now = self.service.clock().now();
+        let now = self.service.now();
         let set = self
             .backups()
             .create_set(schedule.id, &name, content.item_count, now)
             .await?;
         let patch = RunContext::new().with_backup_set_id(set.id);
-        if let Err(error) = self
-            .service
-            .runs()
-            .merge_context(run.id(), &patch, now)
-            .await
-        {
+        if let Err(error) = self.service.record_output(run.id(), &patch).await {
             self.discard_set(schedule.id, set.id).await;
             return Err(error.into());
         }
@@ -455,7 +453,7 @@ impl ScheduleOperations {
     }
 
     async fn discard_set(&self, schedule: BackupScheduleId, set: BackupSetId) {
-        let now = self.service.clock().now();
+        let now = self.service.now();
         if let Err(error) = self.backups().soft_delete_sets(schedule, &[set], now).await {
             tracing::warn!(
                 %set,
@@ -543,7 +541,7 @@ impl ScheduleOperations {
         let sets_soft_deleted = if ids.is_empty() {
             0
         } else {
-            let now = self.service.clock().now();
+            let now = self.service.now();
             self.backups()
                 .soft_delete_sets(schedule.id, &ids, now)
                 .await?
@@ -625,7 +623,7 @@ impl ScheduleOperations {
         schedule: &BackupSchedule,
         policy: PurgePolicy,
     ) -> Result<PurgePlan, ScheduleError> {
-        let now = self.service.clock().now();
+        let now = self.service.now();
         let sets_deleted_before = now - policy.grace;
         let window_cutoff = now - policy.window;
         let sets_to_purge = self
@@ -661,7 +659,6 @@ impl ScheduleOperations {
             runs_to_purge: 0,
         };
         plan.runs_to_purge = self
-            .service
             .runs()
             .count_purgeable_schedule_history(&plan.history_criteria())
             .await?;
@@ -683,7 +680,6 @@ impl ScheduleOperations {
             .record_progress(run.id(), &[count("sets_purged", sets_purged)?])
             .await?;
         let runs_purged = self
-            .service
             .runs()
             .purge_schedule_history(&plan.history_criteria(), self.purge_batch_size)
             .await?;
@@ -777,8 +773,7 @@ impl ScheduleOperations {
     ) -> Result<Option<OperationRun>, ScheduleError> {
         Ok(self
             .service
-            .runs()
-            .latest_completed_with_identity(
+            .latest_completed(
                 workspace,
                 identity,
                 &[RunOutcome::Succeeded, RunOutcome::PartiallySucceeded],

@@ -6,9 +6,9 @@ use common::{FOREIGN_SCHEDULE, OTHER_WS, SCHEDULE, WS, World};
 use operation_runs_domain::{
     BackupScheduleId, Membership, RunContext, RunId, RunOutcome, RunStatus, RunType, UserId,
 };
-use operation_runs_ports::{MockOperationRunRepository, RunCursor, RunPage};
+use operation_runs_ports::{MockScheduleRunHistory, RunCursor, RunPage};
 use operation_runs_schedule_history::{
-    HistoryQuery, MAX_PAGE_SIZE, ScheduleError, ScheduleHistory,
+    HistoryQuery, MAX_PAGE_SIZE, ScheduleError, ScheduleHistory, SchedulePorts,
 };
 use std::sync::Arc;
 
@@ -197,8 +197,15 @@ async fn viewers_get_not_found_or_forbidden_by_the_product_rules() {
             _ => None,
         })
     });
-    let service = world.service_with(world.run_mock(), directory);
-    let history = ScheduleHistory::new(&service, Arc::new(world.backup_mock()));
+    let mocks = world.run_mocks();
+    let service = world.service_with(mocks.lifecycle, mocks.queries, directory);
+    let history = ScheduleHistory::new(
+        service,
+        SchedulePorts {
+            history: Arc::new(mocks.history),
+            backups: Arc::new(world.backup_mock()),
+        },
+    );
     let query = HistoryQuery::new(WS, SCHEDULE);
 
     let page = history
@@ -241,15 +248,25 @@ async fn a_store_whose_cursor_does_not_move_is_an_error_not_a_loop() {
     let world = World::new(3);
     world.succeeded(1);
     let stuck = world.run(RunId::new(1));
-    let mut runs = MockOperationRunRepository::new();
-    runs.expect_schedule_history().times(2).returning(move |_| {
-        Ok(RunPage {
-            runs: vec![stuck.clone()],
-            next: Some(RunCursor(RunId::new(5))),
-        })
-    });
-    let service = world.service_with(runs, World::directory_mock());
-    let history = ScheduleHistory::new(&service, Arc::new(world.backup_mock()));
+    let mut stuck_history = MockScheduleRunHistory::new();
+    stuck_history
+        .expect_schedule_history()
+        .times(2)
+        .returning(move |_| {
+            Ok(RunPage {
+                runs: vec![stuck.clone()],
+                next: Some(RunCursor(RunId::new(5))),
+            })
+        });
+    let runs = world.run_mocks();
+    let service = world.service_with(runs.lifecycle, runs.queries, World::directory_mock());
+    let history = ScheduleHistory::new(
+        service,
+        SchedulePorts {
+            history: Arc::new(stuck_history),
+            backups: Arc::new(world.backup_mock()),
+        },
+    );
     let err = history
         .all(&HistoryQuery::new(WS, SCHEDULE))
         .await

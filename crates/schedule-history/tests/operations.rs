@@ -378,7 +378,13 @@ async fn a_failing_second_look_up_fails_the_new_run() {
         stored.failure_summary().failures()[0].code().as_str(),
         FAILURE_BACKUP
     );
-    assert!(matches!(err.root(), ScheduleError::Port(_)), "{err:?}");
+    assert!(
+        matches!(
+            err.root(),
+            ScheduleError::Service(operation_runs_service::ServiceError::Port(_))
+        ),
+        "{err:?}"
+    );
     assert!(!world.calls().contains(&"create_set"));
 }
 
@@ -641,26 +647,26 @@ async fn dry_runs_report_the_plan_and_record_nothing() {
 
 #[tokio::test]
 async fn dry_runs_against_bare_mocks_call_no_write_method() {
-    use operation_runs_ports::{MockBackupRepository, MockOperationRunRepository};
+    use operation_runs_ports::{
+        MockBackupRepository, MockRunLifecycle, MockRunQueries, MockScheduleRunHistory,
+    };
     let world = World::new(1);
     world.set(1, None);
     world.succeeded(1);
     world.succeeded(2);
     let seeded = world.state().runs.clone();
 
-    let mut runs = MockOperationRunRepository::new();
-    runs.expect_schedule_history()
+    let mut history = MockScheduleRunHistory::new();
+    history
+        .expect_schedule_history()
         .returning(move |q| Ok(common::paginate(&seeded, q)));
-    runs.expect_count_purgeable_schedule_history()
+    history
+        .expect_count_purgeable_schedule_history()
         .times(1)
         .returning(|_| Ok(0));
-    runs.expect_insert_or_get_active().never();
-    runs.expect_transition().never();
-    runs.expect_transition_with_counts().never();
-    runs.expect_complete_if_stale().never();
-    runs.expect_increment_counts().never();
-    runs.expect_merge_context().never();
-    runs.expect_purge_schedule_history().never();
+    history.expect_purge_schedule_history().never();
+    // A lifecycle mock without expectations fails the test on any write.
+    let (lifecycle, queries) = (MockRunLifecycle::new(), MockRunQueries::new());
     let mut backups = MockBackupRepository::new();
     let schedule = world.state().schedules[0].clone();
     backups
@@ -677,10 +683,13 @@ async fn dry_runs_against_bare_mocks_call_no_write_method() {
     backups.expect_create_set().never();
     backups.expect_soft_delete_sets().never();
     backups.expect_purge_sets().never();
-    let service = world.service_with(runs, common::World::directory_mock());
+    let service = world.service_with(lifecycle, queries, common::World::directory_mock());
     let ops = operation_runs_schedule_history::ScheduleOperations::new(
         service,
-        std::sync::Arc::new(backups),
+        operation_runs_schedule_history::SchedulePorts {
+            history: std::sync::Arc::new(history),
+            backups: std::sync::Arc::new(backups),
+        },
     );
 
     let retention = ops.apply_retention(&request(), Mode::DryRun).await.unwrap();

@@ -8,7 +8,7 @@ mod common;
 
 use common::{SCHEDULE, WS, World};
 use operation_runs_domain::{Membership, UserId};
-use operation_runs_schedule_history::{HistoryQuery, ScheduleHistory};
+use operation_runs_schedule_history::{HistoryQuery, ScheduleHistory, SchedulePorts};
 use std::sync::Arc;
 
 fn member(can_view: bool) -> Option<Membership> {
@@ -49,8 +49,15 @@ async fn viewer_reads_are_traced_refused_or_not() {
             _ => None,
         })
     });
-    let service = world.service_with(world.run_mock(), directory);
-    let history = ScheduleHistory::new(&service, Arc::new(world.backup_mock()));
+    let runs = world.run_mocks();
+    let service = world.service_with(runs.lifecycle, runs.queries, directory);
+    let history = ScheduleHistory::new(
+        service,
+        SchedulePorts {
+            history: Arc::new(runs.history),
+            backups: Arc::new(world.backup_mock()),
+        },
+    );
     let query = HistoryQuery::new(WS, SCHEDULE);
     let spans = SpanNames::default();
     let _traced = tracing::subscriber::set_default(spans.clone());

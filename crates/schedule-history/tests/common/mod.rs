@@ -10,10 +10,10 @@ use operation_runs_domain::{
 };
 use operation_runs_ports::{
     BackupSchedule, BackupSet, MockBackupRepository, MockClock, MockFindingRepository,
-    MockInventoryRepository, MockOperationRunRepository, MockWorkspaceDirectory, PortError,
-    RunCursor, RunPage, ScheduleHistoryQuery, StartedRun,
+    MockInventoryRepository, MockRunLifecycle, MockRunQueries, MockScheduleRunHistory,
+    MockWorkspaceDirectory, PortError, RunCursor, RunPage, ScheduleHistoryQuery, StartedRun,
 };
-use operation_runs_schedule_history::ScheduleOperations;
+use operation_runs_schedule_history::{ScheduleOperations, SchedulePorts};
 use operation_runs_service::{OperationRunService, ServicePorts};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -234,17 +234,20 @@ impl World {
         Ok(slot.clone())
     }
 
-    pub fn run_mock(&self) -> MockOperationRunRepository {
-        let mut mock = MockOperationRunRepository::new();
+    /// The run ports, answering from the world.
+    pub fn run_mocks(&self) -> RunMocks {
+        let mut lifecycle = MockRunLifecycle::new();
+        let mut queries = MockRunQueries::new();
+        let mut history = MockScheduleRunHistory::new();
         let w = self.clone();
-        mock.expect_schedule_history().returning(move |q| {
+        history.expect_schedule_history().returning(move |q| {
             let mut state = w.enter("schedule_history")?;
             state.history_pages.push((q.after, q.limit));
             Ok(paginate(&state.runs, q))
         });
         let w = self.clone();
-        mock.expect_latest_completed_with_identity()
-            .returning(move |workspace, hash, outcomes| {
+        queries.expect_latest_completed_with_identity().returning(
+            move |workspace, hash, outcomes| {
                 let mut state = w.enter("latest_completed_with_identity")?;
                 let found = state
                     .runs
@@ -261,42 +264,45 @@ impl World {
                     then(&mut state);
                 }
                 Ok(found)
+            },
+        );
+        let w = self.clone();
+        lifecycle
+            .expect_insert_or_get_active()
+            .returning(move |new| {
+                let mut state = w.enter("insert_or_get_active")?;
+                if let Some(active) = state.runs.iter().find(|r| {
+                    r.workspace_id() == new.workspace_id
+                        && r.identity_hash() == &new.identity_hash
+                        && r.status().is_active()
+                }) {
+                    return Ok(StartedRun {
+                        run: active.clone(),
+                        reused: true,
+                    });
+                }
+                let id = RunId::new(state.next_run);
+                state.next_run += 1;
+                let run = OperationRun::from_record(RunRecord {
+                    id,
+                    workspace_id: new.workspace_id,
+                    tenant_id: new.tenant_id,
+                    user_id: new.user_id,
+                    initiator_name: new.initiator_name.clone(),
+                    run_type: new.run_type.to_string(),
+                    state: RunState::queued(),
+                    identity_hash: new.identity_hash.clone(),
+                    summary_counts: new.summary_counts.clone(),
+                    context: new.context.clone(),
+                    created_at: new.created_at,
+                    updated_at: new.created_at,
+                })
+                .unwrap();
+                state.runs.push(run.clone());
+                Ok(StartedRun { run, reused: false })
             });
         let w = self.clone();
-        mock.expect_insert_or_get_active().returning(move |new| {
-            let mut state = w.enter("insert_or_get_active")?;
-            if let Some(active) = state.runs.iter().find(|r| {
-                r.workspace_id() == new.workspace_id
-                    && r.identity_hash() == &new.identity_hash
-                    && r.status().is_active()
-            }) {
-                return Ok(StartedRun {
-                    run: active.clone(),
-                    reused: true,
-                });
-            }
-            let id = RunId::new(state.next_run);
-            state.next_run += 1;
-            let run = OperationRun::from_record(RunRecord {
-                id,
-                workspace_id: new.workspace_id,
-                tenant_id: new.tenant_id,
-                user_id: new.user_id,
-                initiator_name: new.initiator_name.clone(),
-                run_type: new.run_type.to_string(),
-                state: RunState::queued(),
-                identity_hash: new.identity_hash.clone(),
-                summary_counts: new.summary_counts.clone(),
-                context: new.context.clone(),
-                created_at: new.created_at,
-                updated_at: new.created_at,
-            })
-            .unwrap();
-            state.runs.push(run.clone());
-            Ok(StartedRun { run, reused: false })
-        });
-        let w = self.clone();
-        mock.expect_get().returning(move |id| {
+        queries.expect_get().returning(move |id| {
             let state = w.enter("get")?;
             state
                 .runs
@@ -306,7 +312,8 @@ impl World {
                 .ok_or(PortError::NotFound)
         });
         let w = self.clone();
-        mock.expect_transition()
+        lifecycle
+            .expect_transition()
             .returning(move |id, expected, next, now| {
                 w.update(
                     id,
@@ -322,7 +329,8 @@ impl World {
                 )
             });
         let w = self.clone();
-        mock.expect_increment_counts()
+        lifecycle
+            .expect_increment_counts()
             .returning(move |id, delta, now| {
                 w.update(
                     id,
@@ -341,7 +349,8 @@ impl World {
                 )
             });
         let w = self.clone();
-        mock.expect_merge_context()
+        lifecycle
+            .expect_merge_context()
             .returning(move |id, patch, now| {
                 w.update(
                     id,
@@ -365,13 +374,15 @@ impl World {
                 )
             });
         let w = self.clone();
-        mock.expect_count_purgeable_schedule_history()
+        history
+            .expect_count_purgeable_schedule_history()
             .returning(move |criteria| {
                 let state = w.enter("count_purgeable_schedule_history")?;
                 Ok(purgeable(&state.runs, criteria).len() as u64)
             });
         let w = self.clone();
-        mock.expect_purge_schedule_history()
+        history
+            .expect_purge_schedule_history()
             .returning(move |criteria, batch| {
                 let mut state = w.enter("purge_schedule_history")?;
                 state.purge_batches.push(batch);
@@ -379,7 +390,11 @@ impl World {
                 state.runs.retain(|r| !doomed.contains(&r.id()));
                 Ok(doomed.len() as u64)
             });
-        mock
+        RunMocks {
+            lifecycle,
+            queries,
+            history,
+        }
     }
 
     pub fn backup_mock(&self) -> MockBackupRepository {
@@ -467,14 +482,16 @@ impl World {
 
     pub fn service_with(
         &self,
-        runs: MockOperationRunRepository,
+        lifecycle: MockRunLifecycle,
+        queries: MockRunQueries,
         directory: MockWorkspaceDirectory,
     ) -> OperationRunService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(now());
         OperationRunService::new(
             ServicePorts {
-                runs: Arc::new(runs),
+                lifecycle: Arc::new(lifecycle),
+                queries: Arc::new(queries),
                 directory: Arc::new(directory),
                 inventory: Arc::new(MockInventoryRepository::new()),
                 findings: Arc::new(MockFindingRepository::new()),
@@ -494,10 +511,21 @@ impl World {
 
     /// Operations over the world, reading histories in pages of `page_size`.
     pub fn ops(&self, page_size: u32) -> ScheduleOperations {
-        let service = self.service_with(self.run_mock(), Self::directory_mock());
-        ScheduleOperations::new(service, Arc::new(self.backup_mock()))
-            .with_walk_page_size(page_size)
+        let runs = self.run_mocks();
+        let service = self.service_with(runs.lifecycle, runs.queries, Self::directory_mock());
+        let ports = SchedulePorts {
+            history: Arc::new(runs.history),
+            backups: Arc::new(self.backup_mock()),
+        };
+        ScheduleOperations::new(service, ports).with_walk_page_size(page_size)
     }
+}
+
+/// The run ports of a [`World`].
+pub struct RunMocks {
+    pub lifecycle: MockRunLifecycle,
+    pub queries: MockRunQueries,
+    pub history: MockScheduleRunHistory,
 }
 
 /// What a keyset-paginating store returns for a schedule-history query.
