@@ -215,7 +215,7 @@ impl OperationRunService {
             .registry
             .get(current.run_type())
             .ok_or_else(|| ServiceError::UnregisteredRunType(current.run_type().to_owned()))?;
-        let delta = SummaryCounts::for_type(descriptor, counts.iter().copied())?;
+        let delta = descriptor.counts(counts.iter().copied())?;
         if current.status() == RunStatus::Completed {
             return Err(TransitionError::AlreadyCompleted.into());
         }
@@ -295,7 +295,7 @@ impl OperationRunService {
                 .registry
                 .get(current.run_type())
                 .ok_or_else(|| ServiceError::UnregisteredRunType(current.run_type().to_owned()))?;
-            SummaryCounts::for_type(descriptor, counts.iter().copied())?
+            descriptor.counts(counts.iter().copied())?
         };
         // The store refuses overflow itself; checking against what we read saves a write that
         // is bound to fail.
