@@ -1,6 +1,6 @@
 //! The other ports: inventory, findings, backups, the directory and provisioning.
 
-use crate::{MemoryStore, State, stored_time};
+use crate::{MemoryStore, State, Table, stored_time};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
@@ -55,7 +55,7 @@ impl InventoryRepository for MemoryStore {
                 .map(|i| i.id);
             let id = match existing {
                 Some(id) => id,
-                None => InventoryItemId::new(state.next_id()),
+                None => InventoryItemId::new(state.next_id(Table::Items)),
             };
             let item = InventoryItem {
                 id,
@@ -106,7 +106,7 @@ impl FindingRepository for MemoryStore {
         let mut out = Vec::with_capacity(findings.len());
         for f in findings {
             let finding = Finding {
-                id: FindingId::new(state.next_id()),
+                id: FindingId::new(state.next_id(Table::Findings)),
                 workspace_id: f.workspace_id,
                 tenant_id: f.tenant_id,
                 baseline_operation_run_id: Some(f.baseline_operation_run_id),
@@ -161,7 +161,7 @@ impl BackupRepository for MemoryStore {
             return Err(PortError::NotFound);
         }
         let set = BackupSet {
-            id: BackupSetId::new(state.next_id()),
+            id: BackupSetId::new(state.next_id(Table::Sets)),
             schedule_id: schedule,
             name: name.to_owned(),
             item_count,
@@ -251,7 +251,7 @@ impl WorkspaceDirectory for MemoryStore {
 impl Provisioning for MemoryStore {
     async fn create_workspace(&self, name: &str) -> Result<WorkspaceId, PortError> {
         let mut state = self.state();
-        let id = WorkspaceId::new(state.next_id());
+        let id = WorkspaceId::new(state.next_id(Table::Workspaces));
         state.workspaces.insert(id, name.to_owned());
         Ok(id)
     }
@@ -265,7 +265,7 @@ impl Provisioning for MemoryStore {
         if !state.workspaces.contains_key(&workspace) {
             return Err(PortError::NotFound);
         }
-        let id = TenantId::new(state.next_id());
+        let id = TenantId::new(state.next_id(Table::Tenants));
         state.tenants.insert(id, workspace);
         Ok(id)
     }
@@ -299,7 +299,7 @@ impl Provisioning for MemoryStore {
         let mut state = self.state();
         state.references_exist(workspace, tenant, &[])?;
         let schedule = BackupSchedule {
-            id: BackupScheduleId::new(state.next_id()),
+            id: BackupScheduleId::new(state.next_id(Table::Schedules)),
             workspace_id: workspace,
             tenant_id: tenant,
             name: name.to_owned(),

@@ -1,6 +1,6 @@
 //! The run ports: lifecycle writes, queries and a schedule's history.
 
-use crate::{MemoryStore, State, stored_time, to_run};
+use crate::{MemoryStore, State, Table, stored_time, to_run};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
@@ -143,7 +143,7 @@ impl RunLifecycle for MemoryStore {
         }
         let created = stored_time(new.created_at);
         let record = RunRecord {
-            id: RunId::new(state.next_id()),
+            id: RunId::new(state.next_id(Table::Runs)),
             workspace_id: new.workspace_id,
             tenant_id: new.tenant_id,
             user_id: new.user_id,
