@@ -5,14 +5,22 @@ use super::{MAX_MESSAGE_CHARS, REDACTED};
 /// Makes a message safe to store: control characters removed (line breaks and tabs become
 /// spaces), secrets redacted, and the length bounded to [`MAX_MESSAGE_CHARS`] characters.
 ///
-/// Redacted are: bearer tokens (`Bearer abc`, `Bearer: abc`, `Bearer=abc`); the values of
-/// `client_secret`, `password`, `access_token`, `refresh_token` and `api_key` (also `apikey`,
-/// `api-key`) after `=` or `:`, and of `token` and `secret` (which also match inside longer keys
-/// such as `id_token`) after `=` or a quoted key (`"token": …`; a bare `token:` is too common
-/// in prose); and JWT-like strings (`eyJ….eyJ…` with any further segments, or three dotted
-/// segments). Keys match case-insensitively. A quoted value is redacted up to its closing quote
-/// (or the end of the text), so a secret with spaces does not leak. Sanitizing a sanitized
-/// message changes nothing.
+/// Redacted are:
+/// - bearer tokens (`Bearer abc`, `Bearer: abc`, `Bearer=abc`) and the credentials of an
+///   `Authorization` header (`Authorization: Basic [REDACTED]`, the scheme stays);
+/// - the values of `client_secret`, `password`, `access_token`, `refresh_token`, API keys
+///   (`api_key`, `apikey`, `x-api-key`, `Ocp-Apim-Subscription-Key`) and Azure keys
+///   (`AccountKey`, `SharedAccessKey`) after `=` or `:`; of `token`, `secret`, `pwd` and `sig`
+///   (a shared access signature) after `=` or a quoted key (`"token": …`; a bare `token:` is
+///   too common in prose). Keys match case-insensitively, also inside longer keys such as
+///   `id_token`. A quoted value is redacted up to its closing quote (or the end of the text), so
+///   a secret with spaces does not leak; in a connection string (`Server=…;Password=two words;`)
+///   the value of `Password`, `Pwd`, `AccountKey` and `SharedAccessKey` runs to the next `;`;
+/// - the password of a URL's userinfo (`https://admin:[REDACTED]@host/…`);
+/// - the body of a PEM private key block, across lines;
+/// - JWT-like strings (`eyJ….eyJ…` with any further segments, or three dotted segments).
+///
+/// Sanitizing a sanitized message changes nothing.
 #[must_use]
 pub fn sanitize_message(raw: &str) -> String {
     // Truncation can cut a redaction marker in half, and a redaction can bring the text under
@@ -38,7 +46,10 @@ fn sanitize_once(raw: &str) -> String {
             c => Some(c),
         })
         .collect();
-    let redacted = redact_jwts(&redact_key_values(&redact_bearer(&visible)));
+    // Private keys first: their body is long and would otherwise be cut by other passes.
+    let redacted = redact_jwts(&redact_key_values(&redact_bearer(&redact_url_passwords(
+        &redact_private_keys(&visible),
+    ))));
     truncate_chars(&redacted, MAX_MESSAGE_CHARS)
 }
 
@@ -177,36 +188,96 @@ fn redact_bearer(text: &str) -> String {
     out
 }
 
-/// Keys whose value is a secret after `=` or `:`. They match anywhere in a word.
-const SECRET_KEYS: [&str; 7] = [
-    "client_secret",
-    "password",
-    "access_token",
-    "refresh_token",
-    "api_key",
-    "apikey",
-    "api-key",
+/// A key whose value is a secret. Keys match case-insensitively, anywhere in a word
+/// (`client_secret` also covers `aad_client_secret`).
+struct SecretKey {
+    key: &'static str,
+    /// A `:` separates the value only after a quoted key (`"token": …`): a bare `token: expired`
+    /// or `/token: client_secret=…` is prose, not an assignment.
+    colon_needs_quoted_key: bool,
+    /// A connection-string field (`…;Password=two words;…`): when a `;` precedes the key, its
+    /// value runs to the next `;`, since such values may hold spaces.
+    connection_field: bool,
+    /// An `Authorization` header: the scheme before the credentials stays readable.
+    header_scheme: bool,
+}
+
+const fn key(key: &'static str) -> SecretKey {
+    SecretKey {
+        key,
+        colon_needs_quoted_key: false,
+        connection_field: false,
+        header_scheme: false,
+    }
+}
+
+const fn prose_key(key: &'static str) -> SecretKey {
+    SecretKey {
+        colon_needs_quoted_key: true,
+        ..self::key(key)
+    }
+}
+
+const fn connection_field(key: SecretKey) -> SecretKey {
+    SecretKey {
+        connection_field: true,
+        ..key
+    }
+}
+
+const SECRET_KEYS: [SecretKey; 15] = [
+    key("client_secret"),
+    connection_field(key("password")),
+    key("access_token"),
+    key("refresh_token"),
+    // `api_key=`, `apikey=`, and the `x-api-key` header.
+    key("api_key"),
+    key("apikey"),
+    key("api-key"),
+    // Azure API Management's `Ocp-Apim-Subscription-Key` header.
+    key("subscription-key"),
+    // Azure storage and Service Bus connection strings.
+    connection_field(key("accountkey")),
+    connection_field(key("sharedaccesskey")),
+    SecretKey {
+        header_scheme: true,
+        ..key("authorization")
+    },
+    // `id_token=`, `csrftoken=`, `aws_secret=`.
+    prose_key("token"),
+    prose_key("secret"),
+    // ODBC and ADO.NET connection strings (`Uid=sa;Pwd=…`).
+    connection_field(prose_key("pwd")),
+    // A shared access signature in a URL query (`…&sig=…`).
+    prose_key("sig"),
 ];
-/// Keys whose value is a secret after `=` or a quoted key's `:`: a bare `token: expired` or
-/// `/token: client_secret=…` is prose, not an assignment. Matching anywhere in a word, they also
-/// cover `id_token=`, `csrftoken=`, `aws_secret=`.
-const PROSE_SECRET_KEYS: [&str; 2] = ["token", "secret"];
+
+/// Authorization schemes kept in front of the credentials they introduce.
+const AUTH_SCHEMES: [&str; 5] = ["basic", "bearer", "digest", "negotiate", "ntlm"];
 
 fn redact_key_values(text: &str) -> String {
-    let keys = SECRET_KEYS
-        .iter()
-        .map(|key| (*key, false))
-        .chain(PROSE_SECRET_KEYS.iter().map(|key| (*key, true)));
     let mut current = text.to_owned();
-    for (key, colon_needs_quoted_key) in keys {
+    for secret in &SECRET_KEYS {
         let mut out = String::with_capacity(current.len());
         let mut pos = 0;
-        while let Some(hit) = find_ascii_ci(&current, key, pos) {
-            let after_key = hit + key.len();
-            match value_start(&current, after_key, colon_needs_quoted_key) {
+        while let Some(hit) = find_ascii_ci(&current, secret.key, pos) {
+            let after_key = hit + secret.key.len();
+            match value_start(&current, after_key, secret.colon_needs_quoted_key) {
                 Some(start) => {
+                    let start = if secret.header_scheme {
+                        after_scheme(&current, start)
+                    } else {
+                        start
+                    };
                     out.push_str(&current[pos..start]);
-                    pos = replace_value(&mut out, &current, start);
+                    pos = if secret.connection_field
+                        && current[after_key..start].contains('=')
+                        && follows_semicolon(&current[..hit])
+                    {
+                        replace_field_value(&mut out, &current, start)
+                    } else {
+                        replace_value(&mut out, &current, start)
+                    };
                 }
                 None => {
                     out.push_str(&current[pos..after_key]);
@@ -218,6 +289,136 @@ fn redact_key_values(text: &str) -> String {
         current = out;
     }
     current
+}
+
+/// Past an authorization scheme and its spaces at byte `start` (`Basic abc` → `abc`), or
+/// `start` when no known scheme is there.
+fn after_scheme(text: &str, start: usize) -> usize {
+    let rest = &text[start..];
+    AUTH_SCHEMES
+        .iter()
+        .find(|scheme| {
+            starts_with_ascii_ci(rest, scheme)
+                && rest[scheme.len()..].starts_with(char::is_whitespace)
+        })
+        .map_or(start, |scheme| {
+            text.len() - rest[scheme.len()..].trim_start().len()
+        })
+}
+
+/// Whether the key word ending `before` is the field of a connection string: a `;` precedes it
+/// (`Server=x;User Id=a;Password=…`).
+fn follows_semicolon(before: &str) -> bool {
+    before
+        .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '))
+        .ends_with(';')
+}
+
+/// Like [`replace_value`] for a connection-string field: an unquoted value runs to the next `;`
+/// (or the end of the text), a braced one (`{a;b}`, ODBC) to its `}`.
+fn replace_field_value(out: &mut String, text: &str, start: usize) -> usize {
+    let rest = &text[start..];
+    if rest.starts_with(['"', '\'', '\\']) {
+        return replace_value(out, text, start);
+    }
+    let (content_start, closing) = if rest.starts_with('{') {
+        (start + 1, '}')
+    } else {
+        (start, ';')
+    };
+    out.push_str(&text[start..content_start]);
+    let content_end = text[content_start..]
+        .find(closing)
+        .map_or(text.len(), |i| content_start + i);
+    if content_end > content_start {
+        out.push_str(REDACTED);
+    }
+    content_end
+}
+
+/// The password of a URL's userinfo (`https://admin:S3cret@host/…` →
+/// `https://admin:[REDACTED]@host/…`); scheme, user and host stay. The authority runs from `//`
+/// (also `\/\/`, as JSON encoders may escape it) to the next `/`, `?`, `#`, quote or space; its
+/// userinfo up to the last `@` in it; the password from the first `:` of the userinfo.
+fn redact_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    let mut from = 0;
+    while let Some((hit, slashes)) = ["//", "\\/\\/"]
+        .iter()
+        .filter_map(|slashes| Some((from + text[from..].find(slashes)?, slashes.len())))
+        .min()
+    {
+        from = hit + 1;
+        let authority_start = hit + slashes;
+        let authority = &text[authority_start..];
+        let authority = &authority[..authority
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '#' | '"' | '\'' | '<' | '>')
+            })
+            .unwrap_or(authority.len())];
+        let Some(at) = authority.rfind('@') else {
+            continue;
+        };
+        let Some(colon) = authority[..at].find(':') else {
+            continue;
+        };
+        let secret_start = authority_start + colon + 1;
+        if secret_start < pos {
+            continue;
+        }
+        out.push_str(&text[pos..secret_start]);
+        if at > colon + 1 {
+            out.push_str(REDACTED);
+        }
+        pos = authority_start + at;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// The body of a PEM private key block (`-----BEGIN RSA PRIVATE KEY-----` … `-----END …`);
+/// the armour lines stay, so a reader still sees what leaked. A block without its end line
+/// (cut off) is redacted to the end of the text. Runs after control characters became spaces,
+/// so a block spanning lines is one stretch of text.
+fn redact_private_keys(text: &str) -> String {
+    const BEGIN: &str = "-----BEGIN ";
+    const END: &str = "-----END";
+    const DASHES: &str = "-----";
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    let mut from = 0;
+    while let Some(hit) = find_ascii_ci(text, BEGIN, from) {
+        from = hit + 1;
+        let label_start = hit + BEGIN.len();
+        let Some(label_len) = text[label_start..].find(DASHES) else {
+            break;
+        };
+        if find_ascii_ci(
+            &text[label_start..label_start + label_len],
+            "PRIVATE KEY",
+            0,
+        )
+        .is_none()
+        {
+            continue;
+        }
+        let body_start = label_start + label_len + DASHES.len();
+        let footer = find_ascii_ci(text, END, body_start);
+        let body_end = footer.unwrap_or(text.len());
+        out.push_str(&text[pos..body_start]);
+        if !text[body_start..body_end].trim().is_empty() {
+            out.push(' ');
+            out.push_str(REDACTED);
+            if footer.is_some() {
+                out.push(' ');
+            }
+        }
+        pos = body_end;
+        from = body_end;
+    }
+    out.push_str(&text[pos..]);
+    out
 }
 
 fn is_jwt_char(c: char) -> bool {

@@ -191,6 +191,145 @@ fn oauth_keys_are_redacted_without_eating_prose() {
     }
 }
 
+#[test]
+fn url_passwords_go_and_scheme_user_and_host_stay() {
+    let cases = [
+        (
+            "GET https://admin:S3cret@files.example.com/share failed",
+            "GET https://admin:[REDACTED]@files.example.com/share failed",
+        ),
+        (
+            "postgres://svc:p%40ss:w0rd@db.internal:5432/app refused",
+            "postgres://svc:[REDACTED]@db.internal:5432/app refused",
+        ),
+        (
+            r#"{"url":"https:\/\/admin:S3cret@host.example\/api"}"#,
+            r#"{"url":"https:\/\/admin:[REDACTED]@host.example\/api"}"#,
+        ),
+        // No password, or no userinfo at all: nothing to redact.
+        (
+            "https://admin@host.example/x",
+            "https://admin@host.example/x",
+        ),
+        (
+            "http://[::1]:8080/health?mail=a@b.example",
+            "http://[::1]:8080/health?mail=a@b.example",
+        ),
+    ];
+    for (raw, expected) in cases {
+        assert_eq!(sanitize_message(raw), expected, "{raw}");
+    }
+}
+
+#[test]
+fn authorization_credentials_go_and_the_scheme_stays() {
+    let cases = [
+        (
+            "401 with Authorization: Basic YWRtaW46UzNjcmV0 from proxy",
+            "401 with Authorization: Basic [REDACTED] from proxy",
+        ),
+        (
+            "proxy-authorization: NTLM TlRMTVNTUAAB",
+            "proxy-authorization: NTLM [REDACTED]",
+        ),
+        ("Authorization: raw-key-1", "Authorization: [REDACTED]"),
+        (
+            r#"{"Authorization": "Basic YWRtaW46"}"#,
+            r#"{"Authorization": "[REDACTED]"}"#,
+        ),
+        // Prose naming the header keeps its words.
+        (
+            "authorization failed for user alice",
+            "authorization failed for user alice",
+        ),
+    ];
+    for (raw, expected) in cases {
+        assert_eq!(sanitize_message(raw), expected, "{raw}");
+    }
+}
+
+#[test]
+fn connection_string_secrets_go_and_the_other_fields_stay() {
+    let cases = [
+        (
+            "Login failed: Server=tcp:db.example,1433;Database=app;User Id=sa;Password=correct horse;Encrypt=True",
+            "Login failed: Server=tcp:db.example,1433;Database=app;User Id=sa;Password=[REDACTED];Encrypt=True",
+        ),
+        (
+            "Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd={a;b c};",
+            "Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd={[REDACTED]};",
+        ),
+        (
+            "DefaultEndpointsProtocol=https;AccountName=contoso;AccountKey=q1w2e3r4t5==;EndpointSuffix=core.windows.net",
+            "DefaultEndpointsProtocol=https;AccountName=contoso;AccountKey=[REDACTED];EndpointSuffix=core.windows.net",
+        ),
+        (
+            "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k3y=",
+            "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=[REDACTED]",
+        ),
+        // Outside a connection string a value ends at the first space, as before.
+        ("pwd=hunter2 rejected", "pwd=[REDACTED] rejected"),
+        ("cd to pwd: /srv", "cd to pwd: /srv"),
+    ];
+    for (raw, expected) in cases {
+        assert_eq!(sanitize_message(raw), expected, "{raw}");
+    }
+}
+
+#[test]
+fn signatures_and_api_keys_go_and_the_rest_of_the_url_stays() {
+    let cases = [
+        (
+            "403 on https://acct.blob.core.windows.net/c/b.bak?sv=2022-11-02&sp=r&sig=AbC%2Bd%3D&se=2026-01-01",
+            "403 on https://acct.blob.core.windows.net/c/b.bak?sv=2022-11-02&sp=r&sig=[REDACTED]&se=2026-01-01",
+        ),
+        (
+            "x-api-key: k-123 rejected",
+            "x-api-key: [REDACTED] rejected",
+        ),
+        (
+            "Ocp-Apim-Subscription-Key: 0123abcd",
+            "Ocp-Apim-Subscription-Key: [REDACTED]",
+        ),
+        (
+            "?api_key=k1&apikey=k2&api-key=k3",
+            "?api_key=[REDACTED]&apikey=[REDACTED]&api-key=[REDACTED]",
+        ),
+        // `signature` and `design` are no `sig=`.
+        ("signature=valid design=flat", "signature=valid design=flat"),
+    ];
+    for (raw, expected) in cases {
+        assert_eq!(sanitize_message(raw), expected, "{raw}");
+    }
+}
+
+#[test]
+fn private_key_blocks_go_whole_and_the_armour_stays() {
+    let body = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE\n";
+    let pem = format!("-----BEGIN RSA PRIVATE KEY-----\r\n{body}-----END RSA PRIVATE KEY-----");
+    assert_eq!(
+        sanitize_message(&format!("bad key {pem} rejected")),
+        "bad key -----BEGIN RSA PRIVATE KEY----- [REDACTED] -----END RSA PRIVATE KEY----- rejected"
+    );
+    // Longer than a stored message: redacted before the message is cut to its bound.
+    let long = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----",
+        "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\n".repeat(60)
+    );
+    assert_eq!(
+        sanitize_message(&long),
+        "-----BEGIN PRIVATE KEY----- [REDACTED] -----END PRIVATE KEY-----"
+    );
+    // Cut off before its end line: the rest of the text goes.
+    assert_eq!(
+        sanitize_message("key: -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB"),
+        "key: -----BEGIN EC PRIVATE KEY----- [REDACTED]"
+    );
+    // Public material is no secret.
+    let cert = "-----BEGIN CERTIFICATE----- MIIC -----END CERTIFICATE-----";
+    assert_eq!(sanitize_message(cert), cert);
+}
+
 /// Words of at least 8 characters, so none can appear in the marker or a key by chance.
 fn spaced_secret() -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec("[A-Za-z0-9]{8,40}", 1..4)
@@ -210,14 +349,23 @@ fn mixed_case(key: &str, mask: u64) -> String {
         .collect()
 }
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 16] = [
     "client_secret",
     "password",
     "access_token",
     "refresh_token",
     "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "ocp-apim-subscription-key",
+    "accountkey",
+    "sharedaccesskey",
+    "authorization",
     "token",
     "secret",
+    "pwd",
+    "sig",
 ];
 
 /// A message embedding the secret words in one of the known shapes.
@@ -236,7 +384,38 @@ fn embed(shape: usize, words: &[String], key: &str, quote: char) -> String {
         8 => format!("{}= {one}", mixed_case("bearer", !(key.len() as u64))),
         9 => format!("eyJ{one}.{one}.{one}"),
         10 => format!("eyJ{one}.eyJ{one}."),
-        _ => format!("eyJ{one}.eyJ{one}"),
+        11 => format!("eyJ{one}.eyJ{one}"),
+        12 => format!("https://svc-backup:{one}@files.example.com:8443/share?x=1"),
+        13 => format!(r#"{{"url":"https:\/\/admin:{one}@host.example\/api"}}"#),
+        14 => format!(
+            "{}: {} {one}",
+            mixed_case("authorization", key.len() as u64),
+            mixed_case("basic", !(key.len() as u64))
+        ),
+        15 => format!(
+            "Server=tcp:db.example,1433;User Id=admin;{}={spaced};Encrypt=True",
+            mixed_case(
+                if quote == '"' { "password" } else { "pwd" },
+                key.len() as u64
+            )
+        ),
+        16 => format!(
+            "DefaultEndpointsProtocol=https;AccountName=acct;{}={one}==;EndpointSuffix=core.windows.net",
+            mixed_case("AccountKey", key.len() as u64)
+        ),
+        17 => format!(
+            "GET https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sp=r&{}={one}%3D&se=x 403",
+            mixed_case("sig", key.len() as u64)
+        ),
+        18 => format!(
+            "curl -H '{}: {one}' https://api.example",
+            mixed_case("x-api-key", key.len() as u64)
+        ),
+        _ => format!(
+            "-----BEGIN {} PRIVATE KEY-----\r\n{}\n-----END PRIVATE KEY-----",
+            if quote == '"' { "RSA" } else { "ENCRYPTED" },
+            words.join("\n")
+        ),
     }
 }
 
@@ -279,6 +458,20 @@ fn tricky_text() -> impl Strategy<Value = String> {
         "日本",
         "\u{a0}",
         "\n",
+        "//",
+        "\\/\\/",
+        "@",
+        ";",
+        "{",
+        "pwd",
+        "sig",
+        "AccountKey",
+        "Authorization",
+        "Basic ",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "-----BEGIN ",
+        "-----END",
+        "-----",
     ]);
     (proptest::collection::vec(pieces, 0..60), 1usize..30)
         .prop_map(|(pieces, repeat)| pieces.concat().repeat(repeat))
@@ -290,7 +483,7 @@ proptest! {
         prefix in any::<String>(),
         suffix in any::<String>(),
         words in spaced_secret(),
-        shape in 0usize..12,
+        shape in 0usize..20,
         key in prop::sample::select(KEYS.to_vec()),
         case_mask in any::<u64>(),
         double_quotes in any::<bool>(),
