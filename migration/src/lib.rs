@@ -20,8 +20,8 @@ mod sql;
 pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
 pub use m20260212_000003_backfill_operation_run_refs::{ReferenceBackfill, backfill_references};
 pub use preflight::{
-    BrokenForeignKey, DuplicateIdentity, LegacyTableStats, PreflightReport, ReferenceStats,
-    TypeStats, preflight,
+    BridgeRejection, BrokenForeignKey, DuplicateIdentity, LegacyTableStats, MAX_LISTED_IDS,
+    PreflightReport, ReferenceStats, RejectedBridge, TypeStats, preflight,
 };
 
 /// The current UTC time as a SQLite expression, in exactly the text format SeaORM/sqlx writes a

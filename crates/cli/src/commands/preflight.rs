@@ -117,6 +117,7 @@ fn print_nothing_yet(global: &GlobalArgs, why: &str) {
             "dotted_types": [],
             "unregistered_types": [],
             "duplicate_active_identities": [],
+            "rejected_bridges": [],
             "broken_foreign_keys": [],
             "would_lose_anything": false,
             "cutover_complete": false,
