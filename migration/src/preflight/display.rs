@@ -1,6 +1,6 @@
 //! The report as an operator reads it.
 
-use super::{PreflightReport, ReferenceStats};
+use super::{PreflightReport, ReferenceStats, RowClassStats};
 use std::fmt;
 
 fn write_reference(
@@ -122,6 +122,19 @@ impl fmt::Display for PreflightReport {
                 )?;
             }
         }
+        write_row_classes(
+            f,
+            "Rows today's rules would reject (the cutover leaves them; reads show the field as \
+             unreadable)",
+            &self.unreadable_rows,
+        )?;
+        if !self.cutover_rewrites.is_empty() {
+            write_row_classes(
+                f,
+                "Values the cutover rewrites (each has one right answer)",
+                &self.cutover_rewrites,
+            )?;
+        }
         if !self.broken_foreign_keys.is_empty() {
             writeln!(
                 f,
@@ -169,4 +182,27 @@ pub(crate) fn listed_ids(ids: &[i64], rows: u64) -> String {
         text.push_str(", …");
     }
     text
+}
+
+fn write_row_classes(
+    f: &mut fmt::Formatter<'_>,
+    title: &str,
+    rows: &[RowClassStats],
+) -> fmt::Result {
+    if rows.is_empty() {
+        return writeln!(f, "{title}: none.");
+    }
+    writeln!(f, "{title}:")?;
+    for r in rows {
+        writeln!(
+            f,
+            "  {}.{} {}: {} rows (ids {})",
+            r.table,
+            r.column,
+            r.class,
+            r.rows,
+            listed_ids(&r.ids, r.rows)
+        )?;
+    }
+    Ok(())
 }

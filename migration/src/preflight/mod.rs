@@ -3,10 +3,11 @@
 mod display;
 mod read;
 
+use crate::legacy_rows::{REWRITES, UNREADABLE};
 use crate::m20260212_000003_backfill_operation_run_refs::REFERENCES;
 use crate::names::{INVENTORY_SYNC_RUNS, LEGACY_RUN_TABLES};
 use crate::sql;
-use read::{duplicate_identities, legacy_table_stats, reference_stats, type_stats};
+use read::{duplicate_identities, legacy_table_stats, reference_stats, row_classes, type_stats};
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -42,6 +43,14 @@ pub struct PreflightReport {
     /// tenant's run, or for findings a run that is not an `inventory_sync`), which become null;
     /// per reference column and reason, with up to ten row ids.
     pub rejected_bridges: Vec<RejectedBridge>,
+    /// Rows of `operation_runs` holding a value today's rules reject and the cutover leaves as
+    /// it is, per column and class, with up to ten ids: information (reads show such a field as
+    /// unreadable), not loss. Once the cutover has run, the classes it would have rewritten are
+    /// here too.
+    pub unreadable_rows: Vec<RowClassStats>,
+    /// Rows of `operation_runs` whose value the cutover rewrites (it has one right answer), per
+    /// column and class, with up to ten ids. Empty once the cutover has run.
+    pub cutover_rewrites: Vec<RowClassStats>,
     /// Rows that break a foreign key of a table the cutover rebuilds (SQLite only; always empty
     /// on PostgreSQL). The cutover refuses to start while there are any: see
     /// [`PreflightReport::blocking_problems`].
@@ -96,6 +105,23 @@ pub struct RejectedBridge {
     pub column: String,
     /// Why.
     pub reason: BridgeRejection,
+    /// How many rows.
+    pub rows: u64,
+    /// The first (lowest) ids of those rows, at most [`MAX_LISTED_IDS`].
+    pub ids: Vec<i64>,
+}
+
+/// Rows of one table whose `column` holds a value of one class (see
+/// [`PreflightReport::unreadable_rows`] and [`PreflightReport::cutover_rewrites`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RowClassStats {
+    /// The table.
+    pub table: String,
+    /// The column holding the value.
+    pub column: String,
+    /// The class (snake_case), for example `not_an_array` or `hash_upper_case`.
+    pub class: String,
     /// How many rows.
     pub rows: u64,
     /// The first (lowest) ids of those rows, at most [`MAX_LISTED_IDS`].
@@ -336,6 +362,13 @@ pub async fn preflight(
     }
     let (dotted_types, unregistered_types) = type_stats(db, allowed_types).await?;
     let duplicate_active_identities = duplicate_identities(db).await?;
+    let mut unreadable_rows = row_classes(db, &UNREADABLE).await?;
+    let mut cutover_rewrites = row_classes(db, &REWRITES).await?;
+    let cutover_complete = legacy_tables.is_empty() && references.iter().all(Option::is_none);
+    if cutover_complete {
+        // Nothing will rewrite them any more: they are unreadable like the rest.
+        unreadable_rows.append(&mut cutover_rewrites);
+    }
     let broken_foreign_keys = sql::cutover_foreign_key_breaks(db)
         .await?
         .into_iter()
@@ -357,6 +390,8 @@ pub async fn preflight(
         unregistered_types,
         duplicate_active_identities,
         rejected_bridges,
+        unreadable_rows,
+        cutover_rewrites,
         broken_foreign_keys,
     })
 }

@@ -2,9 +2,10 @@
 
 use super::{
     BridgeRejection, DuplicateIdentity, LegacyTableStats, MAX_LISTED_IDS, ReferenceStats,
-    RejectedBridge, TypeStats,
+    RejectedBridge, RowClassStats, TypeStats,
 };
 use crate::canonical::{canonical_type, canonical_type_sql};
+use crate::legacy_rows::{RowClass, hash_upper_case};
 use crate::m20260212_000003_backfill_operation_run_refs::Reference;
 use crate::names::{ACTIVE, INVENTORY_SYNC_RUNS};
 use crate::sql;
@@ -181,13 +182,18 @@ pub(super) async fn type_stats<C: ConnectionTrait>(
 pub(super) async fn duplicate_identities<C: ConnectionTrait>(
     db: &C,
 ) -> Result<Vec<DuplicateIdentity>, DbErr> {
+    // Identities as step 6 sees them: step 1 has lower-cased the upper-case hashes.
+    let lowered = (hash_upper_case().predicate)(sql::flavor(db)?);
     let sql = format!(
-        "SELECT r.workspace_id, r.run_identity_hash, r.id FROM operation_runs AS r \
-         JOIN (SELECT workspace_id, run_identity_hash FROM operation_runs WHERE {ACTIVE} \
+        "WITH a AS (SELECT r.id, r.workspace_id, \
+           CASE WHEN {lowered} THEN lower(r.run_identity_hash) ELSE r.run_identity_hash END \
+             AS run_identity_hash \
+           FROM operation_runs AS r WHERE r.{ACTIVE}) \
+         SELECT a.workspace_id, a.run_identity_hash, a.id FROM a \
+         JOIN (SELECT workspace_id, run_identity_hash FROM a \
                GROUP BY workspace_id, run_identity_hash HAVING COUNT(*) > 1) AS d \
-           ON d.workspace_id = r.workspace_id AND d.run_identity_hash = r.run_identity_hash \
-         WHERE r.{ACTIVE} \
-         ORDER BY r.workspace_id, r.run_identity_hash, r.id"
+           ON d.workspace_id = a.workspace_id AND d.run_identity_hash = a.run_identity_hash \
+         ORDER BY a.workspace_id, a.run_identity_hash, a.id"
     );
     let rows = db
         .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
@@ -211,4 +217,48 @@ pub(super) async fn duplicate_identities<C: ConnectionTrait>(
             })
         })
         .collect())
+}
+
+/// The rows of `operation_runs` in each of `classes`: those with any, in the order given.
+pub(super) async fn row_classes<C: ConnectionTrait>(
+    db: &C,
+    classes: &[RowClass],
+) -> Result<Vec<RowClassStats>, DbErr> {
+    let flavor = sql::flavor(db)?;
+    let backend = db.get_database_backend();
+    let mut out = Vec::new();
+    for class in classes {
+        let predicate = (class.predicate)(flavor);
+        let rows = count(
+            sql::scalar_i64(
+                db,
+                &format!("SELECT COUNT(*) FROM operation_runs AS r WHERE {predicate}"),
+                vec![],
+            )
+            .await?,
+        );
+        if rows == 0 {
+            continue;
+        }
+        let ids = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT r.id FROM operation_runs AS r WHERE {predicate} \
+                     ORDER BY r.id LIMIT {MAX_LISTED_IDS}"
+                ),
+            ))
+            .await?
+            .iter()
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(RowClassStats {
+            table: "operation_runs".to_owned(),
+            column: class.column.to_owned(),
+            class: class.class.to_owned(),
+            rows,
+            ids,
+        });
+    }
+    Ok(out)
 }

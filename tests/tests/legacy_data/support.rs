@@ -1,4 +1,5 @@
 //! What the legacy-data upgrade tests share: reading whole columns back.
+#![allow(dead_code)] // Each test file uses its own part.
 
 use operation_runs_domain::RunTypeRegistry;
 use operation_runs_tests::TestDb;

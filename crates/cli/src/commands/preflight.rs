@@ -118,6 +118,8 @@ fn print_nothing_yet(global: &GlobalArgs, why: &str) {
             "unregistered_types": [],
             "duplicate_active_identities": [],
             "rejected_bridges": [],
+            "unreadable_rows": [],
+            "cutover_rewrites": [],
             "broken_foreign_keys": [],
             "would_lose_anything": false,
             "cutover_complete": false,
