@@ -225,7 +225,13 @@ pub(crate) const UNREADABLE: [RowClass; 13] = [
     RowClass {
         column: "context",
         class: "not_an_object",
-        predicate: |flavor| not_of_kind(flavor, "context", "object"),
+        // Text that is no JSON at all is in [`BLOCKING`] instead.
+        predicate: |flavor| match flavor {
+            Flavor::Sqlite => {
+                "json_valid(r.context) AND json_type(r.context) IS NOT 'object'".to_owned()
+            }
+            Flavor::Postgres => not_of_kind(flavor, "context", "object"),
+        },
     },
     RowClass {
         column: "context",
@@ -310,6 +316,54 @@ pub(crate) const UNREADABLE: [RowClass; 13] = [
         },
     },
 ];
+
+/// Values that would make a later cutover step fail: on SQLite, a `context` that is not JSON
+/// breaks the schedule-history index of step 6 (`json_extract` refuses it), after steps 4 and 5
+/// have dropped the legacy data. Step 1 refuses to start while there are any (PostgreSQL's
+/// `jsonb` cannot hold such a value).
+pub(crate) const BLOCKING: [RowClass; 1] = [RowClass {
+    column: "context",
+    class: "not_json",
+    predicate: |flavor| match flavor {
+        Flavor::Sqlite => "NOT json_valid(r.context)".to_owned(),
+        Flavor::Postgres => "1 = 0".to_owned(),
+    },
+}];
+
+/// Refuses, before anything is changed, to start the cutover while [`BLOCKING`] rows exist.
+/// `refused` says what cannot happen.
+pub(crate) async fn refuse_cutover_on_blocking_rows<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    refused: &str,
+) -> Result<(), DbErr> {
+    let flavor = sql::flavor(db)?;
+    let mut found = Vec::new();
+    for class in &BLOCKING {
+        let predicate = (class.predicate)(flavor);
+        let rows = sql::scalar_i64(
+            db,
+            &format!("SELECT COUNT(*) FROM operation_runs AS r WHERE {predicate}"),
+            vec![],
+        )
+        .await?
+        .unwrap_or(0);
+        if rows > 0 {
+            found.push(format!(
+                "{rows} operation_runs row(s) whose {} is {}",
+                class.column, class.class
+            ));
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(DbErr::Migration(format!(
+        "{refused}: {}. A later step indexes these values and would fail halfway. This \
+         migration changed nothing. Run `oprun preflight` to see the rows, fix or delete them, \
+         then migrate again.",
+        found.join("; ")
+    )))
+}
 
 /// The [`REWRITES`] class of upper-case identity hashes.
 pub(crate) fn hash_upper_case() -> &'static RowClass {

@@ -13,7 +13,7 @@
 //!
 //! Before anything else it checks what would make the cutover stop halfway: on SQLite, rows that
 //! break a foreign key of a table step 4 rebuilds (possible in files written while foreign keys
-//! were not enforced). If there are any it refuses with an error naming them, and nothing of the
+//! were not enforced), and runs whose `context` is not JSON (step 6 indexes it). If there are any it refuses with an error naming them, and nothing of the
 //! cutover has been applied; `oprun preflight` reports the same rows.
 //!
 //! `down` is a no-op: which spelling a run had before is not recorded, so the rewrite cannot be
@@ -37,6 +37,8 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         sql::flavor(db)?;
         sql::refuse_cutover_on_foreign_key_breaks(db, "the operation runs cutover cannot start")
+            .await?;
+        legacy_rows::refuse_cutover_on_blocking_rows(db, "the operation runs cutover cannot start")
             .await?;
         let rewritten = db
             .execute_unprepared(&format!(

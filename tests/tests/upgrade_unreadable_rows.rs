@@ -9,7 +9,7 @@ mod support;
 
 use operation_runs_migration::fixtures::{self, RowChange};
 use operation_runs_migration::preflight;
-use operation_runs_tests::{Migrator, TestDb, on_every_backend};
+use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend};
 use sea_orm::{ConnectionTrait, Statement};
 use sea_orm_migration::MigratorTrait;
 use std::collections::BTreeMap;
@@ -17,6 +17,7 @@ use support::allowed_types;
 
 on_every_backend!(new =>
     the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_ones,
+    a_context_that_is_no_json_blocks_the_cutover_before_it_changes_anything,
 );
 
 const COLUMNS: [&str; 16] = [
@@ -170,4 +171,61 @@ async fn the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_
     assert!(report.cutover_rewrites.is_empty());
     assert_eq!(report.unreadable_rows, exp.unreadable_rows);
     assert!(!report.would_lose_anything());
+}
+
+/// On SQLite a `context` that is no JSON would fail step 6's index after the legacy data is
+/// gone: the preflight names it as blocking and step 1 refuses, changing nothing, until it is
+/// fixed. PostgreSQL's `jsonb` cannot hold such a value.
+async fn a_context_that_is_no_json_blocks_the_cutover_before_it_changes_anything(db: TestDb) {
+    Migrator::up(&db.conn, Some(1)).await.unwrap();
+    let exp = fixtures::seed_legacy_unreadable_rows(&db.conn)
+        .await
+        .unwrap();
+    let report = preflight(&db.conn, &allowed_types()).await.unwrap();
+    assert!(report.blocking_rows.is_empty());
+    assert_eq!(report.blocking_problems(), 0);
+    if db.backend == Backend::Postgres {
+        return;
+    }
+    let id = *exp.changes.keys().next().unwrap();
+    db.exec(&format!(
+        "UPDATE operation_runs SET context = '{{\"backup_schedule_id\": 1' WHERE id = {id}"
+    ))
+    .await;
+    let report = preflight(&db.conn, &allowed_types()).await.unwrap();
+    assert_eq!(report.blocking_problems(), 1);
+    let blocking: Vec<(&str, &str, u64, &[i64])> = report
+        .blocking_rows
+        .iter()
+        .map(|b| {
+            (
+                b.column.as_str(),
+                b.class.as_str(),
+                b.rows,
+                b.ids.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(blocking, [("context", "not_json", 1, &[id][..])]);
+    // Not also reported as merely unreadable.
+    assert_eq!(report.unreadable_rows, exp.unreadable_rows);
+    assert!(report.to_string().contains("WILL REFUSE TO START"));
+
+    let before = runs(&db).await;
+    let refused = Migrator::up(&db.conn, None).await.unwrap_err().to_string();
+    assert!(refused.contains("not_json"), "{refused}");
+    assert_eq!(runs(&db).await, before, "nothing changed");
+    assert_eq!(
+        Migrator::get_pending_migrations(&db.conn)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
+
+    db.exec(&format!(
+        "UPDATE operation_runs SET context = '{{}}' WHERE id = {id}"
+    ))
+    .await;
+    Migrator::up(&db.conn, None).await.unwrap();
 }

@@ -147,10 +147,19 @@ impl fmt::Display for PreflightReport {
                     b.table, b.column, b.references, b.rows
                 )?;
             }
+        }
+        if !self.blocking_rows.is_empty() {
+            write_row_classes(
+                f,
+                "Runs holding a value a later cutover step would fail on",
+                &self.blocking_rows,
+            )?;
+        }
+        if self.blocking_problems() > 0 {
             writeln!(
                 f,
-                "The cutover WILL REFUSE TO START: {} rows break foreign keys; fix or delete them \
-                 first (nothing is changed until then).",
+                "The cutover WILL REFUSE TO START: {} rows would make it fail halfway; fix or \
+                 delete them first (nothing is changed until then).",
                 self.blocking_problems()
             )?;
         }

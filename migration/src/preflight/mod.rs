@@ -3,7 +3,7 @@
 mod display;
 mod read;
 
-use crate::legacy_rows::{REWRITES, UNREADABLE};
+use crate::legacy_rows::{BLOCKING, REWRITES, UNREADABLE};
 use crate::m20260212_000003_backfill_operation_run_refs::REFERENCES;
 use crate::names::{INVENTORY_SYNC_RUNS, LEGACY_RUN_TABLES};
 use crate::sql;
@@ -51,6 +51,10 @@ pub struct PreflightReport {
     /// Rows of `operation_runs` whose value the cutover rewrites (it has one right answer), per
     /// column and class, with up to ten ids. Empty once the cutover has run.
     pub cutover_rewrites: Vec<RowClassStats>,
+    /// Rows of `operation_runs` holding a value a later cutover step would fail on (SQLite: a
+    /// `context` that is not JSON), per column and class, with up to ten ids. The cutover
+    /// refuses to start while there are any: see [`PreflightReport::blocking_problems`].
+    pub blocking_rows: Vec<RowClassStats>,
     /// Rows that break a foreign key of a table the cutover rebuilds (SQLite only; always empty
     /// on PostgreSQL). The cutover refuses to start while there are any: see
     /// [`PreflightReport::blocking_problems`].
@@ -292,14 +296,16 @@ impl PreflightReport {
             .sum()
     }
 
-    /// Rows that make the cutover refuse to start ([`broken_foreign_keys`]): it would otherwise
-    /// fail halfway. Fixing them (re-pointing or deleting the rows) comes first; the cutover
-    /// loses nothing on their account.
+    /// Rows that make the cutover refuse to start ([`broken_foreign_keys`], [`blocking_rows`]):
+    /// it would otherwise fail halfway. Fixing them (re-pointing or deleting the rows) comes
+    /// first; the cutover loses nothing on their account.
     ///
     /// [`broken_foreign_keys`]: PreflightReport::broken_foreign_keys
+    /// [`blocking_rows`]: PreflightReport::blocking_rows
     #[must_use]
     pub fn blocking_problems(&self) -> u64 {
-        self.broken_foreign_keys.iter().map(|b| b.rows).sum()
+        self.broken_foreign_keys.iter().map(|b| b.rows).sum::<u64>()
+            + self.blocking_rows.iter().map(|b| b.rows).sum::<u64>()
     }
 
     /// Whether running the cutover destroys or force-completes anything.
@@ -364,8 +370,12 @@ pub async fn preflight(
     let duplicate_active_identities = duplicate_identities(db).await?;
     let mut unreadable_rows = row_classes(db, &UNREADABLE).await?;
     let mut cutover_rewrites = row_classes(db, &REWRITES).await?;
-    let cutover_complete = legacy_tables.is_empty() && references.iter().all(Option::is_none);
-    if cutover_complete {
+    let blocking_rows = if cutover_complete_so_far(&legacy_tables, &references) {
+        Vec::new()
+    } else {
+        row_classes(db, &BLOCKING).await?
+    };
+    if cutover_complete_so_far(&legacy_tables, &references) {
         // Nothing will rewrite them any more: they are unreadable like the rest.
         unreadable_rows.append(&mut cutover_rewrites);
     }
@@ -392,6 +402,16 @@ pub async fn preflight(
         rejected_bridges,
         unreadable_rows,
         cutover_rewrites,
+        blocking_rows,
         broken_foreign_keys,
     })
+}
+
+/// Whether no legacy table or reference column is left (what
+/// [`PreflightReport::cutover_complete`] says of the finished report).
+fn cutover_complete_so_far(
+    legacy_tables: &[LegacyTableStats],
+    references: &[Option<ReferenceStats>],
+) -> bool {
+    legacy_tables.is_empty() && references.iter().all(Option::is_none)
 }
