@@ -62,7 +62,8 @@ pub(crate) struct Reference {
 
 impl Reference {
     /// The SQL condition under which the run `run` belongs to the workspace and tenant of the
-    /// row `row` (false, not null, is never needed: a null tenant matches nothing).
+    /// row `row`. A run without a tenant matches no row: the comparison is null, which a join
+    /// and a `WHERE` treat as false.
     pub(crate) fn same_tenant(run: &str, row: &str) -> String {
         format!("{run}.workspace_id = {row}.workspace_id AND {run}.tenant_id = {row}.tenant_id")
     }
