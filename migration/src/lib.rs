@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod canonical;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+mod legacy_rows;
 mod m20260101_000001_create_baseline_schema;
 mod m20260212_000001_canonicalize_run_types;
 mod m20260212_000002_add_finding_operation_run_refs;
@@ -20,8 +21,8 @@ mod sql;
 pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
 pub use m20260212_000003_backfill_operation_run_refs::{ReferenceBackfill, backfill_references};
 pub use preflight::{
-    BrokenForeignKey, DuplicateIdentity, LegacyTableStats, PreflightReport, ReferenceStats,
-    TypeStats, preflight,
+    BridgeRejection, BrokenForeignKey, DuplicateIdentity, LegacyTableStats, MAX_LISTED_IDS,
+    PreflightReport, ReferenceStats, RejectedBridge, RowClassStats, TypeStats, preflight,
 };
 
 /// The current UTC time as a SQLite expression, in exactly the text format SeaORM/sqlx writes a
