@@ -1,0 +1,132 @@
+//! Purging a schedule's history keeps active, recent and newest-of-each-type runs.
+
+use crate::support::*;
+use chrono::Duration;
+use operation_runs_domain::{RunOutcome, RunType};
+use operation_runs_ports::{HistoryPurgeCriteria, PortError};
+use operation_runs_tests::{TestStore, on_every_store};
+use std::collections::BTreeSet;
+
+async fn purge_keeps_active_recent_and_newest_of_each_type(store: TestStore) {
+    let f = fixture(store).await;
+    let schedule = f
+        .store
+        .create_backup_schedule(f.ws, f.tenant, "nightly", 3)
+        .await
+        .unwrap();
+    let sid = schedule.id.get();
+    let cutoff = t0() + Duration::days(10);
+    let old = |d: i64| t0() + Duration::days(d);
+    let [run, retention, purge] = RunType::BACKUP_SCHEDULE_TYPES;
+    let mut expect_deleted = BTreeSet::new();
+    let mut expect_kept = BTreeSet::new();
+    let mut n = 0;
+    let mut make = async |run_type: &RunType, at, outcome| {
+        n += 1;
+        history_run(
+            &f,
+            (f.ws, Some(f.tenant)),
+            sid,
+            run_type.clone(),
+            n,
+            at,
+            outcome,
+        )
+        .await
+        .id
+    };
+    // Old completed runs of every type: purgeable ...
+    for d in 0..4 {
+        expect_deleted.insert(make(&run, old(d), Some(RunOutcome::Succeeded)).await);
+    }
+    expect_deleted.insert(make(&retention, old(1), Some(RunOutcome::Succeeded)).await);
+    // ... but an old active run is not,
+    expect_kept.insert(make(&run, old(4), None).await);
+    // nor is the newest run of a type, even when old and completed,
+    expect_kept.insert(make(&retention, old(2), Some(RunOutcome::Failed)).await);
+    expect_kept.insert(make(&purge, old(3), Some(RunOutcome::Succeeded)).await);
+    // nor anything created at or after the cutoff.
+    expect_kept.insert(make(&run, cutoff, Some(RunOutcome::Succeeded)).await);
+    expect_kept.insert(make(&run, cutoff + Duration::days(1), Some(RunOutcome::Failed)).await);
+    // Other schedules, workspaces and types are never touched.
+    let mut untouched = BTreeSet::new();
+    untouched.insert(
+        history_run(
+            &f,
+            (f.ws, Some(f.tenant)),
+            sid + 1,
+            run.clone(),
+            100,
+            old(0),
+            Some(RunOutcome::Succeeded),
+        )
+        .await
+        .id,
+    );
+    untouched.insert(
+        history_run(
+            &f,
+            (f.ws, Some(f.tenant)),
+            sid,
+            RunType::INVENTORY_SYNC,
+            101,
+            old(0),
+            Some(RunOutcome::Succeeded),
+        )
+        .await
+        .id,
+    );
+    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
+    untouched.insert(
+        history_run(
+            &f,
+            (ws2, None),
+            sid,
+            run.clone(),
+            102,
+            old(0),
+            Some(RunOutcome::Succeeded),
+        )
+        .await
+        .id,
+    );
+
+    let criteria = HistoryPurgeCriteria {
+        workspace_id: f.ws,
+        schedule_id: schedule.id,
+        created_before: cutoff,
+    };
+    assert_eq!(
+        f.store
+            .count_purgeable_schedule_history(&criteria)
+            .await
+            .unwrap(),
+        expect_deleted.len() as u64
+    );
+    assert_eq!(
+        f.store.purge_schedule_history(&criteria, 2).await.unwrap(),
+        expect_deleted.len() as u64
+    );
+    for id in &expect_deleted {
+        assert!(
+            matches!(f.store.get(*id).await, Err(PortError::NotFound)),
+            "{id} deleted"
+        );
+    }
+    for id in expect_kept.iter().chain(&untouched) {
+        assert!(f.store.get(*id).await.is_ok(), "{id} kept");
+    }
+    assert_eq!(
+        f.store
+            .count_purgeable_schedule_history(&criteria)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        f.store.purge_schedule_history(&criteria, 2).await.unwrap(),
+        0
+    );
+}
+
+on_every_store!(purge_keeps_active_recent_and_newest_of_each_type,);
