@@ -118,9 +118,8 @@ fn set_state(record: &mut RunRecord, next: &RunState, now: DateTime<Utc>) {
 impl RunLifecycle for MemoryStore {
     async fn insert_or_get_active(&self, new: &NewOperationRun) -> Result<StartedRun, StartError> {
         let mut state = self.state();
-        if !state.workspaces.contains_key(&new.workspace_id) {
-            return Err(StartRefusal::UnknownWorkspace(new.workspace_id).into());
-        }
+        // A tenant is checked first, as the SQL store's one statement does: a tenant named with
+        // an unknown workspace is refused as not being that workspace's.
         if let Some(tenant) = new.tenant_id
             && state.tenants.get(&tenant) != Some(&new.workspace_id)
         {
@@ -129,6 +128,9 @@ impl RunLifecycle for MemoryStore {
                 workspace: new.workspace_id,
             }
             .into());
+        }
+        if !state.workspaces.contains_key(&new.workspace_id) {
+            return Err(StartRefusal::UnknownWorkspace(new.workspace_id).into());
         }
         let active = state.runs.values().find(|r| {
             r.workspace_id == new.workspace_id

@@ -3,8 +3,9 @@
 use crate::support::*;
 use chrono::Duration;
 use operation_runs_domain::{RunOutcome, RunType};
-use operation_runs_ports::{HistoryPurgeCriteria, PortError};
+use operation_runs_ports::{HistoryPurgeCriteria, NewFinding, PortError};
 use operation_runs_tests::{TestStore, on_every_store};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 async fn purge_keeps_active_recent_and_newest_of_each_type(store: TestStore) {
@@ -129,4 +130,72 @@ async fn purge_keeps_active_recent_and_newest_of_each_type(store: TestStore) {
     );
 }
 
-on_every_store!(purge_keeps_active_recent_and_newest_of_each_type,);
+/// Items and findings outlive the runs they name: a purged run's references read as none, and
+/// the references to kept runs stay.
+async fn purged_runs_are_no_longer_referenced(store: TestStore) {
+    let f = fixture(store).await;
+    let schedule = f
+        .store
+        .create_backup_schedule(f.ws, f.tenant, "nightly", 3)
+        .await
+        .unwrap();
+    let sid = schedule.id.get();
+    let at = t0();
+    let tenant = (f.ws, Some(f.tenant));
+    let [run_type, ..] = RunType::BACKUP_SCHEDULE_TYPES;
+    let outcome = Some(RunOutcome::Succeeded);
+    let purged = history_run(&f, tenant, sid, run_type.clone(), 1, at, outcome)
+        .await
+        .id;
+    let kept = history_run(&f, tenant, sid, run_type, 2, at, outcome)
+        .await
+        .id;
+    f.store
+        .upsert_seen(f.ws, f.tenant, &[seen("a", "Alpha")], purged, at)
+        .await
+        .unwrap();
+    f.store
+        .upsert_seen(f.ws, f.tenant, &[seen("b", "Bravo")], kept, at)
+        .await
+        .unwrap();
+    let finding = NewFinding {
+        workspace_id: f.ws,
+        tenant_id: f.tenant,
+        baseline_operation_run_id: purged,
+        current_operation_run_id: kept,
+        subject_external_id: "a".into(),
+        change: "removed".into(),
+        details: json!({}),
+    };
+    f.store.insert_findings(&[finding], at).await.unwrap();
+
+    let criteria = HistoryPurgeCriteria {
+        workspace_id: f.ws,
+        schedule_id: schedule.id,
+        created_before: at + Duration::days(1),
+    };
+    assert_eq!(
+        f.store.purge_schedule_history(&criteria, 10).await.unwrap(),
+        1
+    );
+    assert!(matches!(
+        f.store.get(purged).await,
+        Err(PortError::NotFound)
+    ));
+
+    let items = f.store.list_items(f.tenant).await.unwrap();
+    let seen_by: Vec<_> = items
+        .iter()
+        .map(|i| (i.external_id.as_str(), i.last_seen_operation_run_id))
+        .collect();
+    assert_eq!(seen_by, vec![("a", None), ("b", Some(kept))]);
+    let findings = f.store.list_findings(f.tenant).await.unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].baseline_operation_run_id, None);
+    assert_eq!(findings[0].current_operation_run_id, Some(kept));
+}
+
+on_every_store!(
+    purge_keeps_active_recent_and_newest_of_each_type,
+    purged_runs_are_no_longer_referenced,
+);

@@ -107,7 +107,22 @@ async fn start_with_a_missing_workspace_or_tenant_is_refused_with_the_reason(sto
             if tenant == TenantId::new(999_999) && workspace == f.ws),
         "{r:?}"
     );
+    // Both wrong at once (a real tenant named with an unknown workspace): the tenant is not one
+    // of that workspace's, and that is the reason given.
     let unknown = WorkspaceId::new(999_999);
+    let both = new_run(
+        unknown,
+        Some(f.tenant),
+        RunType::INVENTORY_SYNC,
+        json!({}),
+        t0(),
+    );
+    let r = f.store.insert_or_get_active(&both).await;
+    assert!(
+        matches!(r, Err(StartError::Refused(StartRefusal::TenantNotInWorkspace { tenant, workspace }))
+            if tenant == f.tenant && workspace == unknown),
+        "{r:?}"
+    );
     assert_eq!(f.count_runs(&[f.ws, unknown]).await, 0);
 }
 
