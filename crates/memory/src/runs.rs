@@ -98,7 +98,7 @@ impl State {
         self.history_of(criteria)
             .filter(|r| {
                 r.state.status == RunStatus::Completed
-                    && r.created_at < criteria.created_before
+                    && r.created_at < stored_time(criteria.created_before)
                     && !newest.contains(&r.id)
             })
             .map(|r| r.id)
@@ -186,7 +186,7 @@ impl RunLifecycle for MemoryStore {
     ) -> Result<OperationRun, PortError> {
         let mut state = self.state();
         let record = state.run_in(id, expected)?;
-        if record.updated_at >= heartbeat_before {
+        if record.updated_at >= stored_time(heartbeat_before) {
             return Err(PortError::Conflict(format!(
                 "run {id} has a heartbeat at {}, not before {}",
                 record.updated_at.to_rfc3339(),
@@ -264,8 +264,10 @@ impl RunQueries for MemoryStore {
                 && f.status.is_none_or(|s| s == r.state.status)
                 && f.outcome.is_none_or(|o| o == r.state.outcome)
                 && f.tenant_id.is_none_or(|t| Some(t) == r.tenant_id)
-                && f.created_from.is_none_or(|from| r.created_at >= from)
-                && f.created_before.is_none_or(|before| r.created_at < before)
+                && f.created_from
+                    .is_none_or(|from| r.created_at >= stored_time(from))
+                && f.created_before
+                    .is_none_or(|before| r.created_at < stored_time(before))
                 && older_than(query.after, r)
         });
         page(matching, query.limit)
@@ -277,6 +279,7 @@ impl RunQueries for MemoryStore {
         limit: u32,
     ) -> Result<Vec<OperationRun>, PortError> {
         let state = self.state();
+        let heartbeat_before = stored_time(heartbeat_before);
         let mut stale: Vec<&RunRecord> = state
             .runs
             .values()

@@ -11,6 +11,7 @@ mod counts;
 mod directory;
 mod inventory_findings;
 mod lists;
+mod precision;
 mod purge;
 mod schedule_history;
 mod stale;
