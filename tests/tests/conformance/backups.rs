@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use chrono::Duration;
-use operation_runs_domain::BackupScheduleId;
+use operation_runs_domain::{BackupScheduleId, TenantId, WorkspaceId};
 use operation_runs_ports::PortError;
 use operation_runs_tests::{TestStore, on_every_store};
 
@@ -130,6 +130,13 @@ async fn backup_sets_soft_delete_and_purge(store: TestStore) {
         vec![foreign]
     );
 
+    for (ws, tenant) in [
+        (f.ws, TenantId::new(424_242)),
+        (WorkspaceId::new(424_242), f.tenant),
+    ] {
+        let r = f.store.create_backup_schedule(ws, tenant, "x", 1).await;
+        assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
+    }
     let missing = BackupScheduleId::new(424_242);
     assert!(matches!(
         f.store.get_schedule(missing).await,

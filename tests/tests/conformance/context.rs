@@ -61,6 +61,17 @@ async fn context_merges_top_level_keys_while_active(store: TestStore) {
         .unwrap();
     assert_eq!(history.runs, vec![merged.clone()]);
 
+    // An empty patch is a pure heartbeat.
+    let t2 = t1 + Duration::seconds(1);
+    let beat = f
+        .store
+        .merge_context(run.id(), &RunContext::new(), t2)
+        .await
+        .unwrap();
+    assert_eq!(beat.context(), merged.context());
+    assert_eq!(beat.updated_at(), t2);
+    let merged = beat;
+
     let done = f.complete(&merged, RunOutcome::Cancelled, t1).await;
     let late = f.store.merge_context(run.id(), &patch, t1).await;
     assert!(matches!(late, Err(PortError::Conflict(_))), "{late:?}");
