@@ -2,8 +2,9 @@
 //! runs on (`on_every_store!`).
 
 use crate::{Backend, TestDb};
+use operation_runs_domain::{OperationRun, WorkspaceId};
 use operation_runs_memory::MemoryStore;
-use operation_runs_ports::RunStore;
+use operation_runs_ports::{RunFilter, RunListQuery, RunStore};
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_service::ServicePorts;
 use std::sync::Arc;
@@ -91,6 +92,26 @@ pub fn service_ports(store: &Arc<dyn RunStore>) -> ServicePorts {
         findings: store.clone(),
         clock: Arc::new(operation_runs_ports::SystemClock),
     }
+}
+
+/// Every run of `workspace` that `filter` selects, newest first, read through the ports in one
+/// page (a test holds a few runs).
+pub async fn runs_of(
+    store: &Arc<dyn RunStore>,
+    workspace: WorkspaceId,
+    filter: RunFilter,
+) -> Vec<OperationRun> {
+    let page = store
+        .list(&RunListQuery {
+            workspace_id: workspace,
+            filter,
+            after: None,
+            limit: 10_000,
+        })
+        .await
+        .unwrap();
+    assert!(page.next.is_none(), "more runs than a test should hold");
+    page.runs
 }
 
 /// Declares each `async fn name(store: TestStore)` as one test per backend of the list below:

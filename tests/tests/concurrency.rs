@@ -12,7 +12,7 @@ use operation_runs_ports::{
     Clock, PortError, RunFilter, RunListQuery, RunPage, RunQueries, RunStore,
 };
 use operation_runs_service::{OperationRunService, ServiceError, ServicePorts};
-use operation_runs_tests::{TestStore, on_every_store, service_ports};
+use operation_runs_tests::{TestStore, on_every_store, runs_of, service_ports};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -55,19 +55,23 @@ async fn own_connections(harness: &TestStore, n: usize) -> Vec<Arc<dyn RunStore>
     stores
 }
 
-/// Every run of `ws`.
-async fn runs_in(store: &Arc<dyn RunStore>, ws: WorkspaceId) -> Vec<OperationRun> {
-    let page = store
-        .list(&RunListQuery {
-            workspace_id: ws,
-            filter: RunFilter::default(),
-            after: None,
-            limit: 10_000,
-        })
+/// A run of `identity`, started and begun at `t0()`.
+async fn start_running(
+    store: &Arc<dyn RunStore>,
+    ws: WorkspaceId,
+    tenant: TenantId,
+    identity: serde_json::Value,
+) -> OperationRun {
+    let queued = store
+        .insert_or_get_active(&new_run(ws, tenant, identity))
         .await
-        .unwrap();
-    assert!(page.next.is_none());
-    page.runs
+        .unwrap()
+        .run;
+    let begin = queued.next_state(Transition::Begin, t0()).unwrap();
+    store
+        .transition(queued.id(), RunStatus::Queued, &begin, t0())
+        .await
+        .unwrap()
 }
 
 async fn concurrent_starters_of_one_identity_share_one_run(harness: TestStore) {
@@ -108,7 +112,7 @@ async fn concurrent_starters_of_one_identity_share_one_run(harness: TestStore) {
         );
         let id = *ids.first().unwrap();
         assert!(run_ids.insert(id), "round {round} started a new run");
-        let active = runs_in(&store, ws)
+        let active = runs_of(&store, ws, RunFilter::default())
             .await
             .into_iter()
             .filter(|r| r.status().is_active() && r.identity_hash() == &new.identity_hash)
@@ -123,7 +127,7 @@ async fn concurrent_starters_of_one_identity_share_one_run(harness: TestStore) {
             .await
             .unwrap();
     }
-    assert_eq!(runs_in(&store, ws).await.len(), 3);
+    assert_eq!(runs_of(&store, ws, RunFilter::default()).await.len(), 3);
 }
 
 async fn concurrent_increments_lose_nothing(harness: TestStore) {
@@ -169,16 +173,7 @@ async fn increments_racing_a_completion_with_counts_lose_nothing(harness: TestSt
     let stores = own_connections(&harness, 8).await;
     let total = CountName::parse("total").unwrap();
     for round in 0..5 {
-        let queued = store
-            .insert_or_get_active(&new_run(ws, tenant, json!({ "round": round })))
-            .await
-            .unwrap()
-            .run;
-        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
-        let running = store
-            .transition(queued.id(), RunStatus::Queued, &begin, t0())
-            .await
-            .unwrap();
+        let running = start_running(&store, ws, tenant, json!({ "round": round })).await;
         let done = running
             .next_state(Transition::Complete(RunOutcome::Succeeded), t0())
             .unwrap();
@@ -239,16 +234,7 @@ async fn a_reaper_racing_a_completion_never_overwrites_it(harness: TestStore) {
     let (store, ws, tenant) = setup(&harness).await;
     let stores = own_connections(&harness, 2).await;
     for round in 0..20 {
-        let queued = store
-            .insert_or_get_active(&new_run(ws, tenant, json!({ "round": round })))
-            .await
-            .unwrap()
-            .run;
-        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
-        let running = store
-            .transition(queued.id(), RunStatus::Queued, &begin, t0())
-            .await
-            .unwrap();
+        let running = start_running(&store, ws, tenant, json!({ "round": round })).await;
 
         let finished_at = t0() + Duration::minutes(5);
         let done = running
@@ -346,17 +332,8 @@ async fn running_runs(
 ) -> Vec<RunId> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let queued = store
-            .insert_or_get_active(&new_run(ws, tenant, json!({ "worker": i })))
-            .await
-            .unwrap()
-            .run;
-        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
-        store
-            .transition(queued.id(), RunStatus::Queued, &begin, t0())
-            .await
-            .unwrap();
-        ids.push(queued.id());
+        let running = start_running(store, ws, tenant, json!({ "worker": i })).await;
+        ids.push(running.id());
     }
     ids
 }

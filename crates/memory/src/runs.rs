@@ -207,9 +207,8 @@ impl RunLifecycle for MemoryStore {
     ) -> Result<OperationRun, PortError> {
         let mut state = self.state();
         let record = state.run_in(id, expected)?;
-        let mut counts = record.summary_counts.clone();
-        counts.merge(delta).map_err(overflow)?;
-        record.summary_counts = counts;
+        // All or nothing: an overflow leaves the counts as they were.
+        record.summary_counts.merge(delta).map_err(overflow)?;
         set_state(record, next, now);
         to_run(record)
     }
@@ -222,9 +221,8 @@ impl RunLifecycle for MemoryStore {
     ) -> Result<OperationRun, PortError> {
         let mut state = self.state();
         let record = state.active_run(id)?;
-        let mut counts = record.summary_counts.clone();
-        counts.merge(delta).map_err(overflow)?;
-        record.summary_counts = counts;
+        // All or nothing: an overflow leaves the counts as they were.
+        record.summary_counts.merge(delta).map_err(overflow)?;
         record.updated_at = stored_time(now);
         to_run(record)
     }

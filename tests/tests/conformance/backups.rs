@@ -8,20 +8,12 @@ use operation_runs_tests::{TestStore, on_every_store};
 
 async fn backup_sets_soft_delete_and_purge(store: TestStore) {
     let f = fixture(store).await;
-    let schedule = f
-        .store
-        .create_backup_schedule(f.ws, f.tenant, "nightly", 2)
-        .await
-        .unwrap();
+    let schedule = f.schedule("nightly", 2).await;
     assert_eq!(schedule.keep_last, 2);
     assert_eq!(schedule.workspace_id, f.ws);
     assert_eq!(schedule.tenant_id, f.tenant);
     assert_eq!(f.store.get_schedule(schedule.id).await.unwrap(), schedule);
-    let other = f
-        .store
-        .create_backup_schedule(f.ws, f.tenant, "weekly", 0)
-        .await
-        .unwrap();
+    let other = f.schedule("weekly", 0).await;
 
     let mut sets = Vec::new();
     for d in 0..4 {

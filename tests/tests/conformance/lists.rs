@@ -173,16 +173,7 @@ async fn list_pages_walk_everything_once_even_with_inserts_in_between(store: Tes
     let mut pages = 0;
     let mut inserted = Vec::new();
     loop {
-        let page = f
-            .store
-            .list(&RunListQuery {
-                workspace_id: f.ws,
-                filter: RunFilter::default(),
-                after,
-                limit: 5,
-            })
-            .await
-            .unwrap();
+        let page = f.page(after, 5).await;
         pages += 1;
         assert!(page.runs.len() <= 5);
         seen.extend(page.runs.iter().map(OperationRun::id));
@@ -207,16 +198,7 @@ async fn list_pages_walk_everything_once_even_with_inserts_in_between(store: Tes
     let mut count = 0;
     let mut seen = BTreeSet::new();
     loop {
-        let page = f
-            .store
-            .list(&RunListQuery {
-                workspace_id: f.ws,
-                filter: RunFilter::default(),
-                after,
-                limit: 4,
-            })
-            .await
-            .unwrap();
+        let page = f.page(after, 4).await;
         count += 1;
         for run in &page.runs {
             assert!(seen.insert(run.id()));

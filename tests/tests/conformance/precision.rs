@@ -4,8 +4,8 @@
 
 use crate::support::*;
 use chrono::{DateTime, Duration, Utc};
-use operation_runs_domain::{RunOutcome, RunStatus, RunType};
-use operation_runs_ports::{HistoryPurgeCriteria, PortError, RunFilter};
+use operation_runs_domain::{RunOutcome, RunType};
+use operation_runs_ports::RunFilter;
 use operation_runs_tests::{TestStore, on_every_store};
 
 /// `t` plus half a microsecond: stored, it reads back as `t`.
@@ -55,30 +55,13 @@ async fn heartbeat_bounds_are_compared_to_the_microsecond(store: TestStore) {
     let bound = within_the_microsecond(t0());
     assert!(f.store.find_stale(bound, 10).await.unwrap().is_empty());
     let later = t0() + Duration::hours(1);
-    let refused = f
-        .store
-        .complete_if_stale(
-            run.id(),
-            RunStatus::Queued,
-            bound,
-            &reaped_state(&run, later),
-            later,
-        )
+    f.assert_refused(f.reap(&run, bound, later).await, &run)
         .await;
-    assert!(
-        matches!(refused, Err(PortError::Conflict(_))),
-        "{refused:?}"
-    );
-    assert_eq!(f.store.get(run.id()).await.unwrap(), run);
 }
 
 async fn purge_bounds_are_compared_to_the_microsecond(store: TestStore) {
     let f = fixture(store).await;
-    let schedule = f
-        .store
-        .create_backup_schedule(f.ws, f.tenant, "nightly", 1)
-        .await
-        .unwrap();
+    let schedule = f.schedule("nightly", 1).await;
     let sid = schedule.id.get();
     let ours = (f.ws, Some(f.tenant));
     let [run_type, ..] = RunType::BACKUP_SCHEDULE_TYPES;
@@ -86,22 +69,7 @@ async fn purge_bounds_are_compared_to_the_microsecond(store: TestStore) {
     let old = history_run(&f, ours, sid, run_type.clone(), 1, t0(), done).await;
     history_run(&f, ours, sid, run_type, 2, t0(), done).await;
     let bound = within_the_microsecond(t0());
-    let criteria = HistoryPurgeCriteria {
-        workspace_id: f.ws,
-        schedule_id: schedule.id,
-        created_before: bound,
-    };
-    assert_eq!(
-        f.store
-            .count_purgeable_schedule_history(&criteria)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        f.store.purge_schedule_history(&criteria, 10).await.unwrap(),
-        0
-    );
+    assert_eq!(f.purge_history(schedule.id, bound).await, (0, 0));
     assert!(f.store.get(old.id).await.is_ok());
 
     let set = f

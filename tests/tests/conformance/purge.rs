@@ -3,18 +3,14 @@
 use crate::support::*;
 use chrono::Duration;
 use operation_runs_domain::{RunOutcome, RunType};
-use operation_runs_ports::{HistoryPurgeCriteria, NewFinding, PortError};
+use operation_runs_ports::{NewFinding, PortError};
 use operation_runs_tests::{TestStore, on_every_store};
 use serde_json::json;
 use std::collections::BTreeSet;
 
 async fn purge_keeps_active_recent_and_newest_of_each_type(store: TestStore) {
     let f = fixture(store).await;
-    let schedule = f
-        .store
-        .create_backup_schedule(f.ws, f.tenant, "nightly", 3)
-        .await
-        .unwrap();
+    let schedule = f.schedule("nightly", 3).await;
     let sid = schedule.id.get();
     let cutoff = t0() + Duration::days(10);
     let old = |d: i64| t0() + Duration::days(d);
@@ -92,22 +88,8 @@ async fn purge_keeps_active_recent_and_newest_of_each_type(store: TestStore) {
         .id,
     );
 
-    let criteria = HistoryPurgeCriteria {
-        workspace_id: f.ws,
-        schedule_id: schedule.id,
-        created_before: cutoff,
-    };
-    assert_eq!(
-        f.store
-            .count_purgeable_schedule_history(&criteria)
-            .await
-            .unwrap(),
-        expect_deleted.len() as u64
-    );
-    assert_eq!(
-        f.store.purge_schedule_history(&criteria, 2).await.unwrap(),
-        expect_deleted.len() as u64
-    );
+    let n = expect_deleted.len() as u64;
+    assert_eq!(f.purge_history(schedule.id, cutoff).await, (n, n));
     for id in &expect_deleted {
         assert!(
             matches!(f.store.get(*id).await, Err(PortError::NotFound)),
@@ -117,28 +99,14 @@ async fn purge_keeps_active_recent_and_newest_of_each_type(store: TestStore) {
     for id in expect_kept.iter().chain(&untouched) {
         assert!(f.store.get(*id).await.is_ok(), "{id} kept");
     }
-    assert_eq!(
-        f.store
-            .count_purgeable_schedule_history(&criteria)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        f.store.purge_schedule_history(&criteria, 2).await.unwrap(),
-        0
-    );
+    assert_eq!(f.purge_history(schedule.id, cutoff).await, (0, 0));
 }
 
 /// Items and findings outlive the runs they name: a purged run's references read as none, and
 /// the references to kept runs stay.
 async fn purged_runs_are_no_longer_referenced(store: TestStore) {
     let f = fixture(store).await;
-    let schedule = f
-        .store
-        .create_backup_schedule(f.ws, f.tenant, "nightly", 3)
-        .await
-        .unwrap();
+    let schedule = f.schedule("nightly", 3).await;
     let sid = schedule.id.get();
     let at = t0();
     let tenant = (f.ws, Some(f.tenant));
@@ -169,15 +137,8 @@ async fn purged_runs_are_no_longer_referenced(store: TestStore) {
     };
     f.store.insert_findings(&[finding], at).await.unwrap();
 
-    let criteria = HistoryPurgeCriteria {
-        workspace_id: f.ws,
-        schedule_id: schedule.id,
-        created_before: at + Duration::days(1),
-    };
-    assert_eq!(
-        f.store.purge_schedule_history(&criteria, 10).await.unwrap(),
-        1
-    );
+    let cutoff = at + Duration::days(1);
+    assert_eq!(f.purge_history(schedule.id, cutoff).await, (1, 1));
     assert!(matches!(
         f.store.get(purged).await,
         Err(PortError::NotFound)

@@ -8,11 +8,7 @@ use operation_runs_tests::{TestStore, on_every_store};
 
 async fn schedule_history_is_scoped_by_workspace_schedule_type_and_outcome(store: TestStore) {
     let f = fixture(store).await;
-    let s1 = f
-        .store
-        .create_backup_schedule(f.ws, f.tenant, "nightly", 3)
-        .await
-        .unwrap();
+    let s1 = f.schedule("nightly", 3).await;
     let s1_id = s1.id.get();
     let types = RunType::BACKUP_SCHEDULE_TYPES;
     let mut mine = Vec::new();

@@ -53,7 +53,6 @@ async fn stale_completion_needs_the_status_and_an_old_heartbeat(store: TestStore
     // Found stale, then a heartbeat arrives: the reaper's write is refused, nothing written.
     let alive = f.queued(1, t0()).await;
     let alive = f.begin(&alive, t0()).await;
-    let next = reaped_state(&alive, now);
     let beat = f
         .store
         .increment_counts(
@@ -63,15 +62,8 @@ async fn stale_completion_needs_the_status_and_an_old_heartbeat(store: TestStore
         )
         .await
         .unwrap();
-    let refused = f
-        .store
-        .complete_if_stale(alive.id(), RunStatus::Running, cutoff, &next, now)
+    f.assert_refused(f.reap(&alive, cutoff, now).await, &beat)
         .await;
-    assert!(
-        matches!(&refused, Err(PortError::Conflict(_))),
-        "{refused:?}"
-    );
-    assert_eq!(f.store.get(alive.id()).await.unwrap(), beat);
 
     // A context merge is a heartbeat too.
     let merged = f.queued(2, t0()).await;
@@ -84,62 +76,24 @@ async fn stale_completion_needs_the_status_and_an_old_heartbeat(store: TestStore
         )
         .await
         .unwrap();
-    let refused = f
-        .store
-        .complete_if_stale(
-            merged.id(),
-            RunStatus::Queued,
-            cutoff,
-            &reaped_state(&merged, now),
-            now,
-        )
+    f.assert_refused(f.reap(&merged, cutoff, now).await, &merged)
         .await;
-    assert!(
-        matches!(&refused, Err(PortError::Conflict(_))),
-        "{refused:?}"
-    );
-    assert_eq!(f.store.get(merged.id()).await.unwrap(), merged);
 
     // A heartbeat exactly at the cutoff is not older than it (as for `find_stale`).
     let edge = f.queued(3, cutoff).await;
-    let refused = f
-        .store
-        .complete_if_stale(
-            edge.id(),
-            RunStatus::Queued,
-            cutoff,
-            &reaped_state(&edge, now),
-            now,
-        )
+    f.assert_refused(f.reap(&edge, cutoff, now).await, &edge)
         .await;
-    assert!(
-        matches!(&refused, Err(PortError::Conflict(_))),
-        "{refused:?}"
-    );
-    assert_eq!(f.store.get(edge.id()).await.unwrap(), edge);
 
     // The status is compared too: a run that started meanwhile is not completed as queued.
-    let started = f.queued(4, t0()).await;
-    let next = reaped_state(&started, now);
-    let started = f.begin(&started, t0()).await;
-    let refused = f
-        .store
-        .complete_if_stale(started.id(), RunStatus::Queued, cutoff, &next, now)
+    let queued = f.queued(4, t0()).await;
+    let started = f.begin(&queued, t0()).await;
+    f.assert_refused(f.reap(&queued, cutoff, now).await, &started)
         .await;
-    assert!(
-        matches!(&refused, Err(PortError::Conflict(_))),
-        "{refused:?}"
-    );
-    assert_eq!(f.store.get(started.id()).await.unwrap(), started);
 
     // Really stale: completed, heartbeat bumped to `now`.
     let stale = f.queued(5, t0()).await;
     let next = reaped_state(&stale, now);
-    let reaped = f
-        .store
-        .complete_if_stale(stale.id(), RunStatus::Queued, cutoff, &next, now)
-        .await
-        .unwrap();
+    let reaped = f.reap(&stale, cutoff, now).await.unwrap();
     assert_eq!(reaped.status(), RunStatus::Completed);
     assert_eq!(reaped.outcome(), RunOutcome::Failed);
     assert_eq!(reaped.completed_at(), Some(now));
@@ -148,18 +102,9 @@ async fn stale_completion_needs_the_status_and_an_old_heartbeat(store: TestStore
     assert_eq!(f.store.get(stale.id()).await.unwrap(), reaped);
 
     // Completed is final, also for the reaper.
-    let again = f
-        .store
-        .complete_if_stale(
-            stale.id(),
-            RunStatus::Queued,
-            now + Duration::hours(1),
-            &next,
-            now,
-        )
+    let later = now + Duration::hours(1);
+    f.assert_refused(f.reap(&stale, later, now).await, &reaped)
         .await;
-    assert!(matches!(&again, Err(PortError::Conflict(_))), "{again:?}");
-    assert_eq!(f.store.get(stale.id()).await.unwrap(), reaped);
 
     assert!(matches!(
         f.store

@@ -189,30 +189,17 @@ async fn start_with_a_tenant_of_another_workspace_is_refused(store: TestStore) {
     assert_eq!(f.store.get(started.run.id()).await.unwrap(), started.run);
 
     // The happy path is unchanged: the workspace's own tenant starts, then reuses.
-    let first = f
-        .store
-        .insert_or_get_active(&new_run(
-            f.ws,
-            Some(f.tenant),
-            RunType::INVENTORY_SYNC,
-            json!({"selection": "all"}),
-            t0(),
-        ))
-        .await
-        .unwrap();
+    let ours = new_run(
+        f.ws,
+        Some(f.tenant),
+        RunType::INVENTORY_SYNC,
+        json!({"selection": "all"}),
+        t0(),
+    );
+    let first = f.store.insert_or_get_active(&ours).await.unwrap();
     assert!(!first.reused);
     assert_eq!(first.run.tenant_id(), Some(f.tenant));
-    let again = f
-        .store
-        .insert_or_get_active(&new_run(
-            f.ws,
-            Some(f.tenant),
-            RunType::INVENTORY_SYNC,
-            json!({"selection": "all"}),
-            t0(),
-        ))
-        .await
-        .unwrap();
+    let again = f.store.insert_or_get_active(&ours).await.unwrap();
     assert!(again.reused);
     assert_eq!(again.run.id(), first.run.id());
     assert_eq!(count().await, 2);

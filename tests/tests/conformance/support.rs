@@ -7,8 +7,11 @@ use operation_runs_domain::{
     NewOperationRun, OperationRun, RunContext, RunId, RunOutcome, RunState, RunStatus, RunType,
     SummaryCounts, TenantId, Transition, UserId, WorkspaceId,
 };
-use operation_runs_ports::{RunFilter, RunListQuery, RunStore, SeenItem};
-use operation_runs_tests::TestStore;
+use operation_runs_ports::{
+    BackupSchedule, HistoryPurgeCriteria, PortError, RunCursor, RunFilter, RunListQuery, RunPage,
+    RunStore, SeenItem,
+};
+use operation_runs_tests::{TestStore, runs_of};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -111,18 +114,7 @@ impl Fixture {
 
     /// Every run of `ws`, newest first.
     pub async fn runs_in(&self, ws: WorkspaceId) -> Vec<OperationRun> {
-        let page = self
-            .store
-            .list(&RunListQuery {
-                workspace_id: ws,
-                filter: RunFilter::default(),
-                after: None,
-                limit: 10_000,
-            })
-            .await
-            .unwrap();
-        assert!(page.next.is_none());
-        page.runs
+        runs_of(&self.store, ws, RunFilter::default()).await
     }
 
     /// How many runs the workspaces hold together.
@@ -134,19 +126,78 @@ impl Fixture {
         n
     }
 
+    /// The ids of the fixture workspace's runs that `filter` selects, newest first.
     pub async fn list_all(&self, filter: RunFilter) -> Vec<RunId> {
-        let page = self
+        let runs = runs_of(&self.store, self.ws, filter).await;
+        runs.iter().map(OperationRun::id).collect()
+    }
+
+    /// One page of the fixture workspace's runs.
+    pub async fn page(&self, after: Option<RunCursor>, limit: u32) -> RunPage {
+        let query = RunListQuery {
+            workspace_id: self.ws,
+            filter: RunFilter::default(),
+            after,
+            limit,
+        };
+        self.store.list(&query).await.unwrap()
+    }
+
+    /// A backup schedule of the fixture tenant keeping `keep_last` runs' sets.
+    pub async fn schedule(&self, name: &str, keep_last: u32) -> BackupSchedule {
+        self.store
+            .create_backup_schedule(self.ws, self.tenant, name, keep_last)
+            .await
+            .unwrap()
+    }
+
+    /// Counts, then purges (in batches of 2), the history of `schedule` created before `cutoff`:
+    /// what the count said and how many were purged.
+    pub async fn purge_history(
+        &self,
+        schedule: BackupScheduleId,
+        cutoff: DateTime<Utc>,
+    ) -> (u64, u64) {
+        let criteria = HistoryPurgeCriteria {
+            workspace_id: self.ws,
+            schedule_id: schedule,
+            created_before: cutoff,
+        };
+        let counted = self
             .store
-            .list(&RunListQuery {
-                workspace_id: self.ws,
-                filter,
-                after: None,
-                limit: 1000,
-            })
+            .count_purgeable_schedule_history(&criteria)
             .await
             .unwrap();
-        assert!(page.next.is_none());
-        page.runs.iter().map(OperationRun::id).collect()
+        let purged = self
+            .store
+            .purge_schedule_history(&criteria, 2)
+            .await
+            .unwrap();
+        (counted, purged)
+    }
+
+    /// What the reaper does to `run` (as read, with its status then) found with a heartbeat
+    /// before `cutoff`, at `now`.
+    pub async fn reap(
+        &self,
+        run: &OperationRun,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let next = reaped_state(run, now);
+        self.store
+            .complete_if_stale(run.id(), run.status(), cutoff, &next, now)
+            .await
+    }
+
+    /// Asserts that a guarded write was refused as a conflict and left the run as `unchanged`.
+    pub async fn assert_refused(
+        &self,
+        result: Result<OperationRun, PortError>,
+        unchanged: &OperationRun,
+    ) {
+        assert!(matches!(result, Err(PortError::Conflict(_))), "{result:?}");
+        assert_eq!(&self.store.get(unchanged.id()).await.unwrap(), unchanged);
     }
 }
 
