@@ -13,9 +13,11 @@ use sea_orm_migration::MigratorTrait;
 use serde_json::json;
 use support::{fixture, new_run, t0};
 
+// The conformance suite's fixture and builders; this file uses a few of them.
 #[path = "conformance/support.rs"]
 #[allow(dead_code)]
 mod support;
+
 /// A service may open its pool before the migrations finish (or run them through that pool).
 /// SQLite connections keep the schema they last loaded, so starting a run must not depend on a
 /// connection having seen the active-identity index being created.
