@@ -23,11 +23,7 @@ async fn context_merges_top_level_keys_while_active(store: TestStore) {
     }))
     .unwrap();
     let run = f.start(&new).await;
-    let f_counts = f
-        .store
-        .increment_counts(run.id(), &counts(&[("total", 2)]), t0())
-        .await
-        .unwrap();
+    let f_counts = f.add(run.id(), &[("total", 2)], t0()).await.unwrap();
     let t1 = t0() + Duration::seconds(1);
     let patch = RunContext::from_json(json!({
         "backup_set_id": 42, "nested": {"c": 3}, "note": null, "weird key.with dots": "ok"

@@ -2,10 +2,7 @@
 
 use crate::support::*;
 use chrono::Duration;
-use operation_runs_domain::{
-    Failure, FailureCode, FailureSummary, MAX_COUNT, RunId, RunOutcome, RunStatus, SummaryCounts,
-    Transition,
-};
+use operation_runs_domain::{MAX_COUNT, RunId, RunOutcome, RunStatus, SummaryCounts, Transition};
 use operation_runs_ports::PortError;
 use operation_runs_tests::{TestStore, on_every_store};
 
@@ -14,8 +11,7 @@ async fn counts_add_up_and_bump_the_heartbeat_only_while_active(store: TestStore
     let run = f.queued(1, t0()).await;
     let t1 = t0() + Duration::seconds(1);
     let r = f
-        .store
-        .increment_counts(run.id(), &counts(&[("total", 3), ("processed", 1)]), t1)
+        .add(run.id(), &[("total", 3), ("processed", 1)], t1)
         .await
         .unwrap();
     assert_eq!(
@@ -26,8 +22,7 @@ async fn counts_add_up_and_bump_the_heartbeat_only_while_active(store: TestStore
     let running = f.begin(&r, t1).await;
     let t2 = t0() + Duration::seconds(2);
     let r = f
-        .store
-        .increment_counts(run.id(), &counts(&[("total", 2), ("failed", 4)]), t2)
+        .add(run.id(), &[("total", 2), ("failed", 4)], t2)
         .await
         .unwrap();
     assert_eq!(
@@ -50,12 +45,7 @@ async fn counts_add_up_and_bump_the_heartbeat_only_while_active(store: TestStore
 
     let done = f.complete(&beat, RunOutcome::Succeeded, t3).await;
     let late = f
-        .store
-        .increment_counts(
-            run.id(),
-            &counts(&[("total", 1)]),
-            t3 + Duration::seconds(1),
-        )
+        .add(run.id(), &[("total", 1)], t3 + Duration::seconds(1))
         .await;
     f.assert_refused(late, &done).await;
 
@@ -71,31 +61,20 @@ async fn count_overflow_writes_nothing(store: TestStore) {
     let f = fixture(store).await;
     let run = f.queued(1, t0()).await;
     let t1 = t0() + Duration::seconds(1);
-    f.store
-        .increment_counts(run.id(), &counts(&[("total", MAX_COUNT - 1)]), t1)
+    f.add(run.id(), &[("total", MAX_COUNT - 1)], t1)
         .await
         .unwrap();
-    let at_max = f
-        .store
-        .increment_counts(run.id(), &counts(&[("total", 1)]), t1)
-        .await
-        .unwrap();
+    let at_max = f.add(run.id(), &[("total", 1)], t1).await.unwrap();
     assert_eq!(at_max.summary_counts().get_str("total"), MAX_COUNT);
 
     let t2 = t0() + Duration::seconds(2);
-    let over = f
-        .store
-        .increment_counts(run.id(), &counts(&[("total", 1)]), t2)
-        .await;
+    let over = f.add(run.id(), &[("total", 1)], t2).await;
     assert!(
         matches!(&over, Err(PortError::CountOverflow(name)) if name == "total"),
         "{over:?}"
     );
     // Several counts at once: all or nothing.
-    let over = f
-        .store
-        .increment_counts(run.id(), &counts(&[("processed", 5), ("total", 1)]), t2)
-        .await;
+    let over = f.add(run.id(), &[("processed", 5), ("total", 1)], t2).await;
     assert!(
         matches!(&over, Err(PortError::CountOverflow(name)) if name == "total"),
         "{over:?}"
@@ -105,8 +84,7 @@ async fn count_overflow_writes_nothing(store: TestStore) {
 
     // A big delta on a fresh count is fine up to the maximum.
     let r = f
-        .store
-        .increment_counts(run.id(), &counts(&[("processed", MAX_COUNT)]), t2)
+        .add(run.id(), &[("processed", MAX_COUNT)], t2)
         .await
         .unwrap();
     assert_eq!(r.summary_counts().get_str("processed"), MAX_COUNT);
@@ -117,19 +95,16 @@ async fn completion_with_counts_is_all_or_nothing(store: TestStore) {
     let run = f.queued(1, t0()).await;
     let t1 = t0() + Duration::seconds(1);
     let running = f.begin(&run, t1).await;
-    f.store
-        .increment_counts(run.id(), &counts(&[("total", 3)]), t1)
-        .await
-        .unwrap();
+    f.add(run.id(), &[("total", 3)], t1).await.unwrap();
 
     let t2 = t0() + Duration::seconds(2);
-    let mut done = running
-        .next_state(Transition::Complete(RunOutcome::PartiallySucceeded), t2)
-        .unwrap();
-    done.failure_summary = FailureSummary::single(Failure::new(
-        FailureCode::parse("device_unreachable").unwrap(),
+    let done = failed_with(
+        &running,
+        RunOutcome::PartiallySucceeded,
+        "device_unreachable",
         "device 12 did not answer",
-    ));
+        t2,
+    );
 
     // A wrong expected status writes neither the state nor the counts.
     let stale = f.store.get(run.id()).await.unwrap();
@@ -146,10 +121,7 @@ async fn completion_with_counts_is_all_or_nothing(store: TestStore) {
     f.assert_refused(wrong, &stale).await;
 
     // An overflowing count writes neither either: the run stays running.
-    f.store
-        .increment_counts(run.id(), &counts(&[("failed", MAX_COUNT)]), t1)
-        .await
-        .unwrap();
+    f.add(run.id(), &[("failed", MAX_COUNT)], t1).await.unwrap();
     let before = f.store.get(run.id()).await.unwrap();
     let over = f
         .store

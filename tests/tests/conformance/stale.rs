@@ -54,10 +54,9 @@ async fn stale_completion_needs_the_status_and_an_old_heartbeat(store: TestStore
     let alive = f.queued(1, t0()).await;
     let alive = f.begin(&alive, t0()).await;
     let beat = f
-        .store
-        .increment_counts(
+        .add(
             alive.id(),
-            &counts(&[("processed", 1)]),
+            &[("processed", 1)],
             cutoff + Duration::minutes(1),
         )
         .await

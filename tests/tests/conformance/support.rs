@@ -190,6 +190,16 @@ impl Fixture {
             .await
     }
 
+    /// Adds the named counts to `run` at `at`.
+    pub async fn add(
+        &self,
+        run: RunId,
+        pairs: &[(&str, u64)],
+        at: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        self.store.increment_counts(run, &counts(pairs), at).await
+    }
+
     /// Asserts that a guarded write was refused as a conflict and left the run as `unchanged`.
     pub async fn assert_refused(
         &self,
@@ -234,13 +244,26 @@ pub async fn history_run(
 
 /// What the reaper writes for `run` at `now`.
 pub fn reaped_state(run: &OperationRun, now: DateTime<Utc>) -> RunState {
-    let mut next = run
-        .next_state(Transition::Complete(RunOutcome::Failed), now)
-        .unwrap();
-    next.failure_summary = FailureSummary::single(Failure::new(
-        FailureCode::parse(FailureCode::RUN_STALE).unwrap(),
+    failed_with(
+        run,
+        RunOutcome::Failed,
+        FailureCode::RUN_STALE,
         "no heartbeat",
-    ));
+        now,
+    )
+}
+
+/// `run` completed with `outcome` at `at`, reporting one failure.
+pub fn failed_with(
+    run: &OperationRun,
+    outcome: RunOutcome,
+    code: &str,
+    message: &str,
+    at: DateTime<Utc>,
+) -> RunState {
+    let mut next = run.next_state(Transition::Complete(outcome), at).unwrap();
+    next.failure_summary =
+        FailureSummary::single(Failure::new(FailureCode::parse(code).unwrap(), message));
     next
 }
 

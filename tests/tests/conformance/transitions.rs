@@ -2,9 +2,7 @@
 
 use crate::support::*;
 use chrono::Duration;
-use operation_runs_domain::{
-    Failure, FailureCode, FailureSummary, RunId, RunOutcome, RunStatus, Transition,
-};
+use operation_runs_domain::{RunId, RunOutcome, RunStatus, Transition};
 use operation_runs_ports::PortError;
 use operation_runs_tests::{TestStore, on_every_store};
 
@@ -32,13 +30,13 @@ async fn transitions_are_compare_and_set(store: TestStore) {
     f.assert_refused(again, &running).await;
 
     let t2 = t0() + Duration::seconds(3);
-    let mut done = running
-        .next_state(Transition::Complete(RunOutcome::Failed), t2)
-        .unwrap();
-    done.failure_summary = FailureSummary::single(Failure::new(
-        FailureCode::parse("graph_error").unwrap(),
+    let done = failed_with(
+        &running,
+        RunOutcome::Failed,
+        "graph_error",
         "Graph said no",
-    ));
+        t2,
+    );
     let completed = f
         .store
         .transition(run.id(), RunStatus::Running, &done, t2)
