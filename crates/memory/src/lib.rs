@@ -84,7 +84,8 @@ impl MemoryStore {
     }
 }
 
-/// A time as the databases keep it: to the microsecond.
+/// A time as the databases keep it: to the microsecond. Every time a call is given, stored or
+/// compared with stored times as a bound, goes through this first, as in the SQL store.
 fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }

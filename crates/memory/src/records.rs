@@ -133,7 +133,10 @@ impl FindingRepository for MemoryStore {
 }
 
 fn purgeable(set: &BackupSet, schedule: BackupScheduleId, deleted_before: DateTime<Utc>) -> bool {
-    set.schedule_id == schedule && set.deleted_at.is_some_and(|at| at < deleted_before)
+    set.schedule_id == schedule
+        && set
+            .deleted_at
+            .is_some_and(|at| at < stored_time(deleted_before))
 }
 
 #[async_trait]
