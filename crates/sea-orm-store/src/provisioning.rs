@@ -1,5 +1,5 @@
 //! `Provisioning`: workspaces, tenants, memberships and schedules, for hosts' administration,
-//! demos and tests.
+//! demos and tests. Look-ups take the lowest id, as the port's contract says.
 
 use crate::SeaOrmStore;
 use crate::convert::{self, db_time};
@@ -10,7 +10,28 @@ use chrono::Utc;
 use operation_runs_domain::{Membership, TenantId, UserId, WorkspaceId};
 use operation_runs_ports::{BackupSchedule, PortError, Provisioning};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, EntityTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, Set,
+};
+
+impl SeaOrmStore {
+    /// The lowest `id` among the rows `query` selects.
+    async fn lowest_id<E: EntityTrait>(
+        &self,
+        query: Select<E>,
+        id: E::Column,
+    ) -> Result<Option<i64>, PortError> {
+        query
+            .select_only()
+            .column(id)
+            .order_by_asc(id)
+            .into_tuple::<i64>()
+            .one(&self.conn)
+            .await
+            .map_err(map_db_err)
+    }
+}
 
 #[async_trait]
 impl Provisioning for SeaOrmStore {
@@ -102,5 +123,48 @@ impl Provisioning for SeaOrmStore {
         .await
         .map_err(map_db_err)?;
         convert::schedule(row)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn find_workspace(&self, name: &str) -> Result<Option<WorkspaceId>, PortError> {
+        use workspaces::Column;
+        let named = workspaces::Entity::find().filter(Column::Name.eq(name));
+        Ok(self
+            .lowest_id(named, Column::Id)
+            .await?
+            .map(WorkspaceId::new))
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn find_tenant(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+    ) -> Result<Option<TenantId>, PortError> {
+        use tenants::Column;
+        let named = tenants::Entity::find()
+            .filter(Column::WorkspaceId.eq(workspace.get()))
+            .filter(Column::Name.eq(name));
+        Ok(self.lowest_id(named, Column::Id).await?.map(TenantId::new))
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn find_backup_schedule(
+        &self,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<BackupSchedule>, PortError> {
+        use backup_schedules::Column;
+        backup_schedules::Entity::find()
+            .filter(Column::WorkspaceId.eq(workspace.get()))
+            .filter(Column::TenantId.eq(tenant.get()))
+            .filter(Column::Name.eq(name))
+            .order_by_asc(Column::Id)
+            .one(&self.conn)
+            .await
+            .map_err(map_db_err)?
+            .map(convert::schedule)
+            .transpose()
     }
 }
