@@ -12,21 +12,18 @@ use operation_runs_ports::{BackupSchedule, PortError, Provisioning};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set,
+    Select, Set,
 };
 
 impl SeaOrmStore {
-    /// The lowest `id` among the rows `query` selects.
-    async fn lowest_id<E: EntityTrait>(
+    /// The row with the lowest `id` among those `query` selects.
+    async fn oldest<E: EntityTrait>(
         &self,
         query: Select<E>,
         id: E::Column,
-    ) -> Result<Option<i64>, PortError> {
+    ) -> Result<Option<E::Model>, PortError> {
         query
-            .select_only()
-            .column(id)
             .order_by_asc(id)
-            .into_tuple::<i64>()
             .one(&self.conn)
             .await
             .map_err(map_db_err)
@@ -129,10 +126,8 @@ impl Provisioning for SeaOrmStore {
     async fn find_workspace(&self, name: &str) -> Result<Option<WorkspaceId>, PortError> {
         use workspaces::Column;
         let named = workspaces::Entity::find().filter(Column::Name.eq(name));
-        Ok(self
-            .lowest_id(named, Column::Id)
-            .await?
-            .map(WorkspaceId::new))
+        let row = self.oldest(named, Column::Id).await?;
+        Ok(row.map(|w| WorkspaceId::new(w.id)))
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
@@ -145,7 +140,8 @@ impl Provisioning for SeaOrmStore {
         let named = tenants::Entity::find()
             .filter(Column::WorkspaceId.eq(workspace.get()))
             .filter(Column::Name.eq(name));
-        Ok(self.lowest_id(named, Column::Id).await?.map(TenantId::new))
+        let row = self.oldest(named, Column::Id).await?;
+        Ok(row.map(|t| TenantId::new(t.id)))
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
@@ -156,15 +152,11 @@ impl Provisioning for SeaOrmStore {
         name: &str,
     ) -> Result<Option<BackupSchedule>, PortError> {
         use backup_schedules::Column;
-        backup_schedules::Entity::find()
+        let named = backup_schedules::Entity::find()
             .filter(Column::WorkspaceId.eq(workspace.get()))
             .filter(Column::TenantId.eq(tenant.get()))
-            .filter(Column::Name.eq(name))
-            .order_by_asc(Column::Id)
-            .one(&self.conn)
-            .await
-            .map_err(map_db_err)?
-            .map(convert::schedule)
-            .transpose()
+            .filter(Column::Name.eq(name));
+        let row = self.oldest(named, Column::Id).await?;
+        row.map(convert::schedule).transpose()
     }
 }

@@ -1,4 +1,7 @@
 //! Running the real `oprun` binary against fresh databases.
+//!
+//! New tests drive it through the typed builder [`Oprun`] (`driver.rs`); the free functions
+//! `run`, `ok`, `ok_json` and `fails` are thin forms of it over a URL and an argument list.
 #![allow(dead_code)]
 
 use operation_runs_domain::{TenantId, UserId, WorkspaceId};

@@ -134,12 +134,10 @@ async fn preflight_puts_rows_that_block_the_cutover_first() {
     let missing_tenant = tenant.get() + 100;
     // As old files were written: one connection, foreign keys not enforced.
     let mut options = ConnectOptions::new(db.url.clone());
-    options.max_connections(1).sqlx_logging(false);
+    options
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| o.foreign_keys(false));
     let unchecked = Database::connect(options).await.unwrap();
-    unchecked
-        .execute_unprepared("PRAGMA foreign_keys = OFF")
-        .await
-        .unwrap();
     unchecked
         .execute_unprepared(&format!(
             "INSERT INTO findings (workspace_id, tenant_id, subject_external_id, change) \
