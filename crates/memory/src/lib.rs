@@ -26,6 +26,8 @@ pub struct MemoryStore {
 struct State {
     workspaces: BTreeMap<WorkspaceId, String>,
     tenants: BTreeMap<TenantId, WorkspaceId>,
+    /// Tenant names, only read by the provisioning look-ups.
+    tenant_names: BTreeMap<TenantId, String>,
     memberships: BTreeMap<(WorkspaceId, UserId), Membership>,
     runs: BTreeMap<RunId, RunRecord>,
     items: BTreeMap<InventoryItemId, InventoryItem>,
