@@ -318,11 +318,12 @@ impl OperationRunService {
             .await?)
     }
 
-    /// Cancels an active run on behalf of a viewer who may manage the run's workspace.
+    /// Cancels an active run on behalf of a viewer who may view and manage the run's workspace.
     ///
     /// # Errors
     /// [`ServiceError::NotFound`] for an unknown run or a viewer who is not a member of its
-    /// workspace; [`ServiceError::Forbidden`] for a member without the manage capability;
+    /// workspace; [`ServiceError::Forbidden`] for a member without the view or the manage
+    /// capability;
     /// [`ServiceError::Transition`] for a completed run (all without writing);
     /// [`ServiceError::Conflict`] if another writer changed it first; [`ServiceError::Port`]
     /// when the store fails.

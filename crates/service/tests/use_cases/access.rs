@@ -187,7 +187,7 @@ async fn a_manager_cancels_an_active_run() {
     let mut mocks = Mocks::new();
     mocks
         .expect_get(&running)
-        .expect_membership(WS, member(false, true));
+        .expect_membership(WS, member(true, true));
     mocks
         .runs
         .expect_transition()
@@ -215,6 +215,22 @@ async fn cancelling_needs_the_manage_capability() {
     mocks
         .expect_get(&run(7).running().build())
         .expect_membership(WS, member(true, false))
+        .forbid_writes();
+    let err = mocks
+        .service()
+        .cancel(VIEWER, RunId::new(7))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden), "{err:?}");
+}
+
+#[tokio::test]
+async fn cancelling_needs_the_view_capability_too() {
+    // Managing a run one may not look at would act on something one cannot see.
+    let mut mocks = Mocks::new();
+    mocks
+        .expect_get(&run(7).running().build())
+        .expect_membership(WS, member(false, true))
         .forbid_writes();
     let err = mocks
         .service()
