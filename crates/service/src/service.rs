@@ -438,6 +438,22 @@ impl OperationRunService {
         Ok(found)
     }
 
+    /// Whether the viewer may cancel runs of `workspace` (the view and the manage capability),
+    /// so a screen offers cancelling only to those whose cancel would be accepted; `false` for a
+    /// non-member.
+    ///
+    /// # Errors
+    /// [`ServiceError::Port`] when the directory fails.
+    #[tracing::instrument(skip(self), err(level = "debug"))]
+    pub async fn may_manage(
+        &self,
+        viewer: UserId,
+        workspace: WorkspaceId,
+    ) -> Result<bool, ServiceError> {
+        let membership = self.ports.directory.membership(workspace, viewer).await?;
+        Ok(authorize(membership, Capability::ManageOperations).is_ok())
+    }
+
     /// A page of a workspace's runs, newest first, for a viewer; `query.limit` runs at most,
     /// 1 to [`MAX_PAGE_SIZE`].
     ///

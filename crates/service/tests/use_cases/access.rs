@@ -255,3 +255,18 @@ async fn a_non_member_cannot_learn_that_a_run_exists_by_cancelling_it() {
         .unwrap_err();
     assert!(matches!(err, ServiceError::NotFound), "{err:?}");
 }
+
+#[tokio::test]
+async fn only_a_member_who_may_view_and_manage_may_manage() {
+    for (membership, expected) in [
+        (None, false),
+        (member(true, false), false),
+        (member(false, true), false),
+        (member(true, true), true),
+    ] {
+        let mut mocks = Mocks::new();
+        mocks.expect_membership(WS, membership).forbid_writes();
+        let may = mocks.service().may_manage(VIEWER, WS).await.unwrap();
+        assert_eq!(may, expected, "{membership:?}");
+    }
+}
