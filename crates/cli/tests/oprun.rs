@@ -230,8 +230,9 @@ async fn migrate_up_status_down_fresh() {
             "{human}"
         );
 
-        // down takes one step by default
-        let down = ok_json(url, &["migrate", "down"]);
+        // down takes one step by default; the last one drops the API tokens, so it needs --yes
+        fails(url, &["migrate", "down"], 2, &["API tokens", "--yes"]);
+        let down = ok_json(url, &["migrate", "down", "--yes"]);
         assert_eq!(
             down["rolled back"],
             serde_json::json!([names.last().unwrap()])
@@ -267,7 +268,7 @@ async fn migrate_up_status_down_fresh() {
             url,
             &["migrate", "down", "--steps", "2"],
             2,
-            &["rolls back 2", "legacy run tables empty", "--yes"],
+            &["rolls back 2", "API tokens", "--yes"],
         );
         assert_eq!(
             applied_count(ok_json(url, &["migrate", "status"])),

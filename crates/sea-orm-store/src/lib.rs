@@ -11,9 +11,11 @@ mod findings;
 mod inventory;
 mod runs;
 mod sql;
+mod tokens;
 
 pub use error::{StoreError, redact_url};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+pub use tokens::ApiToken;
 
 /// How long a SQLite writer waits for another connection's (or process's) write lock.
 pub const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
