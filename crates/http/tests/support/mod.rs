@@ -84,6 +84,7 @@ pub struct World {
     /// What `app` was made of, to build a differently configured router.
     pub monitoring: Monitoring,
     pub service: OperationRunService,
+    pub history: ScheduleHistory,
     pub ws: WorkspaceId,
     pub other_ws: WorkspaceId,
     /// A running `inventory_sync` run of `ws`.
@@ -216,11 +217,12 @@ pub async fn seeded() -> World {
         .await
         .unwrap();
 
-    let monitoring = Monitoring::new(service.clone(), history, HeaderAuth);
+    let monitoring = Monitoring::new(service.clone(), history.clone(), HeaderAuth);
     World {
         app: monitoring.clone().router(),
         monitoring,
         service,
+        history,
         ws,
         other_ws,
         running,
