@@ -42,9 +42,11 @@ pub(crate) fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rou
             header::X_FRAME_OPTIONS,
             Some(HeaderValue::from_static("DENY")),
         ),
+        // Not `no-referrer`: under it browsers send `Origin: null` with a form POST, and the
+        // page's own forms would fail the origin check.
         (
             header::REFERRER_POLICY,
-            Some(HeaderValue::from_static("no-referrer")),
+            Some(HeaderValue::from_static("same-origin")),
         ),
         (
             header::CACHE_CONTROL,

@@ -99,6 +99,8 @@ async fn every_answer_carries_the_security_headers() {
         assert!(!csp.contains("script-src"), "{uri}: no script may run");
         assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(answer.header("x-frame-options"), Some("DENY"));
+        // `no-referrer` would make browsers send `Origin: null` with the pages' own forms.
+        assert_eq!(answer.header("referrer-policy"), Some("same-origin"));
         assert_eq!(answer.header("cache-control"), Some("no-store"));
     }
 }
