@@ -75,6 +75,12 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON instead of human tables.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Allow a host's own run types besides the built-ins (`runs`, `serve`, `types`): a JSON
+    /// file `[{"id": "policy_export", "scope": "tenant", "counts": ["policies_exported"],
+    /// "legacy_spellings": ["policy.export"]}]`.
+    #[arg(long, global = true, env = "OPRUN_TYPES", value_name = "FILE")]
+    pub types: Option<std::path::PathBuf>,
 }
 
 /// The commands.

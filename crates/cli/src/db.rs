@@ -231,8 +231,13 @@ pub struct App {
 }
 
 impl App {
-    /// The use cases over an open store.
+    /// The use cases over an open store, allowing the built-in run types.
     pub fn new(store: SeaOrmStore) -> Self {
+        Self::with_registry(store, RunTypeRegistry::with_builtins())
+    }
+
+    /// The use cases over an open store, allowing the types of `registry`.
+    pub fn with_registry(store: SeaOrmStore, registry: RunTypeRegistry) -> Self {
         let store = Arc::new(store);
         let service = OperationRunService::new(
             ServicePorts {
@@ -242,7 +247,7 @@ impl App {
                 findings: store.clone(),
                 clock: Arc::new(SystemClock),
             },
-            RunTypeRegistry::with_builtins(),
+            registry,
         );
         Self { store, service }
     }
@@ -253,6 +258,17 @@ pub async fn open(url: &str) -> CliResult<App> {
     let conn = connect(url, Purpose::Use).await?;
     ensure_migrated(&conn).await?;
     Ok(App::new(SeaOrmStore::from_connection(conn)))
+}
+
+/// [`open`], allowing the host run types of `--types` too.
+pub async fn open_with_types(global: &crate::cli::GlobalArgs) -> CliResult<App> {
+    let registry = crate::registry::load(global)?;
+    let conn = connect(&global.database_url, Purpose::Use).await?;
+    ensure_migrated(&conn).await?;
+    Ok(App::with_registry(
+        SeaOrmStore::from_connection(conn),
+        registry,
+    ))
 }
 
 #[cfg(test)]

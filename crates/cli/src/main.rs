@@ -8,6 +8,7 @@ mod error;
 mod logging;
 mod output;
 mod parse;
+mod registry;
 
 use clap::Parser;
 use std::process::ExitCode;

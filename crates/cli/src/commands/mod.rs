@@ -25,9 +25,6 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Reap(args) => reap::run(global, &args).await,
         Command::Serve(args) => serve::run(global, &args).await,
         Command::Tokens(command) => tokens::run(global, command).await,
-        Command::Types => {
-            types::run(global);
-            Ok(())
-        }
+        Command::Types => types::run(global),
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
-    let app = db::open(&global.database_url).await?;
+    let app = db::open_with_types(global).await?;
     let tokens = Arc::new(StoreTokens(app.store.clone()));
     let history = ScheduleHistory::new(&app.service, app.store.clone());
     let monitoring = Monitoring::new(

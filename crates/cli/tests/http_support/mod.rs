@@ -14,8 +14,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(url: &str) -> Self {
+        Self::start_with(url, &[])
+    }
+
+    /// Starts with extra arguments.
+    pub fn start_with(url: &str, extra: &[&str]) -> Self {
         let mut child = command()
             .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
