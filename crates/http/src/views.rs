@@ -318,12 +318,20 @@ fn backup_set(run: &OperationRun, sets: &[BackupSet]) -> Markup {
     }
 }
 
+/// `reason` with a capital letter and a full stop.
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    chars.next().map_or_else(String::new, |first| {
+        format!("{}{}.", first.to_uppercase(), chars.as_str())
+    })
+}
+
 /// The page of a refusal. A 404 says nothing but "not found", so all 404s look alike.
 pub(crate) fn error_page(refusal: &Refusal) -> Markup {
     let (title, text) = match refusal {
         Refusal::NotFound => ("Not found", "There is nothing here.".to_owned()),
         Refusal::Unauthorized => ("Sign in", "Sign in to see operations.".to_owned()),
-        Refusal::Forbidden(reason) => ("Forbidden", format!("You may not do this: {reason}.")),
+        Refusal::Forbidden(reason) => ("Forbidden", sentence(reason)),
         Refusal::BadRequest(reason) => ("Bad request", reason.clone()),
         Refusal::Conflict(reason) => ("Conflict", reason.clone()),
         Refusal::Internal => (
