@@ -14,6 +14,7 @@ mod m20260212_000003_backfill_operation_run_refs;
 mod m20260212_000004_drop_legacy_reference_columns;
 mod m20260212_000005_drop_legacy_run_tables;
 mod m20260212_000006_canonical_run_indexes;
+mod m20260301_000001_create_api_tokens;
 mod names;
 mod preflight;
 mod sql;
@@ -31,7 +32,8 @@ pub use preflight::{
 pub const SQLITE_UTC_NOW: &str =
     "(replace(strftime('%Y-%m-%dT%H:%M:%f', 'now'), '.000', '') || '+00:00')";
 
-/// The migration history: the pre-cutover baseline, then the six cutover steps.
+/// The migration history: the pre-cutover baseline, the six cutover steps, then the API tokens
+/// of the monitoring server.
 pub struct Migrator;
 
 #[async_trait::async_trait]
@@ -45,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260212_000004_drop_legacy_reference_columns::Migration),
             Box::new(m20260212_000005_drop_legacy_run_tables::Migration),
             Box::new(m20260212_000006_canonical_run_indexes::Migration),
+            Box::new(m20260301_000001_create_api_tokens::Migration),
         ]
     }
 }

@@ -235,6 +235,59 @@ fn no_sql_anywhere_creates_canonical_runs_from_legacy_tables() {
     );
 }
 
+/// The one source file allowed to spell the legacy run URLs: their table, which routes each to
+/// the unknown-URL answer.
+const LEGACY_URL_TABLE: &str = "crates/http/src/legacy.rs";
+
+/// Whether a line spells a legacy run URL: the legacy tables' names with hyphens
+/// (`…-sync-runs`), or a backup schedule's per-schedule `runs` resource.
+fn spells_legacy_url(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    let hyphenated = LEGACY_TABLES
+        .iter()
+        .map(|table| table.replace('_', "-"))
+        .any(|url| lower.contains(&url));
+    let schedule_runs = lower
+        .find("backup-schedules/")
+        .is_some_and(|at| lower[at..].contains("}/runs"));
+    hyphenated || schedule_runs
+}
+
+#[test]
+fn legacy_run_urls_are_spelled_only_in_their_table() {
+    let root = repo_root();
+    let table = std::fs::read_to_string(root.join(LEGACY_URL_TABLE)).unwrap();
+    let table_lines = table.lines().filter(|l| spells_legacy_url(l)).count();
+    assert!(
+        table_lines >= 12,
+        "the table lists every legacy URL: {table_lines}"
+    );
+    let mut hits = Vec::new();
+    for (path, content) in text_files(&root, &["migration"]) {
+        let label = relative(&path, &root);
+        let is_source = label.ends_with(".rs") && label.contains("/src/");
+        if !is_source || label == LEGACY_URL_TABLE {
+            continue;
+        }
+        for (n, line) in content.lines().enumerate() {
+            if spells_legacy_url(line) {
+                hits.push(format!("{label}:{}", n + 1));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "legacy run URLs outside {LEGACY_URL_TABLE}:\n{}",
+        hits.join("\n")
+    );
+    assert!(spells_legacy_url(
+        "    .route(\"/t/{t}/backup-schedules/{id}/runs\", get(x))"
+    ));
+    assert!(!spells_legacy_url(
+        "/workspaces/{ws}/backup-schedules/{schedule}/history"
+    ));
+}
+
 // The guards can fail: fed offending snippets (built from the constants, so this file stays
 // clean) they report them, and they pass clean ones.
 

@@ -18,7 +18,8 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use std::collections::{BTreeMap, BTreeSet};
 
-const MIGRATIONS: usize = 7;
+/// The baseline, the six cutover steps and the API tokens table.
+const MIGRATIONS: usize = 8;
 
 fn allowed_types() -> BTreeSet<String> {
     RunTypeRegistry::with_builtins()

@@ -75,6 +75,12 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON instead of human tables.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Allow a host's own run types besides the built-ins (`runs`, `serve`, `types`): a JSON
+    /// file `[{"id": "policy_export", "scope": "tenant", "counts": ["policies_exported"],
+    /// "legacy_spellings": ["policy.export"]}]`.
+    #[arg(long, global = true, env = "OPRUN_TYPES", value_name = "FILE")]
+    pub types: Option<std::path::PathBuf>,
 }
 
 /// The commands.
@@ -146,6 +152,62 @@ compare-and-set, so a run that finishes meanwhile is left alone.",
     /// legacy spellings.
     #[command(after_help = "Examples:\n  oprun types\n  oprun types --json")]
     Types,
+
+    /// Serve the monitoring pages and the JSON API over HTTP.
+    #[command(
+        long_about = "Serve the monitoring pages (a workspace's operations, a run, a backup \
+schedule's history) and the JSON API under /api, with its OpenAPI document at \
+/api/openapi.json. Who asks is told by an API token (`oprun tokens create`): scripts send \
+`Authorization: Bearer TOKEN`; people sign in at /sign-in with the token, which sets an \
+HttpOnly, SameSite=Strict session cookie. Prints `listening on http://ADDRESS` once it \
+accepts connections; stops gracefully on Ctrl-C or SIGTERM, finishing requests in flight.",
+        after_help = "Examples:\n  oprun demo && oprun tokens create --user 1 && oprun serve\n  oprun serve --listen 0.0.0.0:8080 --database-url postgres://app@db.internal/ops\n  curl -H 'Authorization: Bearer oprun_…' http://127.0.0.1:8080/api/workspaces/1/operations"
+    )]
+    Serve(ServeArgs),
+
+    /// Create, list and revoke the API tokens `oprun serve` accepts.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oprun tokens create --user 1 --name laptop\n  oprun tokens list --user 1\n  oprun tokens revoke 3"
+    )]
+    Tokens(TokensCommand),
+}
+
+/// `oprun serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+}
+
+/// `oprun tokens …`
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token for a user and print it once (only its SHA-256 is stored).
+    #[command(
+        after_help = "Examples:\n  oprun tokens create --user 1\n  oprun tokens create --user 1 --name ci --json"
+    )]
+    Create {
+        /// The user the token signs in.
+        #[arg(long, value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+        user: i64,
+        /// A label to recognise it by in `tokens list`.
+        #[arg(long, value_name = "NAME", default_value = "token")]
+        name: String,
+    },
+    /// List tokens (never the tokens themselves), oldest first.
+    List {
+        /// Only this user's tokens.
+        #[arg(long, value_name = "ID")]
+        user: Option<i64>,
+    },
+    /// Revoke a token: it signs nobody in any more, sessions included.
+    Revoke {
+        /// The token's id (from `tokens list`).
+        #[arg(value_name = "TOKEN_ID")]
+        id: i64,
+    },
 }
 
 /// `oprun migrate …`
@@ -162,8 +224,9 @@ pub enum MigrateCommand {
     #[command(
         long_about = "Roll back the last applied migration (or the last N). Rolling back more \
 than one, or one that cannot give back the data its `up` removed, needs --yes: the cutover's \
-legacy columns and tables come back empty, the findings' run references are dropped, and the \
-baseline drops every table. Rolling back only the last cutover step (its indexes) does not.",
+legacy columns and tables come back empty, the findings' run references are dropped, the \
+baseline drops every table and the API tokens' migration drops every token. Rolling back only \
+the cutover's index step does not.",
         after_help = "Examples:\n  oprun migrate down\n  oprun migrate down --steps 3 --yes"
     )]
     Down {

@@ -224,13 +224,15 @@ pub struct App {
 }
 
 impl App {
-    /// The use cases over an open store.
+    /// The use cases over an open store, allowing the built-in run types.
     pub fn new(store: SeaOrmStore) -> Self {
+        Self::with_registry(store, RunTypeRegistry::with_builtins())
+    }
+
+    /// The use cases over an open store, allowing the types of `registry`.
+    pub fn with_registry(store: SeaOrmStore, registry: RunTypeRegistry) -> Self {
         let store = Arc::new(store);
-        let service = OperationRunService::new(
-            ServicePorts::from_store(store.clone()),
-            RunTypeRegistry::with_builtins(),
-        );
+        let service = OperationRunService::new(ServicePorts::from_store(store.clone()), registry);
         Self { store, service }
     }
 }
@@ -240,6 +242,17 @@ pub async fn open(url: &str) -> CliResult<App> {
     let conn = connect(url, Purpose::Use).await?;
     ensure_migrated(&conn).await?;
     Ok(App::new(SeaOrmStore::from_connection(conn)))
+}
+
+/// [`open`], allowing the host run types of `--types` too.
+pub async fn open_with_types(global: &crate::cli::GlobalArgs) -> CliResult<App> {
+    let registry = crate::registry::load(global)?;
+    let conn = connect(&global.database_url, Purpose::Use).await?;
+    ensure_migrated(&conn).await?;
+    Ok(App::with_registry(
+        SeaOrmStore::from_connection(conn),
+        registry,
+    ))
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub fn init(command: &Command) {
             "operation_runs_migration=info,sea_orm_migration::migrator=info".to_owned()
         }
         Command::Demo => "operation_runs_migration=info".to_owned(),
+        // Sign-ins, cancels and failures of the server; requests with `RUST_LOG=tower_http=debug`.
+        Command::Serve(_) => "operation_runs_cli=info,operation_runs_http=info".to_owned(),
         _ => format!("{PROGRESS_TARGET}=info"),
     };
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));

@@ -8,6 +8,7 @@ mod error;
 mod logging;
 mod output;
 mod parse;
+mod registry;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -21,6 +22,10 @@ fn main() -> ExitCode {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
+        if is_closed_output(&message) {
+            // `oprun runs list | head`: the reader has all it wants; stop quietly, as `cat` does.
+            std::process::exit(i32::from(error::Exit::Ok.code()));
+        }
         eprintln!("error: internal error: {}", message.replace('\n', " "));
     }));
 
@@ -68,4 +73,11 @@ fn one_line_usage_error(rendered: &str) -> String {
         .unwrap_or(rendered);
     let flat = problem.split_whitespace().collect::<Vec<_>>().join(" ");
     format!("{flat} (see --help)")
+}
+
+/// Whether a panic is `println!` failing because the reader of stdout went away (a broken
+/// pipe): the standard library panics then, since Rust ignores SIGPIPE.
+fn is_closed_output(panic_message: &str) -> bool {
+    panic_message.starts_with("failed printing to stdout")
+        && (panic_message.contains("Broken pipe") || panic_message.contains("os error 32"))
 }

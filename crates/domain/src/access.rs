@@ -28,7 +28,8 @@ pub enum AccessDenied {
 pub enum Capability {
     /// List and show runs.
     ViewOperations,
-    /// Cancel runs.
+    /// Cancel runs; needs the view capability too, so a run is never managed by someone who
+    /// may not look at it.
     ManageOperations,
 }
 
@@ -36,7 +37,7 @@ pub enum Capability {
 ///
 /// # Errors
 /// [`AccessDenied::NotFound`] for a non-member, [`AccessDenied::Forbidden`] for a member
-/// without the capability.
+/// without the capability ([`Capability::ManageOperations`] needs both capabilities).
 pub fn authorize(
     membership: Option<Membership>,
     capability: Capability,
@@ -44,7 +45,9 @@ pub fn authorize(
     let membership = membership.ok_or(AccessDenied::NotFound)?;
     let allowed = match capability {
         Capability::ViewOperations => membership.can_view_operations,
-        Capability::ManageOperations => membership.can_manage_operations,
+        Capability::ManageOperations => {
+            membership.can_view_operations && membership.can_manage_operations
+        }
     };
     if allowed {
         Ok(())
@@ -86,8 +89,24 @@ mod tests {
             Err(AccessDenied::Forbidden)
         );
         assert_eq!(
-            authorize(member(false, true), Capability::ManageOperations),
+            authorize(member(true, true), Capability::ManageOperations),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn manage_without_view_is_forbidden() {
+        let manage_only = Some(Membership {
+            can_view_operations: false,
+            can_manage_operations: true,
+        });
+        assert_eq!(
+            authorize(manage_only, Capability::ManageOperations),
+            Err(AccessDenied::Forbidden)
+        );
+        assert_eq!(
+            authorize(manage_only, Capability::ViewOperations),
+            Err(AccessDenied::Forbidden)
         );
     }
 }

@@ -5,7 +5,7 @@ use operation_runs_domain::{
     BackupScheduleId, Capability, OperationRun, RunOutcome, RunType, UserId, WorkspaceId,
 };
 use operation_runs_ports::{
-    BackupRepository, BackupSchedule, PortError, RunCursor, RunPage, RunStore,
+    BackupRepository, BackupSchedule, BackupSet, PortError, RunCursor, RunPage, RunStore,
     ScheduleHistoryQuery, ScheduleRunHistory,
 };
 use operation_runs_service::OperationRunService;
@@ -191,6 +191,21 @@ impl ScheduleHistory {
             Ok(_) | Err(PortError::NotFound) => Err(ScheduleError::NotFound),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// The schedule's backup sets, newest first, soft-deleted ones included (a history page
+    /// shows what became of each run's set).
+    ///
+    /// # Errors
+    /// [`ScheduleError::NotFound`] if there is no such schedule or it belongs to another
+    /// workspace; [`ScheduleError::Port`] when the store fails.
+    pub async fn sets(
+        &self,
+        workspace: WorkspaceId,
+        schedule: BackupScheduleId,
+    ) -> Result<Vec<BackupSet>, ScheduleError> {
+        self.schedule(workspace, schedule).await?;
+        Ok(self.ports.backups.list_sets(schedule, true).await?)
     }
 
     /// Checks that a viewer may see `workspace`'s operations (the product's 404/403 rules).

@@ -12,10 +12,12 @@ mod inventory;
 mod provisioning;
 mod runs;
 mod sql;
+mod tokens;
 mod url;
 
 pub use error::{StoreError, redact_url};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+pub use tokens::ApiToken;
 pub use url::{DatabaseTarget, DatabaseUrl, UrlError};
 
 /// How long a SQLite writer waits for another connection's (or process's) write lock.

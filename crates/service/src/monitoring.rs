@@ -24,6 +24,28 @@ impl OperationRunService {
         Ok(authorize(membership, capability)?)
     }
 
+    /// Whether the viewer may cancel runs of `workspace` (the view and the manage capability),
+    /// so a screen offers cancelling only to those whose cancel would be accepted; `false` for a
+    /// non-member.
+    ///
+    /// # Errors
+    /// [`ServiceError::Port`] when the directory fails.
+    #[tracing::instrument(skip(self), err(level = "debug"))]
+    pub async fn may_manage(
+        &self,
+        viewer: UserId,
+        workspace: WorkspaceId,
+    ) -> Result<bool, ServiceError> {
+        match self
+            .authorize(viewer, workspace, Capability::ManageOperations)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(ServiceError::NotFound | ServiceError::Forbidden) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// One run of a workspace, for a viewer.
     ///
     /// # Errors

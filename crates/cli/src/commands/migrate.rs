@@ -53,6 +53,9 @@ fn loss(name: &str) -> &'static str {
         "m20260212_000005_drop_legacy_run_tables" => {
             "recreates the legacy run tables empty (their rows cannot be restored)"
         }
+        "m20260301_000001_create_api_tokens" => {
+            "drops the API tokens of `oprun serve` (every token stops working)"
+        }
         _ => "cannot be undone without losing data",
     }
 }

@@ -6,6 +6,8 @@ mod preflight;
 mod reap;
 mod runs;
 mod schedules;
+mod serve;
+mod tokens;
 mod types;
 
 use crate::cli::{Cli, Command};
@@ -21,9 +23,8 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Runs(command) => runs::run(global, command).await,
         Command::Schedules(command) => schedules::run(global, command).await,
         Command::Reap(args) => reap::run(global, &args).await,
-        Command::Types => {
-            types::run(global);
-            Ok(())
-        }
+        Command::Serve(args) => serve::run(global, &args).await,
+        Command::Tokens(command) => tokens::run(global, command).await,
+        Command::Types => types::run(global),
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 /// Runs a runs subcommand.
 pub async fn run(global: &GlobalArgs, command: RunsCommand) -> CliResult {
-    let app = db::open(&global.database_url).await?;
+    let app = db::open_with_types(global).await?;
     match command {
         RunsCommand::Start(args) => start(global, &app, args).await,
         RunsCommand::Begin(arg) => {

@@ -1,9 +1,10 @@
 //! `oprun types`: the allow-list.
 
 use crate::cli::GlobalArgs;
+use crate::error::CliResult;
 use crate::output::{Table, print_json};
+use operation_runs_domain::RunScope;
 use operation_runs_domain::counts::BASE_COUNT_NAMES;
-use operation_runs_domain::{RunScope, RunTypeRegistry};
 use serde_json::json;
 
 fn scope(scope: RunScope) -> &'static str {
@@ -13,9 +14,9 @@ fn scope(scope: RunScope) -> &'static str {
     }
 }
 
-/// Prints the registered run types.
-pub fn run(global: &GlobalArgs) {
-    let registry = RunTypeRegistry::with_builtins();
+/// Prints the registered run types (the built-ins and those of `--types`).
+pub fn run(global: &GlobalArgs) -> CliResult {
+    let registry = crate::registry::load(global)?;
     if global.json {
         let types = registry
             .iter()
@@ -29,7 +30,7 @@ pub fn run(global: &GlobalArgs) {
             })
             .collect::<Vec<_>>();
         print_json(&types);
-        return;
+        return Ok(());
     }
     let mut table = Table::new(["TYPE", "SCOPE", "COUNT NAMES", "LEGACY SPELLINGS"]);
     for d in registry.iter() {
@@ -63,4 +64,5 @@ pub fn run(global: &GlobalArgs) {
     println!(
         "New runs must use a canonical type of this list; the legacy spellings are what the cutover migration rewrites."
     );
+    Ok(())
 }

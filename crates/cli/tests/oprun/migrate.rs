@@ -32,8 +32,9 @@ async fn migrate_up_status_down_fresh() {
             human.stdout
         );
 
-        // down takes one step by default
-        let down = oprun.migrate("down").ok_json();
+        // down takes one step by default; the last one drops the API tokens, so it needs --yes
+        oprun.migrate("down").fails(2, &["API tokens", "--yes"]);
+        let down = oprun.migrate("down").arg("--yes").ok_json();
         assert_eq!(down["rolled back"], json!([last]));
         assert_eq!(oprun.applied_migrations(), names.len() - 1, "one pending");
         oprun
@@ -47,7 +48,7 @@ async fn migrate_up_status_down_fresh() {
         oprun
             .migrate("down")
             .flag("--steps", 2)
-            .fails(2, &["rolls back 2", "legacy run tables empty", "--yes"]);
+            .fails(2, &["rolls back 2", "API tokens", "--yes"]);
         assert_eq!(
             oprun.applied_migrations(),
             names.len(),

@@ -1,6 +1,7 @@
 //! Private SeaORM entities of the tables the adapter touches. Only the columns the canonical
 //! schema keeps are mapped, so legacy columns can come and go without touching these.
 
+pub(crate) mod api_tokens;
 pub(crate) mod backup_schedules;
 pub(crate) mod backup_sets;
 pub(crate) mod findings;

@@ -187,7 +187,7 @@ async fn a_manager_cancels_an_active_run() {
     let mut mocks = Mocks::new();
     mocks
         .expect_get(&running)
-        .expect_membership(WS, member(false, true));
+        .expect_membership(WS, member(true, true));
     mocks
         .lifecycle
         .expect_transition()
@@ -225,6 +225,22 @@ async fn cancelling_needs_the_manage_capability() {
 }
 
 #[tokio::test]
+async fn cancelling_needs_the_view_capability_too() {
+    // Managing a run one may not look at would act on something one cannot see.
+    let mut mocks = Mocks::new();
+    mocks
+        .expect_get(&run(7).running().build())
+        .expect_membership(WS, member(false, true))
+        .forbid_writes();
+    let err = mocks
+        .service()
+        .cancel(VIEWER, RunId::new(7))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden), "{err:?}");
+}
+
+#[tokio::test]
 async fn a_non_member_cannot_learn_that_a_run_exists_by_cancelling_it() {
     // Even a completed run answers 404 rather than a lifecycle error.
     let mut mocks = Mocks::new();
@@ -238,4 +254,19 @@ async fn a_non_member_cannot_learn_that_a_run_exists_by_cancelling_it() {
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::NotFound), "{err:?}");
+}
+
+#[tokio::test]
+async fn only_a_member_who_may_view_and_manage_may_manage() {
+    for (membership, expected) in [
+        (None, false),
+        (member(true, false), false),
+        (member(false, true), false),
+        (member(true, true), true),
+    ] {
+        let mut mocks = Mocks::new();
+        mocks.expect_membership(WS, membership).forbid_writes();
+        let may = mocks.service().may_manage(VIEWER, WS).await.unwrap();
+        assert_eq!(may, expected, "{membership:?}");
+    }
 }

@@ -79,5 +79,16 @@ pub(super) async fn tables(app: &App, ops: &ScheduleOperations, seed: &Seed) -> 
         .await
         .map_err(|e| demo_error("reading the schedule's history", e))?;
     indent(&history_table(&history.runs).render());
+
+    println!();
+    println!("To look at it in a browser:");
+    println!("   oprun tokens create --user {ALICE}   # prints a token, once");
+    println!(
+        "   oprun serve                          # then sign in at http://127.0.0.1:8080/sign-in"
+    );
+    println!(
+        "   and open http://127.0.0.1:8080/workspaces/{}/operations",
+        seed.workspace
+    );
     Ok(())
 }

@@ -1,0 +1,376 @@
+//! The pages' markup. maud escapes every interpolated value, so stored text (a failure message,
+//! an initiator's name, a context value) can only ever render as text. Links are relative, so
+//! the pages work under whatever prefix the host mounts the router.
+
+use crate::error::Refusal;
+use crate::params::{HistoryParams, ListParams};
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use operation_runs_domain::{OperationRun, RunOutcome, RunStatus, RunType, RunTypeRegistry};
+use operation_runs_ports::{BackupSchedule, BackupSet, RunPage};
+
+/// The one stylesheet, inline and allowed by its hash in the Content-Security-Policy.
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}\
+table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;\
+text-align:left;vertical-align:top}th{background:#f4f4f4}.failed,.cancelled{color:#a00}\
+.succeeded{color:#060}.partially_succeeded{color:#a60}form.filters label{margin-right:.75rem}\
+nav a{margin-right:1rem}pre{background:#f8f8f8;padding:.5rem;overflow:auto}.muted{color:#666}";
+
+/// Longest first-failure message shown in a list row.
+const LIST_MESSAGE_CHARS: usize = 160;
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Operations" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn optional_time(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "—".to_owned(), time)
+}
+
+/// `1h 2m 3s`, `4m 5s`, `6s`, `120 ms`.
+pub(crate) fn duration(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let total = (to - from).num_milliseconds().max(0);
+    if total < 1_000 {
+        return format!("{total} ms");
+    }
+    let seconds = total / 1_000;
+    let (h, m, s) = (seconds / 3_600, seconds / 60 % 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m {s}s"),
+    }
+}
+
+fn truncated(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn counts_inline(run: &OperationRun) -> String {
+    run.summary_counts()
+        .iter()
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn outcome_cell(run: &OperationRun) -> Markup {
+    html! { span class=(run.outcome().as_str()) { (run.outcome().as_str()) } }
+}
+
+fn first_failure(run: &OperationRun) -> Markup {
+    html! {
+        @if let Some(failure) = run.failure_summary().failures().first() {
+            code { (failure.code().as_str()) } ": " (truncated(failure.message(), LIST_MESSAGE_CHARS))
+        }
+    }
+}
+
+fn select(name: &str, label: &str, options: &[&str], chosen: Option<&str>) -> Markup {
+    html! {
+        label {
+            (label) " "
+            select name=(name) {
+                option value="" { "any" }
+                @for option in options {
+                    option value=(option) selected[chosen == Some(*option)] { (option) }
+                }
+            }
+        }
+    }
+}
+
+/// A workspace's operations.
+pub(crate) fn list_page(
+    workspace: i64,
+    params: &ListParams,
+    page: &RunPage,
+    registry: &RunTypeRegistry,
+) -> Markup {
+    let f = &params.filter;
+    let types: Vec<&str> = registry.iter().map(|d| d.id().as_str()).collect();
+    let statuses: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let outcomes: Vec<&str> = RunOutcome::ALL.iter().map(|o| o.as_str()).collect();
+    let input_time = |at: Option<DateTime<Utc>>| {
+        at.map(|at| at.format("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let body = html! {
+        h1 { "Operations of workspace " (workspace) }
+        form.filters method="get" {
+            (select("type", "Type", &types, f.run_type.as_deref()))
+            (select("status", "Status", &statuses, f.status.map(RunStatus::as_str)))
+            (select("outcome", "Outcome", &outcomes, f.outcome.map(RunOutcome::as_str)))
+            label { "Tenant " input type="number" name="tenant" min="1"
+                value=[f.tenant_id.map(|t| t.get())]; }
+            label { "From " input type="datetime-local" name="from" value=(input_time(f.created_from)); }
+            label { "Before " input type="datetime-local" name="before" value=(input_time(f.created_before)); }
+            button type="submit" { "Filter" }
+        }
+        @if page.runs.is_empty() {
+            p.muted { "No operations match." }
+        } @else {
+            table {
+                thead { tr {
+                    th { "Run" } th { "Type" } th { "Tenant" } th { "Status" } th { "Outcome" }
+                    th { "Started by" } th { "Created" } th { "Duration" } th { "Counts" }
+                    th { "First failure" }
+                } }
+                tbody {
+                    @for run in &page.runs {
+                        tr {
+                            td { a href={ "operations/" (run.id()) } { "#" (run.id()) } }
+                            td { (run.run_type()) }
+                            td { (run.tenant_id().map(|t| t.to_string()).unwrap_or_default()) }
+                            td { (run.status().as_str()) }
+                            td { (outcome_cell(run)) }
+                            td { (run.initiator_name()) }
+                            td { (time(run.created_at())) }
+                            td { @if let (Some(start), Some(end)) = (run.started_at(), run.completed_at()) { (duration(start, end)) } }
+                            td { (counts_inline(run)) }
+                            td { (first_failure(run)) }
+                        }
+                    }
+                }
+            }
+        }
+        nav {
+            @if params.cursor.is_some() {
+                a href={ "?" (params.query_at(None)) } rel="first" { "« Newest" }
+            }
+            @if let Some(next) = page.next {
+                a href={ "?" (params.query_at(Some(next))) } rel="next" { "Older »" }
+            }
+        }
+    };
+    layout(&format!("Workspace {workspace}"), body)
+}
+
+/// One run.
+pub(crate) fn run_page(run: &OperationRun, registered: bool, cancellable: bool) -> Markup {
+    let context = serde_json::to_string_pretty(&run.context().to_json()).unwrap_or_default();
+    let summary = run.failure_summary();
+    let body = html! {
+        nav { a href="../operations" { "« Operations" } }
+        h1 { "Run #" (run.id()) " · " (run.run_type()) }
+        table {
+            tbody {
+                tr { th { "Workspace" } td { (run.workspace_id()) } }
+                tr { th { "Tenant" } td { (run.tenant_id().map(|t| t.to_string()).unwrap_or_else(|| "—".to_owned())) } }
+                tr { th { "Type" } td { (run.run_type())
+                    @if !registered { " " span.muted { "(not registered here)" } } } }
+                tr { th { "Status" } td { (run.status().as_str()) } }
+                tr { th { "Outcome" } td { (outcome_cell(run)) } }
+                tr { th { "Started by" } td { (run.initiator_name())
+                    @if let Some(user) = run.user_id() { " (user " (user) ")" } } }
+                tr { th { "Identity" } td { code { (run.identity_hash().as_str()) } } }
+                tr { th { "Created" } td { (time(run.created_at())) } }
+                tr { th { "Started" } td { (optional_time(run.started_at())) } }
+                tr { th { "Completed" } td { (optional_time(run.completed_at())) } }
+                tr { th { "Last heartbeat" } td { (time(run.updated_at())) } }
+            }
+        }
+        h2 { "Timeline" }
+        (timeline(run))
+        @if cancellable {
+            form method="post" action={ (run.id()) "/cancel" } {
+                button type="submit" { "Cancel this run" }
+            }
+        }
+        h2 { "Counts" }
+        @if run.summary_counts().is_empty() {
+            p.muted { "No counts recorded." }
+        } @else {
+            table {
+                thead { tr { th { "Count" } th { "Value" } } }
+                tbody { @for (name, value) in run.summary_counts().iter() {
+                    tr { td { (name.as_str()) } td { (value) } }
+                } }
+            }
+        }
+        h2 { "Failures" }
+        @if summary.is_empty() {
+            p.muted { "No failures." }
+        } @else {
+            table {
+                thead { tr { th { "Code" } th { "Message" } } }
+                tbody { @for failure in summary.failures() {
+                    tr { td { code { (failure.code().as_str()) } } td { (failure.message()) } }
+                } }
+            }
+            @if summary.omitted() > 0 {
+                p { (summary.omitted()) " more failures were counted but not kept." }
+            }
+        }
+        h2 { "Context" }
+        pre { (context) }
+    };
+    layout(&format!("Run {}", run.id()), body)
+}
+
+/// queued → running → completed, with how long each step took.
+fn timeline(run: &OperationRun) -> Markup {
+    let created = run.created_at();
+    html! {
+        ol {
+            li { "queued at " (time(created)) }
+            @if let Some(started) = run.started_at() {
+                li { "running at " (time(started)) " after " (duration(created, started)) " in the queue" }
+                @if let Some(completed) = run.completed_at() {
+                    li { "completed (" (run.outcome().as_str()) ") at " (time(completed))
+                        " after " (duration(started, completed)) " running" }
+                } @else {
+                    li { "running for " (duration(started, run.updated_at())) " at the last heartbeat" }
+                }
+            } @else if let Some(completed) = run.completed_at() {
+                li { "completed (" (run.outcome().as_str()) ") at " (time(completed))
+                    " after " (duration(created, completed)) " without running" }
+            }
+        }
+    }
+}
+
+/// A backup schedule's history with the sets its runs made.
+pub(crate) fn history_page(
+    schedule: &BackupSchedule,
+    params: &HistoryParams,
+    page: &RunPage,
+    sets: &[BackupSet],
+) -> Markup {
+    let types: Vec<&str> = RunType::BACKUP_SCHEDULE_TYPES
+        .iter()
+        .map(RunType::as_str)
+        .collect();
+    let outcomes: Vec<&str> = RunOutcome::ALL.iter().map(|o| o.as_str()).collect();
+    let body = html! {
+        h1 { "History of backup schedule " (schedule.name) }
+        p.muted { "Schedule #" (schedule.id) " · tenant " (schedule.tenant_id)
+            " · keeps the sets of the newest " (schedule.keep_last) " successful runs" }
+        form.filters method="get" {
+            (select("type", "Type", &types, params.run_type.as_ref().map(RunType::as_str)))
+            (select("outcome", "Outcome", &outcomes, params.outcome.map(RunOutcome::as_str)))
+            button type="submit" { "Filter" }
+        }
+        @if page.runs.is_empty() {
+            p.muted { "No runs." }
+        } @else {
+            table {
+                thead { tr {
+                    th { "Run" } th { "Type" } th { "Status" } th { "Outcome" } th { "Created" }
+                    th { "Backup set" } th { "First failure" }
+                } }
+                tbody { @for run in &page.runs {
+                    tr {
+                        td { a href={ "../../operations/" (run.id()) } { "#" (run.id()) } }
+                        td { (run.run_type()) }
+                        td { (run.status().as_str()) }
+                        td { (outcome_cell(run)) }
+                        td { (time(run.created_at())) }
+                        td { (backup_set(run, sets)) }
+                        td { (first_failure(run)) }
+                    }
+                } }
+            }
+        }
+        nav {
+            @if params.cursor.is_some() {
+                a href={ "?" (params.query_at(None)) } rel="first" { "« Newest" }
+            }
+            @if let Some(next) = page.next {
+                a href={ "?" (params.query_at(Some(next))) } rel="next" { "Older »" }
+            }
+        }
+    };
+    layout(&format!("Schedule {}", schedule.name), body)
+}
+
+fn backup_set(run: &OperationRun, sets: &[BackupSet]) -> Markup {
+    let Some(id) = run.context().backup_set_id() else {
+        return html! {};
+    };
+    match sets.iter().find(|s| s.id == id) {
+        Some(set) => html! {
+            (set.name) " (" (set.item_count) " items)"
+            @if let Some(deleted) = set.deleted_at { " " span.muted { "deleted " (time(deleted)) } }
+        },
+        None => html! { "#" (id) " " span.muted { "(purged)" } },
+    }
+}
+
+/// `reason` with a capital letter and a full stop.
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    chars.next().map_or_else(String::new, |first| {
+        format!("{}{}.", first.to_uppercase(), chars.as_str())
+    })
+}
+
+/// The page of a refusal. A 404 says nothing but "not found", so all 404s look alike.
+pub(crate) fn error_page(refusal: &Refusal) -> Markup {
+    let (title, text) = match refusal {
+        Refusal::NotFound => ("Not found", "There is nothing here.".to_owned()),
+        Refusal::Unauthorized => ("Sign in", "Sign in to see operations.".to_owned()),
+        Refusal::Forbidden(reason) => ("Forbidden", sentence(reason)),
+        Refusal::BadRequest(reason) => ("Bad request", reason.clone()),
+        Refusal::Conflict(reason) => ("Conflict", reason.clone()),
+        Refusal::Internal => (
+            "Error",
+            "Something went wrong; it has been logged.".to_owned(),
+        ),
+    };
+    layout(title, html! { h1 { (title) } p { (text) } })
+}
+
+/// The front door of a server with the token sign-in: open a workspace's operations.
+pub(crate) fn home_page() -> Markup {
+    layout(
+        "Operations",
+        html! {
+            h1 { "Operations" }
+            form method="get" action="open" {
+                label { "Workspace " input type="number" name="workspace" min="1" required; }
+                button type="submit" { "Open" }
+            }
+            p { a href="sign-in" { "Sign in" } }
+            form method="post" action="sign-out" { button type="submit" { "Sign out" } }
+        },
+    )
+}
+
+/// The token sign-in form.
+pub(crate) fn sign_in_page(next: &str, error: Option<&str>) -> Markup {
+    layout(
+        "Sign in",
+        html! {
+            h1 { "Sign in" }
+            @if let Some(error) = error { p.failed { (error) } }
+            form method="post" action="sign-in" {
+                input type="hidden" name="next" value=(next);
+                label { "API token " input type="password" name="token" autocomplete="off" required; }
+                button type="submit" { "Sign in" }
+            }
+            p.muted { "Create a token with " code { "oprun tokens create --user ID" } "." }
+        },
+    )
+}

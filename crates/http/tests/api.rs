@@ -1,0 +1,177 @@
+//! The JSON API: filters, keyset pages, cancel's compare-and-set, history, the OpenAPI document.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+use axum::http::{Method, StatusCode};
+use support::{Who, World, get, seeded, send};
+
+async fn ids(world: &World, query: &str) -> Vec<i64> {
+    let answer = get(
+        &world.app,
+        &format!("/api/workspaces/{}/operations?{query}", world.ws),
+        Who::Viewer,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.body);
+    answer.json()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn filters_narrow_the_list() {
+    let world = seeded().await;
+    let (running, failed, backup) = (world.running.get(), world.failed.get(), world.backup.get());
+    assert_eq!(ids(&world, "").await, [backup, failed, running]);
+    assert_eq!(ids(&world, "type=inventory_sync").await, [running]);
+    assert_eq!(ids(&world, "status=completed").await, [backup, failed]);
+    assert_eq!(ids(&world, "status=running").await, [running]);
+    assert_eq!(ids(&world, "outcome=failed").await, [failed]);
+    assert_eq!(ids(&world, "outcome=pending").await, [running]);
+    assert_eq!(
+        ids(&world, &format!("tenant={}", world.tenant)).await,
+        [backup, failed, running]
+    );
+    assert!(ids(&world, "tenant=999").await.is_empty());
+    assert!(ids(&world, "from=2999-01-01").await.is_empty());
+    assert!(ids(&world, "before=2000-01-01T00:00:00Z").await.is_empty());
+    assert_eq!(
+        ids(
+            &world,
+            "from=2000-01-01&before=2999-01-01&type=entra_group_sync"
+        )
+        .await,
+        [failed]
+    );
+}
+
+#[tokio::test]
+async fn keyset_cursors_walk_every_run_once() {
+    let world = seeded().await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let query = match &cursor {
+            Some(c) => format!("limit=1&cursor={c}"),
+            None => "limit=1".to_owned(),
+        };
+        let answer = get(
+            &world.app,
+            &format!("/api/workspaces/{}/operations?{query}", world.ws),
+            Who::Viewer,
+        )
+        .await;
+        let json = answer.json();
+        let runs = json["runs"].as_array().unwrap();
+        assert!(runs.len() <= 1);
+        seen.extend(runs.iter().map(|r| r["id"].as_i64().unwrap()));
+        match json["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected = [world.backup.get(), world.failed.get(), world.running.get()];
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn list_rows_are_summaries_with_the_first_failure() {
+    let world = seeded().await;
+    let answer = get(
+        &world.app,
+        &format!("/api/workspaces/{}/operations?outcome=failed", world.ws),
+        Who::Viewer,
+    )
+    .await;
+    let run = &answer.json()["runs"][0];
+    assert_eq!(run["first_failure"]["code"], "graph_unavailable");
+    assert_eq!(run["failure_count"], 1);
+    assert!(run.get("context").is_none() && run.get("failures").is_none());
+}
+
+#[tokio::test]
+async fn cancelling_a_completed_run_is_a_conflict_and_changes_nothing() {
+    let world = seeded().await;
+    let uri = |run| format!("/api/workspaces/{}/operations/{run}/cancel", world.ws);
+    let refused = send(&world.app, Method::POST, &uri(world.failed), Who::Manager).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.json()["error"], "conflict");
+    assert!(
+        refused.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("completed")
+    );
+    let failed = get(
+        &world.app,
+        &format!("/api/workspaces/{}/operations/{}", world.ws, world.failed),
+        Who::Viewer,
+    )
+    .await;
+    assert_eq!(failed.json()["outcome"], "failed");
+
+    // The first cancel of an active run wins; a second one finds it completed.
+    let first = send(&world.app, Method::POST, &uri(world.running), Who::Manager).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.json()["outcome"], "cancelled");
+    assert_eq!(first.json()["status"], "completed");
+    assert!(first.json()["completed_at"].is_string());
+    let second = send(&world.app, Method::POST, &uri(world.running), Who::Manager).await;
+    assert_eq!(second.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_schedules_history_pages_and_filters() {
+    let world = seeded().await;
+    let uri = |query: &str| {
+        format!(
+            "/api/workspaces/{}/backup-schedules/{}/history?{query}",
+            world.ws, world.schedule
+        )
+    };
+    let all = get(&world.app, &uri(""), Who::Viewer).await.json();
+    assert_eq!(all["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(all["runs"][0]["id"], world.backup.get());
+    assert!(all["runs"][0]["backup_set_id"].is_i64());
+    assert!(all["next_cursor"].is_null());
+    let purges = get(&world.app, &uri("type=backup_schedule_purge"), Who::Viewer)
+        .await
+        .json();
+    assert!(purges["runs"].as_array().unwrap().is_empty());
+    let failed = get(&world.app, &uri("outcome=failed"), Who::Viewer)
+        .await
+        .json();
+    assert!(failed["runs"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_api() {
+    let world = seeded().await;
+    let answer = get(&world.app, "/api/openapi.json", Who::Anonymous).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let doc = answer.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/workspaces/{workspace}/operations",
+        "/api/workspaces/{workspace}/operations/{run}",
+        "/api/workspaces/{workspace}/operations/{run}/cancel",
+        "/api/workspaces/{workspace}/backup-schedules/{schedule}/history",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    let cancel = &paths["/api/workspaces/{workspace}/operations/{run}/cancel"]["post"];
+    assert!(cancel["responses"]["409"].is_object());
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in ["RunPageDto", "RunDetailDto", "HistoryPageDto", "ErrorBody"] {
+        assert!(schemas.contains_key(schema), "{schema} missing");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}

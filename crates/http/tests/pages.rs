@@ -1,0 +1,175 @@
+//! The pages: filters, older/newest links, the run's timeline, cancelling by form.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+use axum::http::StatusCode;
+use support::{Who, get, post_from, seeded};
+
+/// The `href` of the link with `rel`, unescaped.
+fn link(body: &str, rel: &str) -> Option<String> {
+    let end = body.find(&format!("rel=\"{rel}\""))?;
+    let start = body[..end].rfind("href=\"")? + 6;
+    let href = &body[start..];
+    Some(href[..href.find('"')?].replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn a_filter_narrows_the_list() {
+    let world = seeded().await;
+    let base = format!("/workspaces/{}/operations", world.ws);
+    let page = get(&world.app, &format!("{base}?status=running"), Who::Viewer).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(&format!("href=\"operations/{}\"", world.running))
+    );
+    assert!(
+        !page
+            .body
+            .contains(&format!("href=\"operations/{}\"", world.failed))
+    );
+    // The form shows the filter in force.
+    assert!(
+        page.body
+            .contains("<option value=\"running\" selected>running</option>")
+    );
+    let none = get(&world.app, &format!("{base}?tenant=999"), Who::Viewer).await;
+    assert!(none.body.contains("No operations match."));
+}
+
+#[tokio::test]
+async fn older_and_newest_links_walk_the_list() {
+    let world = seeded().await;
+    let base = format!("/workspaces/{}/operations", world.ws);
+    let first = get(&world.app, &format!("{base}?limit=2&type="), Who::Viewer).await;
+    assert!(
+        first
+            .body
+            .contains(&format!("href=\"operations/{}\"", world.backup))
+    );
+    assert!(
+        link(&first.body, "first").is_none(),
+        "the first page has no newest link"
+    );
+    let older = link(&first.body, "next").unwrap();
+    assert!(
+        older.starts_with("?cursor=") && older.ends_with("&limit=2"),
+        "{older}"
+    );
+    let second = get(&world.app, &format!("{base}{older}"), Who::Viewer).await;
+    assert!(
+        second
+            .body
+            .contains(&format!("href=\"operations/{}\"", world.running))
+    );
+    assert!(
+        !second
+            .body
+            .contains(&format!("href=\"operations/{}\"", world.backup))
+    );
+    assert!(
+        link(&second.body, "next").is_none(),
+        "the last page has no older link"
+    );
+    assert_eq!(link(&second.body, "first").unwrap(), "?limit=2");
+}
+
+#[tokio::test]
+async fn a_run_page_shows_fields_counts_and_timeline() {
+    let world = seeded().await;
+    let running = get(
+        &world.app,
+        &format!("/workspaces/{}/operations/{}", world.ws, world.running),
+        Who::Viewer,
+    )
+    .await;
+    let body = &running.body;
+    assert!(body.contains("<tr><td>processed</td><td>12</td></tr>"));
+    assert!(body.contains("<li>queued at "));
+    assert!(body.contains(" in the queue</li>"));
+    assert!(body.contains(" at the last heartbeat</li>"));
+    assert!(body.contains("No failures."));
+    let failed = get(
+        &world.app,
+        &format!("/workspaces/{}/operations/{}", world.ws, world.failed),
+        Who::Manager,
+    )
+    .await;
+    assert!(failed.body.contains("<li>completed (failed) at "));
+    assert!(failed.body.contains(" running</li>"));
+    assert!(
+        !failed.body.contains("Cancel this run"),
+        "a completed run cannot be cancelled"
+    );
+}
+
+#[tokio::test]
+async fn a_manager_cancels_by_form_and_sees_the_run_again() {
+    let world = seeded().await;
+    let page = format!("/workspaces/{}/operations/{}", world.ws, world.running);
+    let shown = get(&world.app, &page, Who::Manager).await;
+    assert!(shown.body.contains(&format!(
+        "<form method=\"post\" action=\"{}/cancel\">",
+        world.running
+    )));
+    let posted = post_from(
+        &world.app,
+        &format!("{page}/cancel"),
+        Who::Manager,
+        "http://monitoring.test",
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        posted.header("location"),
+        Some(format!("../{}", world.running).as_str())
+    );
+    let after = get(&world.app, &page, Who::Manager).await;
+    assert!(
+        after
+            .body
+            .contains("<span class=\"cancelled\">cancelled</span>")
+    );
+    assert!(!after.body.contains("Cancel this run"));
+    // Cancelling again is a conflict page.
+    let again = post_from(
+        &world.app,
+        &format!("{page}/cancel"),
+        Who::Manager,
+        "http://monitoring.test",
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(again.body.contains("<h1>Conflict</h1>"));
+}
+
+#[tokio::test]
+async fn the_history_page_links_runs_and_shows_their_sets() {
+    let world = seeded().await;
+    let page = get(
+        &world.app,
+        &format!(
+            "/workspaces/{}/backup-schedules/{}/history",
+            world.ws, world.schedule
+        ),
+        Who::Viewer,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(&format!("href=\"../../operations/{}\"", world.backup))
+    );
+    assert!(page.body.contains("nightly-set-1 (42 items)"));
+    let filtered = get(
+        &world.app,
+        &format!(
+            "/workspaces/{}/backup-schedules/{}/history?type=backup_schedule_retention",
+            world.ws, world.schedule
+        ),
+        Who::Viewer,
+    )
+    .await;
+    assert!(filtered.body.contains("No runs."));
+}

@@ -1,0 +1,57 @@
+//! API tokens for the monitoring server: one row per token, holding only the SHA-256 of the
+//! token (64 hex characters), never the token itself.
+//!
+//! Tokens belong to users, not workspaces, so this table has no `workspace_id`; on a Citus
+//! cluster sharded by `workspace_id` it is a reference table (small, replicated to every node),
+//! which its unique `token_hash` key and the by-user index allow.
+//!
+//! `down` drops the table: every token stops working and has to be created again.
+
+use crate::sql::{self, Flavor};
+use sea_orm_migration::prelude::*;
+
+/// Creates `api_tokens`.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+fn statements(flavor: Flavor) -> Vec<String> {
+    let t = sql::types(flavor);
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS api_tokens (
+  id {id},
+  user_id {bigint} NOT NULL,
+  name {text} NOT NULL,
+  token_hash {text} NOT NULL,
+  created_at {time} NOT NULL DEFAULT {now},
+  revoked_at {time} NULL,
+  CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash)
+)",
+            id = t.id,
+            bigint = t.bigint,
+            text = t.text,
+            time = t.time,
+            now = t.now_default,
+        ),
+        "CREATE INDEX IF NOT EXISTS api_tokens_user_id_idx ON api_tokens (user_id)".to_owned(),
+    ]
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let flavor = sql::flavor(db)?;
+        sql::exec_all(db, &statements(flavor)).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        sql::flavor(db)?;
+        sql::exec_all(db, &["DROP TABLE IF EXISTS api_tokens"]).await
+    }
+}
