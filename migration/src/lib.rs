@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod canonical;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+mod gate;
 mod m20260101_000001_create_baseline_schema;
 mod m20260212_000001_canonicalize_run_types;
 mod m20260212_000002_add_finding_operation_run_refs;
@@ -18,6 +19,7 @@ mod preflight;
 mod sql;
 
 pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
+pub use gate::{Applied, CutoverError, DataLoss, up_checked};
 pub use m20260212_000003_backfill_operation_run_refs::{ReferenceBackfill, backfill_references};
 pub use preflight::{
     BrokenForeignKey, DuplicateIdentity, LegacyTableStats, PreflightReport, ReferenceStats,

@@ -1776,7 +1776,7 @@ async fn preflight_reports_what_the_cutover_would_lose() {
         );
 
         // The cutover resolves it; afterwards there is nothing left to lose.
-        ok(url, &["migrate", "up"]);
+        ok(url, &["migrate", "up", "--accept-data-loss"]);
         let after = ok_json(url, &["preflight", "--strict"]);
         assert_eq!(after["cutover_complete"], true);
         assert_eq!(after["would_lose_anything"], false);
@@ -2128,7 +2128,7 @@ async fn preflight_puts_rows_that_block_the_cutover_first() {
     ))
     .await;
     fails(url, &["preflight", "--strict"], 6, &["would lose data"]);
-    ok(url, &["migrate", "up"]);
+    ok(url, &["migrate", "up", "--accept-data-loss"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2169,7 +2169,7 @@ async fn preflight_and_cutover_of_a_legacy_database() {
         );
 
         // The cutover shows the backfill's progress on stderr.
-        let ran = run(url, &["migrate", "up"]);
+        let ran = run(url, &["migrate", "up", "--accept-data-loss"]);
         assert_eq!(ran.code, 0, "{}", ran.stderr);
         for reference in [
             "findings.baseline_operation_run_id",

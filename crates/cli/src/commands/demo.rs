@@ -11,6 +11,7 @@ use operation_runs_domain::{
     BackupScheduleId, Failure, FailureCode, FailureSummary, OperationRun, RunId, RunOutcome,
     RunType, TenantId, UserId, WorkspaceId,
 };
+use operation_runs_migration::DataLoss;
 use operation_runs_ports::{
     BackupSchedule, FindingRepository, InventoryRepository, RunFilter, RunListQuery, SeenItem,
 };
@@ -54,7 +55,7 @@ pub async fn run(global: &GlobalArgs) -> CliResult {
         "Operation Runs demo on {}",
         db::redact_url(&global.database_url)
     );
-    let applied = migrate::up(&migrating, None).await?;
+    let applied = migrate::up(&migrating, None, DataLoss::Refuse).await?;
     // Closing is best effort: the pool is dropped either way.
     let _ = migrating.close().await;
     let conn = db::connect(&global.database_url, Purpose::Use).await?;
