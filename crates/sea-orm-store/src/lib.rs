@@ -10,9 +10,11 @@ mod error;
 mod findings;
 mod inventory;
 mod runs;
+mod schema;
 mod sql;
 
 pub use error::{StoreError, redact_url};
+pub use schema::REQUIRED_MIGRATIONS;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 
 /// How long a SQLite writer waits for another connection's (or process's) write lock.
@@ -34,19 +36,25 @@ use sql::Dialect;
 /// The operation-runs ports on a SeaORM connection (SQLite or PostgreSQL).
 ///
 /// Cheap to clone: clones share the connection pool. The schema must have been created by the
-/// migration crate (`operation-runs-migration`) before the store is used.
+/// migration crate (`operation-runs-migration`) before the store is used: [`SeaOrmStore::connect`]
+/// and [`SeaOrmStore::open`] refuse a database where any of [`REQUIRED_MIGRATIONS`] is pending.
 #[derive(Debug, Clone)]
 pub struct SeaOrmStore {
     conn: DatabaseConnection,
 }
 
 impl SeaOrmStore {
-    /// Connects to `url`: `sqlite://path/to/runs.db?mode=rwc`, `sqlite::memory:` or
-    /// `postgres://user:password@host:5432/database`, with [`SeaOrmStore::connect_options`].
+    /// Connects to `url`: `sqlite://path/to/runs.db?mode=rwc` or
+    /// `postgres://user:password@host:5432/database`, with [`SeaOrmStore::connect_options`], and
+    /// checks the schema as [`SeaOrmStore::open`] does. To migrate first (or for
+    /// `sqlite::memory:`, which is new and empty on every connect), connect with
+    /// [`SeaOrmStore::connect_options`], migrate, then [`SeaOrmStore::open`] the connection.
     ///
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] for any other kind of URL, [`StoreError::Connect`] when the
-    /// database cannot be reached or opened (the message never contains the password).
+    /// database cannot be reached or opened (the message never contains the password),
+    /// [`StoreError::PendingMigrations`] or [`StoreError::MigrationHistory`] as
+    /// [`SeaOrmStore::open`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = Self::connect_options(url)?;
         let backend = if url.starts_with("sqlite:") {
@@ -61,6 +69,18 @@ impl SeaOrmStore {
                 target: redact_url(url),
                 source,
             })?;
+        Self::open(conn).await
+    }
+
+    /// The store on an open connection (pool), e.g. one opened with custom [`ConnectOptions`]
+    /// and just migrated, after checking that every migration the store needs
+    /// ([`REQUIRED_MIGRATIONS`]) is recorded as applied. Reads only.
+    ///
+    /// # Errors
+    /// [`StoreError::PendingMigrations`] naming the migrations not applied (all of them on a
+    /// new database); [`StoreError::MigrationHistory`] when the record cannot be read.
+    pub async fn open(conn: DatabaseConnection) -> Result<Self, StoreError> {
+        schema::check(&conn).await?;
         Ok(Self { conn })
     }
 
@@ -104,7 +124,9 @@ impl SeaOrmStore {
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
     }
 
-    /// Wraps an existing connection (pool), e.g. one opened with custom [`ConnectOptions`].
+    /// Wraps an existing connection (pool) **without** checking its schema: for tools and tests
+    /// that manage the schema themselves (seeding a database before its cutover, say). An
+    /// application opens its store with [`SeaOrmStore::open`] or [`SeaOrmStore::connect`].
     #[must_use]
     pub fn from_connection(conn: DatabaseConnection) -> Self {
         Self { conn }
@@ -277,7 +299,10 @@ mod tests {
         use sea_orm::ConnectionTrait;
         let path = std::env::temp_dir().join(format!("oprun-wal-{}.db", std::process::id()));
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        let store = SeaOrmStore::connect(&url).await.unwrap();
+        let conn = Database::connect(SeaOrmStore::connect_options(&url).unwrap())
+            .await
+            .unwrap();
+        let store = SeaOrmStore::from_connection(conn);
         let row =
             |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql.to_owned());
         let mode = store

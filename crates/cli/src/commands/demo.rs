@@ -19,7 +19,6 @@ use operation_runs_schedule_history::{
     BackupContent, BackupSourceError, Execution, HistoryQuery, Mode, PurgePolicy,
     ScheduleOperations, ScheduleRequest, source_fn,
 };
-use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_service::{DriftChange, ServiceError, StartRequest};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -64,7 +63,7 @@ pub async fn run(global: &GlobalArgs) -> CliResult {
     } else {
         println!("database: applied {} migration(s)", applied.len());
     }
-    let app = App::new(SeaOrmStore::from_connection(conn));
+    let app = App::new(db::store(conn).await?);
     let seed = seed(&app).await?;
     let ops = operations(&app);
 
