@@ -7,6 +7,7 @@ mod canonical;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod gate;
+mod live;
 mod m20260101_000001_create_baseline_schema;
 mod m20260212_000001_canonicalize_run_types;
 mod m20260212_000002_add_finding_operation_run_refs;
