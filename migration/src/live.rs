@@ -3,8 +3,8 @@
 //! **PostgreSQL.** The cutover steps that change the schema run outside the migrator's
 //! transaction (`use_transaction() == Some(false)`): each statement is its own short
 //! transaction. A statement that needs a table lock waits at most [`lock_timeout`] for it
-//! (`SET LOCAL lock_timeout`), so it never sits at the head of the table's lock queue holding up
-//! the application's queries behind it; on a timeout it is retried with backoff, logged. Indexes
+//! (`SET LOCAL lock_timeout`), so it holds up the application's queries queued behind it in the
+//! table's lock queue for no longer than that; on a timeout it is retried with backoff, logged. Indexes
 //! are built `CREATE INDEX CONCURRENTLY` on a connection of their own (outside any transaction,
 //! as PostgreSQL requires), after an invalid index left by an interrupted concurrent build is
 //! dropped. When the migrator is handed a transaction instead of a pool, all of this degrades to

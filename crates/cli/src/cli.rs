@@ -154,14 +154,15 @@ pub enum MigrateCommand {
     /// Apply pending migrations (all, or the next N), showing the backfill's progress.
     #[command(
         long_about = "Apply pending migrations (all, or the next N), showing the backfill's \
-progress.\n\n\
+progress on stderr: a bar per table (rows done, total, rate, time left) on a terminal, a line per \
+batch otherwise.\n\n\
 Before a destructive cutover step (dropping the legacy reference columns or run tables, \
 superseding duplicate active runs) it runs the preflight. When the cutover would lose data it \
 refuses with exit 6, printing the preflight on stderr and applying nothing, unless \
 --accept-data-loss is given. A new database and a lossless cutover need no flag.\n\n\
 On PostgreSQL the cutover runs beside the application: each schema change waits at most 3 s for \
 its table lock (OPRUN_MIGRATION_LOCK_TIMEOUT_MS) and is retried with backoff, logging each retry, \
-so it never stalls the application's queries behind it; the backfill commits batch by batch \
+so the application's queries queue behind it for at most that long; the backfill commits batch by batch \
 (OPRUN_MIGRATION_BATCH_ROWS); indexes are built CONCURRENTLY and foreign keys added NOT VALID, \
 then validated. Killed at any point, running `migrate up` again finishes the job. On SQLite each \
 step is one exclusive transaction: other writers wait, so run it in a quiet window.",
