@@ -197,6 +197,20 @@ impl Session {
         Ok(session)
     }
 
+    /// Whether index `name` exists in the current schema, and if so whether it is valid. Read
+    /// on this connection, so a pool of one connection is enough.
+    async fn index_validity(&mut self, name: &str) -> Result<Option<bool>, DbErr> {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT i.indisvalid FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid \
+             JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+             WHERE c.relname = $1 AND n.nspname = current_schema()",
+        )
+        .bind(name)
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(db_err)
+    }
+
     async fn exec(&mut self, statement: &str) -> Result<(), DbErr> {
         sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
             .execute(&mut *self.0)
@@ -204,23 +218,6 @@ impl Session {
             .map(|_| ())
             .map_err(db_err)
     }
-}
-
-/// Whether index `name` exists in the current schema, and if so whether it is valid.
-async fn index_validity<C: ConnectionTrait + ?Sized>(
-    db: &C,
-    name: &str,
-) -> Result<Option<bool>, DbErr> {
-    let row = db
-        .query_one_raw(sea_orm_migration::sea_orm::Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT i.indisvalid FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid \
-             JOIN pg_namespace AS n ON n.oid = c.relnamespace \
-             WHERE c.relname = $1 AND n.nspname = current_schema()",
-            [name.into()],
-        ))
-        .await?;
-    row.map(|r| r.try_get_by_index::<bool>(0)).transpose()
 }
 
 /// Creates index `name` with `create` (`CREATE [UNIQUE] INDEX IF NOT EXISTS name ON …`). On
@@ -246,7 +243,7 @@ pub(crate) async fn create_index(
     let mut session = Session::open(pool).await?;
     let mut attempt = 0;
     loop {
-        let step = match index_validity(db, name).await? {
+        let step = match session.index_validity(name).await? {
             Some(true) => return Ok(()),
             Some(false) => {
                 tracing::warn!(
