@@ -11,7 +11,8 @@ mod common;
 mod cutover_support;
 
 use cutover_support::{
-    PAUSED, expected, finish_and_compare, legacy_postgres, recorded, rows, start,
+    PAUSED, assert_same, expected, finish_and_compare, legacy_postgres, recorded, references, rows,
+    schema, start,
 };
 use sea_orm::ConnectionTrait;
 use std::time::{Duration, Instant};
@@ -126,4 +127,51 @@ async fn killed_during_the_unique_index_build() {
     writer.rollback().await.unwrap();
 
     finish_and_compare(&db, &expected).await;
+}
+
+/// A run deleted after a batch wrote references to it, before the finding foreign keys exist
+/// (here: while the killed migration is down): the rerun adds the keys, nulls those references
+/// as the keys would have, and validates them; the references equal those of an uninterrupted
+/// cutover of a database where the run was deleted first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_deleted_after_its_batch_is_nulled_before_the_keys_are_validated() {
+    let Some(expected) = expected().await else {
+        return;
+    };
+    let db = legacy_postgres().await.unwrap();
+    let mut migration = start(
+        &db.url,
+        &[],
+        &[("OPRUN_MIGRATION_PAUSE_AT", "backfill-batch")],
+    );
+    migration.wait_for(PAUSED, PATIENCE);
+    migration.kill();
+    let run = db
+        .scalar_i64(
+            "SELECT MIN(baseline_operation_run_id) FROM findings \
+             WHERE baseline_operation_run_id IS NOT NULL",
+        )
+        .await
+        .unwrap();
+    let delete = format!("DELETE FROM operation_runs WHERE id = {run}");
+    db.exec(&delete).await;
+
+    start(&db.url, &[], &[]).finish();
+    assert_same(&schema(&db.conn).await, &expected.schema, "schema");
+    let dangling = db
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM findings WHERE baseline_operation_run_id = {run} \
+             OR current_operation_run_id = {run}"
+        ))
+        .await;
+    assert_eq!(dangling, Some(0));
+
+    let deleted_first = legacy_postgres().await.unwrap();
+    deleted_first.exec(&delete).await;
+    start(&deleted_first.url, &[], &[]).finish();
+    assert_same(
+        &references(&db.conn).await,
+        &references(&deleted_first.conn).await,
+        "references",
+    );
 }
