@@ -7,6 +7,7 @@ mod canonical;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod gate;
+mod legacy_rows;
 mod live;
 mod m20260101_000001_create_baseline_schema;
 mod m20260212_000001_canonicalize_run_types;
@@ -23,8 +24,8 @@ pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
 pub use gate::{Applied, CutoverError, DataLoss, up_checked};
 pub use m20260212_000003_backfill_operation_run_refs::{ReferenceBackfill, backfill_references};
 pub use preflight::{
-    BrokenForeignKey, DuplicateIdentity, LegacyTableStats, PreflightReport, ReferenceStats,
-    TypeStats, preflight,
+    BridgeRejection, BrokenForeignKey, DuplicateIdentity, LegacyTableStats, MAX_LISTED_IDS,
+    PreflightReport, ReferenceStats, RejectedBridge, RowClassStats, TypeStats, preflight,
 };
 
 /// The current UTC time as a SQLite expression, in exactly the text format SeaORM/sqlx writes a

@@ -3,8 +3,10 @@
 //! foreign keys.
 //!
 //! **Backfill rule.** A canonical reference gets the legacy run's `operation_run_id` only if that
-//! bridge is not null *and* the operation run exists; in every other case (legacy reference null,
-//! legacy row gone, bridge null, bridge dangling) it stays null. A canonical reference that is
+//! bridge is not null, the operation run exists, and it belongs to the same workspace and tenant
+//! as the finding or item (for findings: and is an `inventory_sync` run); in every other case
+//! (legacy reference null, legacy row gone, bridge null, bridge dangling, bridge to another
+//! tenant's run or to a run of another type) it stays null. A canonical reference that is
 //! already set (an `inventory_items.last_seen_operation_run_id` written by current code, which is
 //! newer than the legacy value) is kept: only null ones are filled.
 //!
@@ -64,6 +66,38 @@ pub(crate) struct Reference {
     pub table: &'static str,
     pub legacy: &'static str,
     pub canonical: &'static str,
+    /// The only run type the canonical reference may name, if any.
+    pub run_type: Option<&'static str>,
+}
+
+impl Reference {
+    /// The SQL condition under which the run `run` belongs to the workspace and tenant of the
+    /// row `row`. A run without a tenant matches no row: the comparison is null, which a join
+    /// and a `WHERE` treat as false.
+    pub(crate) fn same_tenant(run: &str, row: &str) -> String {
+        format!("{run}.workspace_id = {row}.workspace_id AND {run}.tenant_id = {row}.tenant_id")
+    }
+
+    /// The SQL condition under which the run `run` (an alias with `workspace_id`, `tenant_id`
+    /// and `type`) may be copied into the row `row` of this reference's table: same workspace
+    /// and tenant, and the required type. `run_type_sql` turns the run's type column into the
+    /// type compared (the preflight reads types before step 1 canonicalized them).
+    pub(crate) fn bridge_allowed(
+        &self,
+        run: &str,
+        row: &str,
+        run_type_sql: impl Fn(&str) -> String,
+    ) -> String {
+        let mut condition = Self::same_tenant(run, row);
+        if let Some(run_type) = self.run_type {
+            condition.push_str(&format!(
+                " AND {} = {}",
+                run_type_sql(&format!("{run}.type")),
+                sql::literal(run_type)
+            ));
+        }
+        condition
+    }
 }
 
 /// Every reference the cutover moves, those of one table next to each other.
@@ -72,16 +106,19 @@ pub(crate) const REFERENCES: [Reference; 3] = [
         table: "findings",
         legacy: "baseline_run_id",
         canonical: "baseline_operation_run_id",
+        run_type: Some("inventory_sync"),
     },
     Reference {
         table: "findings",
         legacy: "current_run_id",
         canonical: "current_operation_run_id",
+        run_type: Some("inventory_sync"),
     },
     Reference {
         table: "inventory_items",
         legacy: "last_seen_run_id",
         canonical: "last_seen_operation_run_id",
+        run_type: None,
     },
 ];
 
@@ -99,21 +136,24 @@ enum Counting {
 }
 
 /// The statement backfilling `references` (all of one table, at least one) for the ids in
-/// `(lower, upper]`, and how its references are counted. PostgreSQL placeholders are `$1` and
+/// `[lower, upper]`, and how its references are counted. PostgreSQL placeholders are `$1` and
 /// `$2`; SQLite's are `?` for `lower`, `upper`, in that order, once each.
 ///
-/// With one reference the bridge is an inner join: rows without a run drop out of the join, so
-/// the rows affected are the references mapped. With several, each reference has its own outer
+/// A bridge is copied only when it leads to an existing run of the row's workspace and tenant
+/// (and, for findings, of type `inventory_sync`; step 1 has canonicalized the types): a
+/// reference across tenants would show one tenant's run through another's screens. With one
+/// reference the bridge is an inner join: rows without such a run drop out of the join, so the
+/// rows affected are the references mapped. With several, each reference has its own outer
 /// join, and the row is written when any of them maps (`COALESCE` keeps references that are
 /// already set).
 fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Counting) {
     let table = references.first().map_or("", |r| r.table);
-    if let [
-        Reference {
+    let same_type = |column: &str| column.to_owned();
+    if let [reference] = references {
+        let Reference {
             legacy, canonical, ..
-        },
-    ] = references
-    {
+        } = reference;
+        let allowed = reference.bridge_allowed("o", "t", same_type);
         let (lower, upper) = match flavor {
             Flavor::Postgres => ("$1", "$2"),
             Flavor::Sqlite => ("?", "?"),
@@ -123,30 +163,32 @@ fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Cou
                 "UPDATE {table} AS t SET {canonical} = l.operation_run_id \
                  FROM {INVENTORY_SYNC_RUNS} AS l \
                  JOIN operation_runs AS o ON o.id = l.operation_run_id \
-                 WHERE l.id = t.{legacy} AND t.{canonical} IS NULL \
-                 AND t.id > {lower} AND t.id <= {upper}"
+                 WHERE l.id = t.{legacy} AND t.{canonical} IS NULL AND {allowed} \
+                 AND t.id >= {lower} AND t.id <= {upper}"
             ),
             Counting::RowsAffected,
         );
     }
     let (mut mapped, mut joins, mut sets, mut any) = (vec![], vec![], vec![], vec![]);
-    for (
-        n,
-        Reference {
+    for (n, reference) in references.iter().enumerate() {
+        let Reference {
             legacy, canonical, ..
-        },
-    ) in references.iter().enumerate()
-    {
-        // The run reference `n` maps to, when its bridge leads to an existing run.
+        } = reference;
+        // The run reference `n` maps to, when its bridge leads to an existing run it may name.
         let run = match flavor {
             Flavor::Postgres => {
-                joins.push(format!("LEFT JOIN bridge AS b{n} ON b{n}.id = f.{legacy}"));
+                let allowed = reference.bridge_allowed(&format!("b{n}"), "f", same_type);
+                joins.push(format!(
+                    "LEFT JOIN bridge AS b{n} ON b{n}.id = f.{legacy} AND {allowed}"
+                ));
                 format!("b{n}.run")
             }
             Flavor::Sqlite => {
+                let allowed = reference.bridge_allowed(&format!("o{n}"), "f", same_type);
                 joins.push(format!(
                     "LEFT JOIN {INVENTORY_SYNC_RUNS} AS l{n} ON l{n}.id = f.{legacy} \
-                     LEFT JOIN operation_runs AS o{n} ON o{n}.id = l{n}.operation_run_id"
+                     LEFT JOIN operation_runs AS o{n} ON o{n}.id = l{n}.operation_run_id \
+                     AND {allowed}"
                 ));
                 format!("o{n}.id")
             }
@@ -164,10 +206,11 @@ fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Cou
         any.join(" OR "),
     );
     match flavor {
-        // `bridge` (the legacy rows whose bridge leads to an existing run, and that run) is
-        // computed once per statement, however many references use it. `m` is materialized so
-        // the planner sizes its joins by the batch, not by its guess of how the batch's rows
-        // join back to the table, which is far too small and leads it to nested loops.
+        // `bridge` (the legacy rows whose bridge leads to an existing run, and that run's
+        // workspace, tenant and type) is computed once per statement, however many references
+        // use it. `m` is materialized so the planner sizes its joins by the batch, not by its
+        // guess of how the batch's rows join back to the table, which is far too small and
+        // leads it to nested loops.
         Flavor::Postgres => {
             let returned: Vec<String> = (0..references.len()).map(|n| format!("m.r{n}")).collect();
             let counted: Vec<String> = (0..references.len())
@@ -175,12 +218,13 @@ fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Cou
                 .collect();
             (
                 format!(
-                    "WITH bridge AS (SELECT l.id, o.id AS run FROM {INVENTORY_SYNC_RUNS} AS l \
+                    "WITH bridge AS (SELECT l.id, o.id AS run, o.workspace_id, o.tenant_id, \
+                       o.type FROM {INVENTORY_SYNC_RUNS} AS l \
                        JOIN operation_runs AS o ON o.id = l.operation_run_id), \
                      m AS MATERIALIZED (SELECT f.id, {mapped} FROM {table} AS f {joins} \
-                       WHERE f.id > $1 AND f.id <= $2), \
+                       WHERE f.id >= $1 AND f.id <= $2), \
                      u AS (UPDATE {table} AS t SET {sets} FROM m \
-                       WHERE t.id = m.id AND t.id > $1 AND t.id <= $2 AND ({any}) \
+                       WHERE t.id = m.id AND t.id >= $1 AND t.id <= $2 AND ({any}) \
                        RETURNING {returned}) \
                      SELECT {counted} FROM u",
                     returned = returned.join(", "),
@@ -195,7 +239,7 @@ fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Cou
             format!(
                 "UPDATE {table} AS t SET {sets} \
                  FROM (SELECT f.id, {mapped} FROM {table} AS f {joins} \
-                   WHERE f.id > ? AND f.id <= ?) AS m \
+                   WHERE f.id >= ? AND f.id <= ?) AS m \
                  WHERE t.id = m.id AND ({any})"
             ),
             Counting::Difference,
@@ -268,16 +312,18 @@ async fn backfill_table<C: ConnectionTrait + ?Sized>(
     };
     let bounds = format!(
         "SELECT MAX(id), COUNT(*){before} FROM \
-         (SELECT {selected} FROM {table} WHERE id > {} ORDER BY id LIMIT {}) AS b",
+         (SELECT {selected} FROM {table} WHERE id >= {} ORDER BY id LIMIT {}) AS b",
         placeholders.0, placeholders.1
     );
     let after = format!(
-        "SELECT {} FROM {table} WHERE id > {} AND id <= {}",
+        "SELECT {} FROM {table} WHERE id >= {} AND id <= {}",
         counts(&columns),
         placeholders.0,
         placeholders.1
     );
-    let (mut lower, mut done) = (0_i64, 0_i64);
+    // Batches are `[lower, upper]`, from the smallest id up: ids of zero or below are
+    // backfilled like any other.
+    let (mut lower, mut done) = (i64::MIN, 0_i64);
     let mut mapped = vec![0_u64; references.len()];
     loop {
         let Some(row) = db
@@ -328,8 +374,9 @@ async fn backfill_table<C: ConnectionTrait + ?Sized>(
             }
         };
         done += rows;
-        lower = upper;
-        live::pause_point("backfill-batch").await;
+        // Past the largest id there can be, nothing is left.
+        let last = upper == i64::MAX;
+        lower = upper.saturating_add(1);
         for ((reference, mapped), written) in references.iter().zip(&mut mapped).zip(written) {
             *mapped += written;
             tracing::info!(
@@ -341,6 +388,10 @@ async fn backfill_table<C: ConnectionTrait + ?Sized>(
                 mapped = *mapped,
                 "backfill progress"
             );
+        }
+        live::pause_point("backfill-batch").await;
+        if last {
+            break;
         }
     }
     let examined = <u64 as TryFrom<i64>>::try_from(done).unwrap_or(0);
@@ -598,9 +649,9 @@ mod tests {
             &[
                 "INSERT INTO workspaces (id, name) VALUES (1, 'w')",
                 "INSERT INTO tenants (id, workspace_id, name) VALUES (1, 1, 't')",
-                "INSERT INTO operation_runs (id, workspace_id, initiator_name, type, status, \
-                 outcome, run_identity_hash) \
-                 VALUES (10, 1, 's', 'inventory_sync', 'completed', 'succeeded', 'h')",
+                "INSERT INTO operation_runs (id, workspace_id, tenant_id, initiator_name, type, \
+                 status, outcome, run_identity_hash) \
+                 VALUES (10, 1, 1, 's', 'inventory_sync', 'completed', 'succeeded', 'h')",
                 "INSERT INTO inventory_sync_runs (id, workspace_id, tenant_id, status, \
                  operation_run_id) VALUES (100, 1, 1, 'succeeded', 10), \
                  (101, 1, 1, 'succeeded', NULL), (102, 1, 1, 'succeeded', 11)",

@@ -32,17 +32,24 @@ mod tests {
     use super::{ACTIVE, LEGACY_RUN_TABLES};
     use std::path::Path;
 
-    /// The code lines (comments skipped) of every source file of this crate.
+    /// The code lines (comments skipped) of every source file of this crate, with the file's
+    /// name.
     fn code() -> Vec<(String, String)> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let content = std::fs::read_to_string(&path).unwrap();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            for line in content.lines() {
-                if !line.trim_start().starts_with("//") {
-                    out.push((name.clone(), line.to_owned()));
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let content = std::fs::read_to_string(&path).unwrap();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                for line in content.lines() {
+                    if !line.trim_start().starts_with("//") {
+                        out.push((name.clone(), line.to_owned()));
+                    }
                 }
             }
         }

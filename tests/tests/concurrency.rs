@@ -4,12 +4,11 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use operation_runs_domain::{
     CountName, Failure, FailureCode, FailureSummary, IdentityHash, NewOperationRun, OperationRun,
-    RunContext, RunId, RunOutcome, RunState, RunStatus, RunType, RunTypeRegistry, SummaryCounts,
-    TenantId, Transition, WorkspaceId,
+    RunContext, RunId, RunOutcome, RunStatus, RunType, RunTypeRegistry, SummaryCounts, TenantId,
+    Transition, WorkspaceId,
 };
 use operation_runs_ports::{
-    Clock, HistoryPurgeCriteria, OperationRunRepository, PortError, RunListQuery, RunPage,
-    ScheduleHistoryQuery, StartedRun,
+    Clock, PortError, Provisioning, RunLifecycle, RunListQuery, RunPage, RunQueries,
 };
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_service::{OperationRunService, ServiceError, ServicePorts};
@@ -322,21 +321,18 @@ impl Clock for FixedClock {
     }
 }
 
-/// The service over `runs`, the rest of the ports on `store`, at a fixed time.
+/// The service over `queries`, the rest of the ports on `store`, at a fixed time.
 fn service_at(
     store: &SeaOrmStore,
-    runs: Arc<dyn OperationRunRepository>,
+    queries: Arc<dyn RunQueries>,
     now: DateTime<Utc>,
 ) -> OperationRunService {
-    let store = Arc::new(store.clone());
+    let ports = ServicePorts {
+        queries,
+        ..ServicePorts::from_store(Arc::new(store.clone()))
+    };
     OperationRunService::new(
-        ServicePorts {
-            runs,
-            directory: store.clone(),
-            inventory: store.clone(),
-            findings: store,
-            clock: Arc::new(FixedClock(now)),
-        },
+        ports.with_clock(Arc::new(FixedClock(now))),
         RunTypeRegistry::with_builtins(),
     )
 }
@@ -377,9 +373,9 @@ fn is_reaped(run: &OperationRun) -> bool {
 
 type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Send + 'a>>;
 
-/// A run store whose `find_stale` lets each worker of the runs it found report progress
+/// Run queries whose `find_stale` lets each worker of the runs it found report progress
 /// before it answers: the exact interleaving in which a status-only compare-and-set would
-/// reap a run that is alive again. Everything else goes straight to the store.
+/// reap a run that is alive again. The other queries go straight to the store.
 ///
 /// (Written out the way `#[async_trait]` expands, so this crate needs no extra dependency.)
 struct WorkersWakeUpAfterFind {
@@ -387,7 +383,7 @@ struct WorkersWakeUpAfterFind {
     worker: OperationRunService,
 }
 
-impl OperationRunRepository for WorkersWakeUpAfterFind {
+impl RunQueries for WorkersWakeUpAfterFind {
     fn find_stale<'s, 'f>(
         &'s self,
         heartbeat_before: DateTime<Utc>,
@@ -409,102 +405,12 @@ impl OperationRunRepository for WorkersWakeUpAfterFind {
         })
     }
 
-    fn insert_or_get_active<'s, 'a, 'f>(
-        &'s self,
-        new: &'a NewOperationRun,
-    ) -> PortFuture<'f, StartedRun>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        self.store.insert_or_get_active(new)
-    }
-
     fn get<'s, 'f>(&'s self, id: RunId) -> PortFuture<'f, OperationRun>
     where
         's: 'f,
         Self: 'f,
     {
         self.store.get(id)
-    }
-
-    fn transition<'s, 'a, 'f>(
-        &'s self,
-        id: RunId,
-        expected: RunStatus,
-        next: &'a RunState,
-        now: DateTime<Utc>,
-    ) -> PortFuture<'f, OperationRun>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        self.store.transition(id, expected, next, now)
-    }
-
-    fn complete_if_stale<'s, 'a, 'f>(
-        &'s self,
-        id: RunId,
-        expected: RunStatus,
-        heartbeat_before: DateTime<Utc>,
-        next: &'a RunState,
-        now: DateTime<Utc>,
-    ) -> PortFuture<'f, OperationRun>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        self.store
-            .complete_if_stale(id, expected, heartbeat_before, next, now)
-    }
-
-    fn transition_with_counts<'s, 'a, 'b, 'f>(
-        &'s self,
-        id: RunId,
-        expected: RunStatus,
-        next: &'a RunState,
-        delta: &'b SummaryCounts,
-        now: DateTime<Utc>,
-    ) -> PortFuture<'f, OperationRun>
-    where
-        's: 'f,
-        'a: 'f,
-        'b: 'f,
-        Self: 'f,
-    {
-        self.store
-            .transition_with_counts(id, expected, next, delta, now)
-    }
-
-    fn increment_counts<'s, 'a, 'f>(
-        &'s self,
-        id: RunId,
-        delta: &'a SummaryCounts,
-        now: DateTime<Utc>,
-    ) -> PortFuture<'f, OperationRun>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        self.store.increment_counts(id, delta, now)
-    }
-
-    fn merge_context<'s, 'a, 'f>(
-        &'s self,
-        id: RunId,
-        patch: &'a RunContext,
-        now: DateTime<Utc>,
-    ) -> PortFuture<'f, OperationRun>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        self.store.merge_context(id, patch, now)
     }
 
     fn list<'s, 'a, 'f>(&'s self, query: &'a RunListQuery) -> PortFuture<'f, RunPage>
@@ -530,43 +436,6 @@ impl OperationRunRepository for WorkersWakeUpAfterFind {
     {
         self.store
             .latest_completed_with_identity(workspace, identity_hash, outcomes)
-    }
-
-    fn schedule_history<'s, 'a, 'f>(
-        &'s self,
-        query: &'a ScheduleHistoryQuery,
-    ) -> PortFuture<'f, RunPage>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        self.store.schedule_history(query)
-    }
-
-    fn count_purgeable_schedule_history<'s, 'a, 'f>(
-        &'s self,
-        criteria: &'a HistoryPurgeCriteria,
-    ) -> PortFuture<'f, u64>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        self.store.count_purgeable_schedule_history(criteria)
-    }
-
-    fn purge_schedule_history<'s, 'a, 'f>(
-        &'s self,
-        criteria: &'a HistoryPurgeCriteria,
-        batch_size: u32,
-    ) -> PortFuture<'f, u64>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        self.store.purge_schedule_history(criteria, batch_size)
     }
 }
 

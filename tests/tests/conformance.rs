@@ -10,8 +10,9 @@ use operation_runs_domain::{
 };
 use operation_runs_ports::{
     BackupRepository, FindingRepository, HistoryPurgeCriteria, InventoryRepository, NewFinding,
-    OperationRunRepository, PortError, RunCursor, RunFilter, RunListQuery, ScheduleHistoryQuery,
-    SeenItem, WorkspaceDirectory,
+    PortError, Provisioning, RunCursor, RunFilter, RunLifecycle, RunListQuery, RunQueries,
+    ScheduleHistoryQuery, ScheduleRunHistory, SeenItem, StartError, StartRefusal,
+    WorkspaceDirectory,
 };
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend};
@@ -248,7 +249,7 @@ async fn connections_opened_before_the_cutover_can_start_runs() {
     }
 }
 
-async fn start_with_a_missing_workspace_or_tenant_is_not_found(db: TestDb) {
+async fn start_with_a_missing_workspace_or_tenant_is_refused_with_the_reason(db: TestDb) {
     let f = fixture(db).await;
     let missing_ws = new_run(
         WorkspaceId::new(999_999),
@@ -258,7 +259,10 @@ async fn start_with_a_missing_workspace_or_tenant_is_not_found(db: TestDb) {
         t0(),
     );
     let r = f.store.insert_or_get_active(&missing_ws).await;
-    assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(StartError::Refused(StartRefusal::UnknownWorkspace(ws))) if ws == WorkspaceId::new(999_999)),
+        "{r:?}"
+    );
     let missing_tenant = new_run(
         f.ws,
         Some(TenantId::new(999_999)),
@@ -267,7 +271,11 @@ async fn start_with_a_missing_workspace_or_tenant_is_not_found(db: TestDb) {
         t0(),
     );
     let r = f.store.insert_or_get_active(&missing_tenant).await;
-    assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(StartError::Refused(StartRefusal::TenantNotInWorkspace { tenant, workspace }))
+            if tenant == TenantId::new(999_999) && workspace == f.ws),
+        "{r:?}"
+    );
     assert_eq!(
         f.db.scalar_i64("SELECT COUNT(*) FROM operation_runs").await,
         Some(0)
@@ -275,9 +283,9 @@ async fn start_with_a_missing_workspace_or_tenant_is_not_found(db: TestDb) {
 }
 
 /// The store, not its caller, enforces that a run's tenant belongs to its workspace: a start
-/// naming another workspace's tenant is `NotFound` and writes nothing, also once that tenant
+/// naming another workspace's tenant is refused, saying so, and writes nothing, also once that tenant
 /// has runs of its own, which stay as they are.
-async fn start_with_a_tenant_of_another_workspace_is_not_found(db: TestDb) {
+async fn start_with_a_tenant_of_another_workspace_is_refused(db: TestDb) {
     let f = fixture(db).await;
     let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
     let tenant2 = f
@@ -297,7 +305,11 @@ async fn start_with_a_tenant_of_another_workspace_is_not_found(db: TestDb) {
     );
     for _ in 0..2 {
         let r = f.store.insert_or_get_active(&foreign).await;
-        assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
+        assert!(
+            matches!(r, Err(StartError::Refused(StartRefusal::TenantNotInWorkspace { tenant, workspace }))
+                if tenant == tenant2 && workspace == f.ws),
+            "{r:?}"
+        );
     }
     assert_eq!(count().await, Some(0));
 
@@ -317,7 +329,15 @@ async fn start_with_a_tenant_of_another_workspace_is_not_found(db: TestDb) {
         (ws2, Some(tenant2))
     );
     let r = f.store.insert_or_get_active(&foreign).await;
-    assert!(matches!(r, Err(PortError::NotFound)), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(StartError::Refused(
+                StartRefusal::TenantNotInWorkspace { .. }
+            ))
+        ),
+        "{r:?}"
+    );
 
     assert_eq!(count().await, Some(1));
     assert_eq!(
@@ -1991,8 +2011,8 @@ async fn unknown_stored_types_are_readable_and_corrupt_rows_are_errors(db: TestD
 
 on_every_backend!(migrated =>
     start_inserts_then_reuses_until_completed,
-    start_with_a_missing_workspace_or_tenant_is_not_found,
-    start_with_a_tenant_of_another_workspace_is_not_found,
+    start_with_a_missing_workspace_or_tenant_is_refused_with_the_reason,
+    start_with_a_tenant_of_another_workspace_is_refused,
     get_of_a_missing_run_is_not_found,
     transitions_are_compare_and_set,
     counts_add_up_and_bump_the_heartbeat_only_while_active,

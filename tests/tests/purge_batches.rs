@@ -8,7 +8,9 @@ use operation_runs_domain::{
     BackupScheduleId, IdentityHash, NewOperationRun, OperationRun, RunContext, RunId, RunOutcome,
     RunType, SummaryCounts, Transition,
 };
-use operation_runs_ports::{HistoryPurgeCriteria, OperationRunRepository, PortError};
+use operation_runs_ports::{
+    HistoryPurgeCriteria, PortError, Provisioning, RunLifecycle, RunQueries, ScheduleRunHistory,
+};
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_tests::{TestDb, on_every_backend};
 use serde_json::json;

@@ -7,7 +7,9 @@ use chrono::{Duration, TimeZone, Utc};
 use operation_runs_domain::{
     BackupScheduleId, IdentityHash, RunId, RunOutcome, RunStatus, RunType, TenantId, WorkspaceId,
 };
-use operation_runs_ports::{RunCursor, RunFilter, RunListQuery, ScheduleHistoryQuery};
+use operation_runs_ports::{
+    Provisioning, RunCursor, RunFilter, RunListQuery, ScheduleHistoryQuery,
+};
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_tests::{Backend, TestDb, on_every_backend};
 
@@ -175,7 +177,7 @@ async fn schedule_history_is_served_by_its_index(db: TestDb) {
     assert_uses_index(db.backend, &plan, &["operation_runs_schedule_history_idx"]);
 
     // The statement explained is the statement run: it finds the schedule's runs.
-    use operation_runs_ports::OperationRunRepository;
+    use operation_runs_ports::ScheduleRunHistory;
     let page = data.store.schedule_history(&query).await.unwrap();
     assert!(!page.runs.is_empty());
     assert!(page.runs.iter().all(|r| {
@@ -204,7 +206,7 @@ async fn latest_completed_of_an_identity_is_served_by_its_index(db: TestDb) {
     }
 
     // The statement explained is the statement run: it finds that run.
-    use operation_runs_ports::OperationRunRepository;
+    use operation_runs_ports::RunQueries;
     let found = data
         .store
         .latest_completed_with_identity(ws, &hash, &successful)

@@ -3,7 +3,6 @@
 use crate::error::{CliError, CliResult};
 use operation_runs_domain::RunTypeRegistry;
 use operation_runs_migration::Migrator;
-use operation_runs_ports::SystemClock;
 pub use operation_runs_sea_orm::redact_url;
 use operation_runs_sea_orm::{SQLITE_BUSY_TIMEOUT, SeaOrmStore, StoreError};
 use operation_runs_service::{OperationRunService, ServicePorts};
@@ -233,13 +232,7 @@ impl App {
     pub fn new(store: SeaOrmStore) -> Self {
         let store = Arc::new(store);
         let service = OperationRunService::new(
-            ServicePorts {
-                runs: store.clone(),
-                directory: store.clone(),
-                inventory: store.clone(),
-                findings: store.clone(),
-                clock: Arc::new(SystemClock),
-            },
+            ServicePorts::from_store(store.clone()),
             RunTypeRegistry::with_builtins(),
         );
         Self { store, service }

@@ -75,6 +75,9 @@ impl CliError {
             // The same words whether the row is missing or the viewer is not a member, so a
             // non-member cannot tell the two apart.
             ServiceError::NotFound => Self::not_found(format!("{subject} not found")),
+            ServiceError::UnknownWorkspace(workspace) => {
+                Self::not_found(format!("workspace {workspace} not found"))
+            }
             ServiceError::Forbidden => Self::new(
                 Exit::Forbidden,
                 format!(

@@ -153,15 +153,21 @@ async fn a_lossless_cutover_needs_no_flag() {
         let url = db.url.as_str();
         ok(url, &["migrate", "up", "--steps", "1"]);
         seed_legacy_edge_cases(&db.conn).await.unwrap();
-        // Keep only what survives: bridged legacy rows, references that map, one active run
-        // per identity.
-        let mapped = format!(
-            "SELECT l.id FROM {} AS l JOIN operation_runs AS o ON o.id = l.operation_run_id",
-            LEGACY_TABLES[0]
-        );
+        // Keep only what survives: references whose bridge leads to a run of the row's own
+        // workspace and tenant (for findings, an inventory sync), bridged legacy rows, one
+        // active run per identity. The preflight below confirms nothing is lost.
         for (table, column) in LEGACY_COLUMNS {
+            let of_type = if *table == "findings" {
+                "AND o.type IN ('inventory_sync', 'inventory.sync')"
+            } else {
+                ""
+            };
             db.exec(&format!(
-                "UPDATE {table} SET {column} = NULL WHERE {column} NOT IN ({mapped})"
+                "UPDATE {table} SET {column} = NULL WHERE NOT EXISTS (SELECT 1 FROM {legacy} AS l \
+                 JOIN operation_runs AS o ON o.id = l.operation_run_id \
+                 WHERE l.id = {table}.{column} AND o.workspace_id = {table}.workspace_id \
+                 AND o.tenant_id = {table}.tenant_id {of_type})",
+                legacy = LEGACY_TABLES[0],
             ))
             .await;
         }

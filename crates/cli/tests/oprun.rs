@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use operation_runs_ports::Provisioning;
 use serde_json::Value;
 
 fn args(v: &[String]) -> Vec<&str> {

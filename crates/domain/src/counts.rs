@@ -1,6 +1,5 @@
 //! Summary counts: named, non-negative, checked.
 
-use crate::run_type::RunTypeDescriptor;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -113,46 +112,6 @@ impl SummaryCounts {
         Self::default()
     }
 
-    /// Validates caller-supplied counts for a run type: declared names, non-negative values.
-    ///
-    /// # Errors
-    /// [`CountError`] for an invalid or undeclared name, or a negative value.
-    pub fn for_type<'a>(
-        run_type: &RunTypeDescriptor,
-        raw: impl IntoIterator<Item = (&'a str, i64)>,
-    ) -> Result<Self, CountError> {
-        let mut counts = Self::new();
-        for (name, value) in raw {
-            let name = CountName::parse(name)?;
-            if !run_type.declares(&name) {
-                return Err(CountError::Undeclared {
-                    name: name.to_string(),
-                    run_type: run_type.id().to_string(),
-                });
-            }
-            let value = u64::try_from(value).map_err(|_| CountError::Negative {
-                name: name.to_string(),
-                value,
-            })?;
-            counts.add(name, value)?;
-        }
-        Ok(counts)
-    }
-
-    /// Checks that every name is declared by the run type.
-    ///
-    /// # Errors
-    /// [`CountError::Undeclared`] for the first undeclared name.
-    pub fn check_declared(&self, run_type: &RunTypeDescriptor) -> Result<(), CountError> {
-        match self.0.keys().find(|name| !run_type.declares(name)) {
-            Some(name) => Err(CountError::Undeclared {
-                name: name.to_string(),
-                run_type: run_type.id().to_string(),
-            }),
-            None => Ok(()),
-        }
-    }
-
     /// Adds to one count.
     ///
     /// # Errors
@@ -249,34 +208,7 @@ impl FromIterator<(CountName, u64)> for SummaryCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run_type::{RunScope, RunType};
     use proptest::prelude::*;
-
-    fn inventory() -> RunTypeDescriptor {
-        RunTypeDescriptor::new(RunType::INVENTORY_SYNC, RunScope::Tenant)
-            .with_counts([CountName::parse("items_seen").unwrap()])
-    }
-
-    #[test]
-    fn only_declared_non_negative_counts() {
-        let d = inventory();
-        let ok =
-            SummaryCounts::for_type(&d, [("total", 3), ("items_seen", 2), ("total", 1)]).unwrap();
-        assert_eq!(ok.get_str("total"), 4);
-        assert_eq!(ok.get_str("items_seen"), 2);
-        assert!(matches!(
-            SummaryCounts::for_type(&d, [("groups", 1)]),
-            Err(CountError::Undeclared { .. })
-        ));
-        assert!(matches!(
-            SummaryCounts::for_type(&d, [("total", -1)]),
-            Err(CountError::Negative { .. })
-        ));
-        assert!(matches!(
-            SummaryCounts::for_type(&d, [("To tal", 1)]),
-            Err(CountError::InvalidName(_))
-        ));
-    }
 
     #[test]
     fn overflow_is_an_error_and_changes_nothing() {
@@ -292,8 +224,8 @@ mod tests {
 
     #[test]
     fn json_round_trip_and_malformed_input() {
-        let d = inventory();
-        let counts = SummaryCounts::for_type(&d, [("total", 7)]).unwrap();
+        let mut counts = SummaryCounts::new();
+        counts.add(CountName::parse("total").unwrap(), 7).unwrap();
         assert_eq!(counts.to_json(), serde_json::json!({"total": 7}));
         assert_eq!(SummaryCounts::from_json(&counts.to_json()).unwrap(), counts);
         assert!(SummaryCounts::from_json(&serde_json::json!({"total": -1})).is_err());

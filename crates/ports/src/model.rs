@@ -6,7 +6,7 @@ use operation_runs_domain::{
     RunStatus, RunType, TenantId, WorkspaceId,
 };
 
-/// What [`crate::OperationRunRepository::insert_or_get_active`] returns.
+/// What [`crate::RunLifecycle::insert_or_get_active`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedRun {
     /// The inserted run, or the active run of the same identity.

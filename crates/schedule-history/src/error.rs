@@ -13,9 +13,10 @@ use operation_runs_service::ServiceError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScheduleError {
-    /// No such schedule, a schedule of another workspace, or a viewer who is not a member of
-    /// the workspace (HTTP 404).
-    #[error("backup schedule not found")]
+    /// No such schedule (or run), a schedule of another workspace, or a viewer who is not a
+    /// member of the workspace (HTTP 404). The only "not found": the conversions from
+    /// [`ServiceError`] and [`PortError`] map theirs here.
+    #[error("not found")]
     NotFound,
     /// The viewer is a member without the capability to view operations (HTTP 403).
     #[error("forbidden")]
@@ -32,12 +33,13 @@ pub enum ScheduleError {
     /// The backup source failed.
     #[error("backup source failed: {0}")]
     Source(#[from] BackupSourceError),
-    /// A use case of the run service refused or failed.
+    /// A use case of the run service refused or failed (never its `NotFound` or `Forbidden`,
+    /// which become this enum's).
     #[error(transparent)]
-    Service(#[from] ServiceError),
-    /// A port failed.
+    Service(ServiceError),
+    /// A port failed (never its `NotFound`, which becomes this enum's).
     #[error(transparent)]
-    Port(#[from] PortError),
+    Port(PortError),
     /// The operation's run was recorded, then something failed midway: the run was completed
     /// as `failed` with `failure` (sanitized), unless even that failed (then `run` is the last
     /// known state and the stale-run reaper completes it later).
@@ -79,6 +81,25 @@ impl ScheduleError {
     /// Whether the error means "not found" to a web layer (HTTP 404).
     #[must_use]
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::NotFound | Self::Service(ServiceError::NotFound))
+        matches!(self, Self::NotFound)
+    }
+}
+
+impl From<ServiceError> for ScheduleError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound => Self::NotFound,
+            ServiceError::Forbidden => Self::Forbidden,
+            other => Self::Service(other),
+        }
+    }
+}
+
+impl From<PortError> for ScheduleError {
+    fn from(error: PortError) -> Self {
+        match error {
+            PortError::NotFound => Self::NotFound,
+            other => Self::Port(other),
+        }
     }
 }

@@ -2,12 +2,11 @@
 
 use crate::error::ScheduleError;
 use operation_runs_domain::{
-    AccessDenied, BackupScheduleId, Capability, OperationRun, RunOutcome, RunType, UserId,
-    WorkspaceId, authorize,
+    BackupScheduleId, Capability, OperationRun, RunOutcome, RunType, UserId, WorkspaceId,
 };
 use operation_runs_ports::{
-    BackupRepository, BackupSchedule, OperationRunRepository, PortError, RunCursor, RunPage,
-    ScheduleHistoryQuery, WorkspaceDirectory,
+    BackupRepository, BackupSchedule, PortError, RunCursor, RunPage, RunStore,
+    ScheduleHistoryQuery, ScheduleRunHistory,
 };
 use operation_runs_service::OperationRunService;
 use std::fmt;
@@ -122,12 +121,32 @@ pub struct LatestRuns {
     pub successful_backup: Option<OperationRun>,
 }
 
+/// The ports of the schedule use cases, besides the run service's; a host fills them from one
+/// store with [`SchedulePorts::from_store`].
+#[derive(Clone)]
+pub struct SchedulePorts {
+    /// The schedules' run history.
+    pub history: Arc<dyn ScheduleRunHistory>,
+    /// Schedules and backup sets.
+    pub backups: Arc<dyn BackupRepository>,
+}
+
+impl SchedulePorts {
+    /// Both ports from one store.
+    #[must_use]
+    pub fn from_store<S: RunStore + 'static>(store: Arc<S>) -> Self {
+        Self {
+            history: store.clone(),
+            backups: store,
+        }
+    }
+}
+
 /// Read side: a schedule's history, newest first, scoped to the schedule's workspace.
 #[derive(Clone)]
 pub struct ScheduleHistory {
-    runs: Arc<dyn OperationRunRepository>,
-    directory: Arc<dyn WorkspaceDirectory>,
-    backups: Arc<dyn BackupRepository>,
+    service: OperationRunService,
+    pub(crate) ports: SchedulePorts,
     walk_page_size: u32,
 }
 
@@ -140,13 +159,12 @@ impl fmt::Debug for ScheduleHistory {
 }
 
 impl ScheduleHistory {
-    /// Reads over the service's run store and directory and the given backup store.
+    /// Reads over the schedule ports; access is checked by `service`'s rules.
     #[must_use]
-    pub fn new(service: &OperationRunService, backups: Arc<dyn BackupRepository>) -> Self {
+    pub fn new(service: OperationRunService, ports: SchedulePorts) -> Self {
         Self {
-            runs: Arc::clone(service.runs()),
-            directory: Arc::clone(service.directory()),
-            backups,
+            service,
+            ports,
             walk_page_size: WALK_PAGE_SIZE,
         }
     }
@@ -156,12 +174,6 @@ impl ScheduleHistory {
     pub fn with_walk_page_size(mut self, size: u32) -> Self {
         self.walk_page_size = size.max(1);
         self
-    }
-
-    /// The backup store.
-    #[must_use]
-    pub fn backups(&self) -> &Arc<dyn BackupRepository> {
-        &self.backups
     }
 
     /// The schedule, if it belongs to `workspace`.
@@ -174,7 +186,7 @@ impl ScheduleHistory {
         workspace: WorkspaceId,
         schedule: BackupScheduleId,
     ) -> Result<BackupSchedule, ScheduleError> {
-        match self.backups.get_schedule(schedule).await {
+        match self.ports.backups.get_schedule(schedule).await {
             Ok(found) if found.workspace_id == workspace => Ok(found),
             Ok(_) | Err(PortError::NotFound) => Err(ScheduleError::NotFound),
             Err(other) => Err(other.into()),
@@ -191,11 +203,10 @@ impl ScheduleHistory {
         viewer: UserId,
         workspace: WorkspaceId,
     ) -> Result<(), ScheduleError> {
-        let membership = self.directory.membership(workspace, viewer).await?;
-        authorize(membership, Capability::ViewOperations).map_err(|denied| match denied {
-            AccessDenied::Forbidden => ScheduleError::Forbidden,
-            _ => ScheduleError::NotFound,
-        })
+        Ok(self
+            .service
+            .authorize(viewer, workspace, Capability::ViewOperations)
+            .await?)
     }
 
     /// One page of a schedule's history, newest first.
@@ -208,7 +219,7 @@ impl ScheduleHistory {
     pub async fn page(&self, query: &HistoryQuery) -> Result<RunPage, ScheduleError> {
         let port_query = query.to_port()?;
         self.schedule(query.workspace_id, query.schedule_id).await?;
-        Ok(self.runs.schedule_history(&port_query).await?)
+        Ok(self.ports.history.schedule_history(&port_query).await?)
     }
 
     /// [`ScheduleHistory::page`] for a viewer: membership is checked first, so a non-member
@@ -265,7 +276,7 @@ impl ScheduleHistory {
                 limit: 1,
             };
             async move {
-                let page = self.runs.schedule_history(&query).await?;
+                let page = self.ports.history.schedule_history(&query).await?;
                 Ok::<_, ScheduleError>(page.runs.into_iter().next())
             }
         };
@@ -321,7 +332,7 @@ impl ScheduleHistory {
         query.limit = self.walk_page_size;
         let mut all = Vec::new();
         loop {
-            let page = self.runs.schedule_history(&query).await?;
+            let page = self.ports.history.schedule_history(&query).await?;
             let empty = page.runs.is_empty();
             all.extend(page.runs);
             match page.next {

@@ -9,7 +9,9 @@ mod retention;
 mod source;
 
 pub use error::ScheduleError;
-pub use history::{DEFAULT_PAGE_SIZE, HistoryQuery, LatestRuns, MAX_PAGE_SIZE, ScheduleHistory};
+pub use history::{
+    DEFAULT_PAGE_SIZE, HistoryQuery, LatestRuns, MAX_PAGE_SIZE, ScheduleHistory, SchedulePorts,
+};
 pub use operations::{
     BackupReport, Execution, FAILURE_BACKUP, FAILURE_DUPLICATE, FAILURE_PURGE, FAILURE_RETENTION,
     Mode, PurgeReport, RetentionReport, ScheduleOperations, ScheduleRequest, Trigger,

@@ -4,11 +4,11 @@ mod common;
 
 use common::{FOREIGN_SCHEDULE, OTHER_WS, SCHEDULE, WS, World};
 use operation_runs_domain::{
-    BackupScheduleId, Membership, RunContext, RunId, RunOutcome, RunStatus, RunType, UserId,
+    BackupScheduleId, RunContext, RunId, RunOutcome, RunStatus, RunType, UserId,
 };
-use operation_runs_ports::{MockOperationRunRepository, RunCursor, RunPage};
+use operation_runs_ports::{MockScheduleRunHistory, RunCursor, RunPage};
 use operation_runs_schedule_history::{
-    HistoryQuery, MAX_PAGE_SIZE, ScheduleError, ScheduleHistory,
+    HistoryQuery, MAX_PAGE_SIZE, ScheduleError, ScheduleHistory, SchedulePorts,
 };
 use std::sync::Arc;
 
@@ -135,12 +135,7 @@ async fn page_sizes_are_bounded() {
         .page(&HistoryQuery::new(WS, SCHEDULE).limit(100_000))
         .await
         .unwrap();
-    let limits: Vec<u32> = world
-        .state()
-        .history_pages
-        .iter()
-        .map(|(_, l)| *l)
-        .collect();
+    let limits: Vec<u32> = world.history_pages().iter().map(|(_, l)| *l).collect();
     assert_eq!(limits, vec![1, MAX_PAGE_SIZE]);
 }
 
@@ -179,26 +174,12 @@ async fn latest_runs_per_type_and_latest_successful_backup() {
     assert_eq!(latest, Default::default());
 }
 
-fn member(view: bool) -> Option<Membership> {
-    Some(Membership {
-        can_view_operations: view,
-        can_manage_operations: false,
-    })
-}
-
 #[tokio::test]
 async fn viewers_get_not_found_or_forbidden_by_the_product_rules() {
     let (world, runs) = seeded();
-    let mut directory = World::directory_mock();
-    directory.expect_membership().returning(|workspace, user| {
-        Ok(match (workspace.get(), user.get()) {
-            (1, 1) => member(true),
-            (1, 2) => member(false),
-            _ => None,
-        })
-    });
-    let service = world.service_with(world.run_mock(), directory);
-    let history = ScheduleHistory::new(&service, Arc::new(world.backup_mock()));
+    world.member(UserId::new(1), true);
+    world.member(UserId::new(2), false);
+    let history = world.history();
     let query = HistoryQuery::new(WS, SCHEDULE);
 
     let page = history
@@ -241,15 +222,23 @@ async fn a_store_whose_cursor_does_not_move_is_an_error_not_a_loop() {
     let world = World::new(3);
     world.succeeded(1);
     let stuck = world.run(RunId::new(1));
-    let mut runs = MockOperationRunRepository::new();
-    runs.expect_schedule_history().times(2).returning(move |_| {
-        Ok(RunPage {
-            runs: vec![stuck.clone()],
-            next: Some(RunCursor(RunId::new(5))),
-        })
-    });
-    let service = world.service_with(runs, World::directory_mock());
-    let history = ScheduleHistory::new(&service, Arc::new(world.backup_mock()));
+    let mut stuck_history = MockScheduleRunHistory::new();
+    stuck_history
+        .expect_schedule_history()
+        .times(2)
+        .returning(move |_| {
+            Ok(RunPage {
+                runs: vec![stuck.clone()],
+                next: Some(RunCursor(RunId::new(5))),
+            })
+        });
+    let history = ScheduleHistory::new(
+        world.service(),
+        SchedulePorts {
+            history: Arc::new(stuck_history),
+            ..world.schedule_ports()
+        },
+    );
     let err = history
         .all(&HistoryQuery::new(WS, SCHEDULE))
         .await

@@ -6,7 +6,7 @@ use chrono::{Duration, SecondsFormat};
 use common::{OTHER_WS, SCHEDULE, TENANT, WRITES, WS, World, base, now};
 use operation_runs_domain::{
     BackupSetId, Failure, FailureCode, OperationRun, RunContext, RunOutcome, RunStatus, RunType,
-    Transition, UserId,
+    UserId,
 };
 use operation_runs_ports::PortError;
 use operation_runs_schedule_history::{
@@ -25,7 +25,7 @@ fn items(n: u64) -> impl operation_runs_schedule_history::BackupSource {
 
 /// Everything stored about a run, as text: no secret may appear anywhere in it.
 fn stored_text(world: &World) -> String {
-    format!("{:?}", world.state().runs)
+    format!("{:?}", world.runs())
 }
 
 #[test]
@@ -72,7 +72,7 @@ async fn a_backup_creates_a_set_and_records_it_on_its_run() {
         "{}",
         report.set.name
     );
-    assert_eq!(world.state().sets.len(), 1);
+    assert_eq!(world.sets().len(), 1);
     assert_eq!(world.run(run.id()), run);
 }
 
@@ -150,7 +150,7 @@ async fn a_failing_backup_source_fails_the_run_with_a_sanitized_failure() {
     }
     assert!(!chain.join(": ").contains("secret123"), "{chain:?}");
     assert_eq!(world.run(run.id()), run);
-    assert!(world.state().sets.is_empty(), "no set for a failed backup");
+    assert!(world.sets().is_empty(), "no set for a failed backup");
     assert_eq!(run.context().backup_set_id(), None);
 }
 
@@ -240,7 +240,7 @@ async fn a_completed_backup_is_not_redone_but_a_failed_one_is_retried() {
     let ops = world.ops(2);
     world.fail("create_set", "boom");
     let failed = ops.run_backup(&request(), &items(3)).await.unwrap_err();
-    world.state().failing.clear();
+    world.heal();
     // Other scheduled times fill the history; the look-up reads only this identity's runs.
     for day in 1..=4 {
         let other = ScheduleRequest::new(WS, SCHEDULE, base() + Duration::days(day));
@@ -259,7 +259,7 @@ async fn a_completed_backup_is_not_redone_but_a_failed_one_is_retried() {
     };
     assert_ne!(done.id(), failed.failed_run().unwrap().id());
 
-    let sets_before = world.state().sets.len();
+    let sets_before = world.sets().len();
     let calls_before = world.calls().len();
     // Sub-seconds are dropped: this is the same scheduled time.
     let again = ScheduleRequest::new(
@@ -271,7 +271,7 @@ async fn a_completed_backup_is_not_redone_but_a_failed_one_is_retried() {
         ops.run_backup(&again, &items(3)).await.unwrap(),
         Execution::AlreadyCompleted(done)
     );
-    assert_eq!(world.state().sets.len(), sets_before, "no second set");
+    assert_eq!(world.sets().len(), sets_before, "no second set");
     // One look-up of the identity, no walk through the schedule's history.
     assert_eq!(
         world.calls()[calls_before..],
@@ -299,15 +299,7 @@ async fn a_backup_that_completes_between_look_up_and_start_is_not_redone() {
         Some(identity_of_request()),
     );
     // … and completes right after our look-up found nothing, before our start.
-    world.state().after_latest_completed = Some(Box::new(move |state| {
-        let slot = state.runs.iter_mut().find(|r| r.id() == other).unwrap();
-        let mut record = slot.record().clone();
-        record.state = record
-            .state
-            .apply(Transition::Complete(RunOutcome::Succeeded), now())
-            .unwrap();
-        *slot = OperationRun::from_record(record).unwrap();
-    }));
+    world.after_latest_completed(move |world| world.complete(other, RunOutcome::Succeeded));
     let ops = world.ops(200);
 
     let answer = ops
@@ -361,11 +353,9 @@ async fn a_backup_that_completes_between_look_up_and_start_is_not_redone() {
 async fn a_failing_second_look_up_fails_the_new_run() {
     let world = World::new(3);
     // The first look-up answers; then the store fails.
-    world.state().after_latest_completed = Some(Box::new(|state| {
-        state
-            .failing
-            .insert("latest_completed_with_identity", "connection reset".into());
-    }));
+    world.after_latest_completed(|world| {
+        world.fail("latest_completed_with_identity", "connection reset");
+    });
     let ops = world.ops(200);
 
     let err = ops.run_backup(&request(), &items(1)).await.unwrap_err();
@@ -378,7 +368,13 @@ async fn a_failing_second_look_up_fails_the_new_run() {
         stored.failure_summary().failures()[0].code().as_str(),
         FAILURE_BACKUP
     );
-    assert!(matches!(err.root(), ScheduleError::Port(_)), "{err:?}");
+    assert!(
+        matches!(
+            err.root(),
+            ScheduleError::Service(operation_runs_service::ServiceError::Port(_))
+        ),
+        "{err:?}"
+    );
     assert!(!world.calls().contains(&"create_set"));
 }
 
@@ -502,10 +498,10 @@ async fn purge_removes_old_deleted_sets_and_old_history() {
     assert_eq!(run.summary_counts().get_str("sets_purged"), 2);
     assert_eq!(run.summary_counts().get_str("runs_purged"), 5);
     assert_eq!(run.outcome(), RunOutcome::Succeeded);
-    assert_eq!(world.state().purge_batches, vec![3]);
-    let remaining: Vec<_> = world.state().runs.iter().map(|r| r.id()).collect();
+    assert_eq!(world.purge_batches(), vec![3]);
+    let remaining: Vec<_> = world.runs().iter().map(|r| r.id()).collect();
     assert_eq!(remaining, vec![b4, active_retention, run.id()]);
-    let sets: Vec<i64> = world.state().sets.iter().map(|s| s.id.get()).collect();
+    let sets: Vec<i64> = world.sets().iter().map(|s| s.id.get()).collect();
     assert_eq!(sets, vec![3, 4]);
 }
 
@@ -560,7 +556,7 @@ async fn purge_failing_midway_keeps_what_was_done_and_fails_its_run() {
         "{}",
         failure.message()
     );
-    assert!(world.state().sets.is_empty());
+    assert!(world.sets().is_empty());
 }
 
 #[tokio::test]
@@ -636,37 +632,41 @@ async fn dry_runs_report_the_plan_and_record_nothing() {
         "{calls:?}"
     );
     assert_eq!(world.deleted_sets(), vec![3]);
-    assert_eq!(world.state().runs.len(), 2);
+    assert_eq!(world.runs().len(), 2);
 }
 
 #[tokio::test]
 async fn dry_runs_against_bare_mocks_call_no_write_method() {
-    use operation_runs_ports::{MockBackupRepository, MockOperationRunRepository};
+    use operation_runs_ports::{
+        MockBackupRepository, MockRunLifecycle, MockRunQueries, MockScheduleRunHistory,
+    };
     let world = World::new(1);
     world.set(1, None);
     world.succeeded(1);
     world.succeeded(2);
-    let seeded = world.state().runs.clone();
+    // The whole history (two backups), newest first, in one page.
+    let newest_first: Vec<_> = world.runs().into_iter().rev().collect();
 
-    let mut runs = MockOperationRunRepository::new();
-    runs.expect_schedule_history()
-        .returning(move |q| Ok(common::paginate(&seeded, q)));
-    runs.expect_count_purgeable_schedule_history()
+    let mut history = MockScheduleRunHistory::new();
+    history.expect_schedule_history().returning(move |_| {
+        Ok(operation_runs_ports::RunPage {
+            runs: newest_first.clone(),
+            next: None,
+        })
+    });
+    history
+        .expect_count_purgeable_schedule_history()
         .times(1)
         .returning(|_| Ok(0));
-    runs.expect_insert_or_get_active().never();
-    runs.expect_transition().never();
-    runs.expect_transition_with_counts().never();
-    runs.expect_complete_if_stale().never();
-    runs.expect_increment_counts().never();
-    runs.expect_merge_context().never();
-    runs.expect_purge_schedule_history().never();
+    history.expect_purge_schedule_history().never();
+    // A lifecycle mock without expectations fails the test on any write.
+    let (lifecycle, queries) = (MockRunLifecycle::new(), MockRunQueries::new());
     let mut backups = MockBackupRepository::new();
-    let schedule = world.state().schedules[0].clone();
+    let schedule = world.schedule();
     backups
         .expect_get_schedule()
         .returning(move |_| Ok(schedule.clone()));
-    let sets = world.state().sets.clone();
+    let sets = world.sets();
     backups
         .expect_list_sets()
         .returning(move |_, _| Ok(sets.clone()));
@@ -677,10 +677,13 @@ async fn dry_runs_against_bare_mocks_call_no_write_method() {
     backups.expect_create_set().never();
     backups.expect_soft_delete_sets().never();
     backups.expect_purge_sets().never();
-    let service = world.service_with(runs, common::World::directory_mock());
+    let service = world.service_over(std::sync::Arc::new(lifecycle), std::sync::Arc::new(queries));
     let ops = operation_runs_schedule_history::ScheduleOperations::new(
         service,
-        std::sync::Arc::new(backups),
+        operation_runs_schedule_history::SchedulePorts {
+            history: std::sync::Arc::new(history),
+            backups: std::sync::Arc::new(backups),
+        },
     );
 
     let retention = ops.apply_retention(&request(), Mode::DryRun).await.unwrap();

@@ -255,7 +255,7 @@ async fn selection_walks_every_page_of_the_history() {
         plan.set_ids_to_soft_delete(),
         (1..=5).rev().map(BackupSetId::new).collect::<Vec<_>>()
     );
-    let pages = world.state().history_pages.clone();
+    let pages = world.history_pages();
     assert_eq!(pages.len(), 4, "7 runs in pages of 2: {pages:?}");
     assert_eq!(pages[0].0, None);
     assert!(pages.iter().all(|(_, limit)| *limit == 2));
@@ -333,8 +333,8 @@ fn the_plan_prints_what_it_will_do() {
     world.succeeded(1);
     world.backup(RunStatus::Running, RunOutcome::Pending, Some(2));
     world.succeeded(3);
-    let schedule = world.state().schedules[0].clone();
-    let runs = world.state().runs.clone();
+    let schedule = world.schedule();
+    let runs = world.runs();
     let text = RetentionPlan::from_runs(&schedule, &runs).to_string();
     assert_eq!(
         text,

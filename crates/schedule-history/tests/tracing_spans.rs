@@ -7,16 +7,9 @@
 mod common;
 
 use common::{SCHEDULE, WS, World};
-use operation_runs_domain::{Membership, UserId};
-use operation_runs_schedule_history::{HistoryQuery, ScheduleHistory};
+use operation_runs_domain::UserId;
+use operation_runs_schedule_history::HistoryQuery;
 use std::sync::Arc;
-
-fn member(can_view: bool) -> Option<Membership> {
-    Some(Membership {
-        can_view_operations: can_view,
-        can_manage_operations: false,
-    })
-}
 
 /// Collects the names of the spans opened while it is the thread's subscriber.
 #[derive(Clone, Default)]
@@ -42,15 +35,8 @@ impl tracing::Subscriber for SpanNames {
 async fn viewer_reads_are_traced_refused_or_not() {
     let world = World::new(3);
     world.succeeded(1);
-    let mut directory = World::directory_mock();
-    directory.expect_membership().returning(|_, user| {
-        Ok(match user.get() {
-            1 => member(true),
-            _ => None,
-        })
-    });
-    let service = world.service_with(world.run_mock(), directory);
-    let history = ScheduleHistory::new(&service, Arc::new(world.backup_mock()));
+    world.member(UserId::new(1), true);
+    let history = world.history();
     let query = HistoryQuery::new(WS, SCHEDULE);
     let spans = SpanNames::default();
     let _traced = tracing::subscriber::set_default(spans.clone());

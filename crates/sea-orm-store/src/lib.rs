@@ -9,6 +9,7 @@ mod entity;
 mod error;
 mod findings;
 mod inventory;
+mod provisioning;
 mod runs;
 mod schema;
 mod sql;
@@ -20,17 +21,8 @@ use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 /// How long a SQLite writer waits for another connection's (or process's) write lock.
 pub const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-use chrono::Utc;
-use convert::db_time;
-use entity::{backup_schedules, tenants, workspace_memberships, workspaces};
-use error::map_db_err;
-use operation_runs_domain::{Membership, TenantId, UserId, WorkspaceId};
-use operation_runs_ports::{BackupSchedule, PortError};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ConnectOptions, Database, DatabaseConnection, DbBackend,
-    EntityTrait, Set,
-};
+use operation_runs_ports::PortError;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use sql::Dialect;
 
 /// The operation-runs ports on a SeaORM connection (SQLite or PostgreSQL).
@@ -85,7 +77,7 @@ impl SeaOrmStore {
     }
 
     /// The connection options [`SeaOrmStore::connect`] uses, to adjust (pool size, timeouts)
-    /// before connecting yourself and wrapping the pool with [`SeaOrmStore::from_connection`].
+    /// before connecting yourself and opening the store on the pool with [`SeaOrmStore::open`].
     ///
     /// A SQLite file is opened in WAL mode with a busy timeout of [`SQLITE_BUSY_TIMEOUT`], so
     /// several processes (workers, cron jobs, `oprun`) can share it: readers run beside the
@@ -144,117 +136,6 @@ impl SeaOrmStore {
             DbBackend::Postgres => Ok(Dialect::Postgres),
             other => Err(StoreError::UnsupportedBackend(other.as_str()).into()),
         }
-    }
-
-    /// Creates a workspace (an administration helper for demos and tests, not a port).
-    ///
-    /// # Errors
-    /// [`PortError::Backend`] when the store fails.
-    #[tracing::instrument(level = "debug", skip(self), err)]
-    pub async fn create_workspace(&self, name: &str) -> Result<WorkspaceId, PortError> {
-        let row = workspaces::ActiveModel {
-            id: NotSet,
-            name: Set(name.to_owned()),
-            created_at: Set(db_time(Utc::now())),
-        }
-        .insert(&self.conn)
-        .await
-        .map_err(map_db_err)?;
-        Ok(WorkspaceId::new(row.id))
-    }
-
-    /// Creates a tenant in a workspace (administration helper, not a port).
-    ///
-    /// # Errors
-    /// [`PortError::NotFound`] if the workspace does not exist; [`PortError::Backend`] when the
-    /// store fails.
-    #[tracing::instrument(level = "debug", skip(self), err)]
-    pub async fn create_tenant(
-        &self,
-        workspace: WorkspaceId,
-        name: &str,
-    ) -> Result<TenantId, PortError> {
-        let row = tenants::ActiveModel {
-            id: NotSet,
-            workspace_id: Set(workspace.get()),
-            name: Set(name.to_owned()),
-            created_at: Set(db_time(Utc::now())),
-        }
-        .insert(&self.conn)
-        .await
-        .map_err(map_db_err)?;
-        Ok(TenantId::new(row.id))
-    }
-
-    /// Makes `user` a member of `workspace` with the given capabilities, or updates the
-    /// capabilities of an existing member (administration helper, not a port).
-    ///
-    /// # Errors
-    /// [`PortError::NotFound`] if the workspace does not exist; [`PortError::Backend`] when the
-    /// store fails.
-    #[tracing::instrument(level = "debug", skip(self), err)]
-    pub async fn add_member(
-        &self,
-        workspace: WorkspaceId,
-        user: UserId,
-        can_view_operations: bool,
-        can_manage_operations: bool,
-    ) -> Result<Membership, PortError> {
-        use workspace_memberships::Column;
-        let row = workspace_memberships::ActiveModel {
-            workspace_id: Set(workspace.get()),
-            user_id: Set(user.get()),
-            can_view_operations: Set(can_view_operations),
-            can_manage_operations: Set(can_manage_operations),
-            created_at: Set(db_time(Utc::now())),
-        };
-        workspace_memberships::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([Column::WorkspaceId, Column::UserId])
-                    .update_columns([Column::CanViewOperations, Column::CanManageOperations])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.conn)
-            .await
-            .map_err(map_db_err)?;
-        Ok(Membership {
-            can_view_operations,
-            can_manage_operations,
-        })
-    }
-
-    /// Creates an enabled daily backup schedule of a tenant keeping the sets of its `keep_last`
-    /// newest successful runs (administration helper, not a port).
-    ///
-    /// # Errors
-    /// [`PortError::NotFound`] if the workspace or tenant does not exist; [`PortError::Backend`]
-    /// when the store fails or `keep_last` does not fit the column.
-    #[tracing::instrument(level = "debug", skip(self), err)]
-    pub async fn create_backup_schedule(
-        &self,
-        workspace: WorkspaceId,
-        tenant: TenantId,
-        name: &str,
-        keep_last: u32,
-    ) -> Result<BackupSchedule, PortError> {
-        let keep = i32::try_from(keep_last)
-            .map_err(|_| StoreError::OutOfRange(format!("keep_last {keep_last} is too large")))?;
-        let now = db_time(Utc::now());
-        let row = backup_schedules::ActiveModel {
-            id: NotSet,
-            workspace_id: Set(workspace.get()),
-            tenant_id: Set(tenant.get()),
-            name: Set(name.to_owned()),
-            frequency: Set("daily".to_owned()),
-            keep_last: Set(keep),
-            is_enabled: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.conn)
-        .await
-        .map_err(map_db_err)?;
-        convert::schedule(row)
     }
 }
 

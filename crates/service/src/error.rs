@@ -4,7 +4,7 @@ use operation_runs_domain::{
     AccessDenied, ContextError, CountError, FailureError, IdentityError, RunId, TenantId,
     TransitionError, UnknownRunType, WorkspaceId,
 };
-use operation_runs_ports::PortError;
+use operation_runs_ports::{PortError, StartRefusal};
 
 /// Why a use case refused or failed. Every refusal happens before anything is written.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,9 @@ pub enum ServiceError {
         /// The run type.
         run_type: String,
     },
+    /// A new run's workspace does not exist (HTTP 404).
+    #[error("workspace {0} not found")]
+    UnknownWorkspace(WorkspaceId),
     /// The tenant does not exist or belongs to another workspace.
     #[error("tenant {tenant} does not belong to workspace {workspace}")]
     TenantNotInWorkspace {
@@ -147,6 +150,20 @@ impl From<PortError> for ServiceError {
     }
 }
 
+/// The store's reason for refusing a start, kept.
+impl From<StartRefusal> for ServiceError {
+    fn from(refusal: StartRefusal) -> Self {
+        match refusal {
+            StartRefusal::UnknownWorkspace(workspace) => Self::UnknownWorkspace(workspace),
+            StartRefusal::TenantNotInWorkspace { tenant, workspace } => {
+                Self::TenantNotInWorkspace { tenant, workspace }
+            }
+            // A reason this crate does not know yet still writes nothing; say so plainly.
+            other => Self::Port(PortError::Conflict(other.to_string())),
+        }
+    }
+}
+
 /// Access refusals keep their HTTP meaning: not a member is 404, no capability is 403.
 impl From<AccessDenied> for ServiceError {
     fn from(denied: AccessDenied) -> Self {
@@ -165,7 +182,7 @@ impl ServiceError {
     #[must_use]
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::NotFound => 404,
+            Self::NotFound | Self::UnknownWorkspace(_) => 404,
             Self::Forbidden => 403,
             Self::Conflict(_) | Self::Transition(_) => 409,
             Self::Port(_) => 500,

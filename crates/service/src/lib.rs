@@ -1,7 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod drift;
 mod error;
+mod monitoring;
+mod reaper;
 mod request;
 mod service;
 

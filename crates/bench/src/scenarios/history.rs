@@ -10,8 +10,8 @@ use crate::report::{Figure, Samples, Target, timed};
 use crate::seed::{Runs, insert_schedules, json_object};
 use anyhow::{Result, bail};
 use operation_runs_domain::{BackupScheduleId, RunType, WorkspaceId};
-use operation_runs_ports::ScheduleHistoryQuery;
-use operation_runs_schedule_history::{HistoryQuery, ScheduleHistory};
+use operation_runs_ports::{Provisioning, ScheduleHistoryQuery};
+use operation_runs_schedule_history::{HistoryQuery, ScheduleHistory, SchedulePorts};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -60,7 +60,7 @@ async fn prepare(env: &Env, label: &str, runs: u64) -> Result<Side> {
     db.analyze().await?;
     db.warm().await?;
     let service = service(&store);
-    let history = ScheduleHistory::new(&service, Arc::new(store));
+    let history = ScheduleHistory::new(service, SchedulePorts::from_store(Arc::new(store)));
     let pool = Pool::of(&db)?;
     Ok(Side {
         db,

@@ -10,7 +10,6 @@ pub mod start;
 use crate::report::{Figure, Samples};
 use anyhow::{Context, Result};
 use operation_runs_domain::RunTypeRegistry;
-use operation_runs_ports::SystemClock;
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_service::{OperationRunService, ServicePorts};
 use std::sync::Arc;
@@ -29,13 +28,7 @@ pub fn samples(rows: u64) -> usize {
 pub fn service(store: &SeaOrmStore) -> OperationRunService {
     let store = Arc::new(store.clone());
     OperationRunService::new(
-        ServicePorts {
-            runs: store.clone(),
-            directory: store.clone(),
-            inventory: store.clone(),
-            findings: store,
-            clock: Arc::new(SystemClock),
-        },
+        ServicePorts::from_store(store),
         RunTypeRegistry::with_builtins(),
     )
 }

@@ -9,7 +9,7 @@ use crate::report::{Figure, Samples, Target, timed};
 use crate::seed::{Runs, json_literal};
 use anyhow::{Result, bail};
 use operation_runs_domain::{RunId, UserId};
-use operation_runs_ports::{RunCursor, RunListQuery};
+use operation_runs_ports::{Provisioning, RunCursor, RunListQuery};
 use serde_json::json;
 
 const PAGE: u32 = 50;

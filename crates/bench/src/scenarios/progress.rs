@@ -9,7 +9,7 @@ use crate::report::{Figure, Samples, Target};
 use anyhow::{Result, bail};
 use chrono::Utc;
 use operation_runs_domain::{CountName, RunId, SummaryCounts};
-use operation_runs_ports::OperationRunRepository;
+use operation_runs_ports::{Provisioning, RunLifecycle, RunQueries};
 use operation_runs_service::StartRequest;
 use serde_json::json;
 use std::sync::Arc;
@@ -163,7 +163,7 @@ pub async fn run(env: &Env) -> Result<()> {
     env.drop_db(db).await
 }
 
-async fn processed(store: &dyn OperationRunRepository, run: RunId) -> Result<u64> {
+async fn processed(store: &dyn RunQueries, run: RunId) -> Result<u64> {
     let run = store.get(run).await?;
     Ok(run.summary_counts().get_str("processed"))
 }

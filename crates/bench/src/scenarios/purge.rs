@@ -9,7 +9,7 @@ use crate::report::{Figure, Samples, Target, timed};
 use crate::seed::{Runs, json_object};
 use anyhow::{Result, bail};
 use chrono::{Duration, Utc};
-use operation_runs_ports::{HistoryPurgeCriteria, OperationRunRepository};
+use operation_runs_ports::{HistoryPurgeCriteria, Provisioning, ScheduleRunHistory};
 use serde_json::json;
 
 /// Runs older than this many days are purged; the old half of the data is 100 days old.

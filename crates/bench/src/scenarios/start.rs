@@ -13,7 +13,7 @@ use chrono::Utc;
 use operation_runs_domain::{
     IdentityHash, NewOperationRun, RunContext, RunType, SummaryCounts, TenantId, WorkspaceId,
 };
-use operation_runs_ports::OperationRunRepository;
+use operation_runs_ports::{Provisioning, RunLifecycle};
 use operation_runs_service::StartRequest;
 use serde_json::json;
 use std::sync::Arc;

@@ -13,7 +13,8 @@ use operation_runs_domain::{
 };
 use operation_runs_migration::DataLoss;
 use operation_runs_ports::{
-    BackupSchedule, FindingRepository, InventoryRepository, RunFilter, RunListQuery, SeenItem,
+    BackupSchedule, FindingRepository, InventoryRepository, Provisioning, RunFilter, RunListQuery,
+    SeenItem,
 };
 use operation_runs_schedule_history::{
     BackupContent, BackupSourceError, Execution, HistoryQuery, Mode, PurgePolicy,
@@ -543,20 +544,12 @@ async fn scheduled_backups(ops: &ScheduleOperations, seed: &Seed) -> CliResult<D
                     .map_or_else(|| "-".to_owned(), |r| r.id().to_string())
             ),
             Err(error) => match error.failed_run() {
-                Some(run) => {
-                    let stored = ops
-                        .service()
-                        .runs()
-                        .get(run.id())
-                        .await
-                        .map_err(|e| demo_error("reading the failed backup", e))?;
-                    println!(
-                        "   {at}  backup_schedule_run {}: {} ({})",
-                        stored.id(),
-                        stored.outcome(),
-                        first_failure(&stored)
-                    );
-                }
+                Some(run) => println!(
+                    "   {at}  backup_schedule_run {}: {} ({})",
+                    run.id(),
+                    run.outcome(),
+                    first_failure(run)
+                ),
                 None => return Err(demo_error("a scheduled backup", error)),
             },
         }

@@ -52,8 +52,8 @@ pub async fn run(global: &GlobalArgs, args: &PreflightArgs) -> CliResult {
             // Above the report, not only in its last lines: this is what stops a deployment.
             println!(
                 "BLOCKED: the cutover will refuse to start: {blocking} row(s) break foreign keys \
-                 of tables it rebuilds (listed below). Fix or delete them, then run `oprun \
-                 migrate up`."
+                 of tables it rebuilds or hold a value a later step fails on (listed below). Fix \
+                 or delete them, then run `oprun migrate up`."
             );
             println!();
         }
@@ -90,7 +90,8 @@ fn strict_verdict(report: &PreflightReport) -> CliResult {
             Exit::CutoverBlocked,
             format!(
                 "--strict: the cutover would refuse to start: {blocking} row(s) break foreign \
-                 keys (see the report); fix or delete them first"
+                 keys or hold a value a later step fails on (see the report); fix or delete them \
+                 first"
             ),
         ));
     }
@@ -117,6 +118,10 @@ fn print_nothing_yet(global: &GlobalArgs, why: &str) {
             "dotted_types": [],
             "unregistered_types": [],
             "duplicate_active_identities": [],
+            "rejected_bridges": [],
+            "unreadable_rows": [],
+            "cutover_rewrites": [],
+            "blocking_rows": [],
             "broken_foreign_keys": [],
             "would_lose_anything": false,
             "cutover_complete": false,

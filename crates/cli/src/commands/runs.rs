@@ -65,12 +65,11 @@ async fn start(global: &GlobalArgs, app: &App, args: StartArgs) -> CliResult {
     if let Some(context) = args.context {
         request = request.context(context);
     }
-    let started = app.service.start(request).await.map_err(|e| match e {
-        operation_runs_service::ServiceError::NotFound => {
-            CliError::not_found(format!("workspace {} not found", args.workspace))
-        }
-        other => CliError::service(&format!("a new `{}` run", args.run_type), other),
-    })?;
+    let started = app
+        .service
+        .start(request)
+        .await
+        .map_err(|e| CliError::service(&format!("a new `{}` run", args.run_type), e))?;
     let run = started.run();
     if global.json {
         print_json(&json!({

@@ -9,15 +9,17 @@ use operation_runs_domain::{BackupScheduleId, OperationRun, RunOutcome, UserId};
 use operation_runs_ports::{BackupRepository, BackupSchedule, PortError};
 use operation_runs_schedule_history::{
     Execution, HistoryQuery, Mode, PurgePlan, PurgePolicy, PurgeReport, RetentionPlan,
-    RetentionReport, RunSet, ScheduleError, ScheduleOperations, ScheduleRequest, Trigger,
+    RetentionReport, RunSet, ScheduleError, ScheduleOperations, SchedulePorts, ScheduleRequest,
+    Trigger,
 };
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// The schedule operations over an open database.
 pub fn operations(app: &App) -> ScheduleOperations {
-    let backups: Arc<dyn BackupRepository> = app.store.clone();
-    ScheduleOperations::new(app.service.clone(), backups)
+    ScheduleOperations::new(
+        app.service.clone(),
+        SchedulePorts::from_store(app.store.clone()),
+    )
 }
 
 /// Maps a schedule error.

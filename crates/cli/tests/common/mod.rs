@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use operation_runs_domain::{TenantId, UserId, WorkspaceId};
+use operation_runs_ports::Provisioning;
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_tests::{Backend, TestDb};
 use serde_json::Value;

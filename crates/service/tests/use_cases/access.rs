@@ -70,7 +70,7 @@ async fn a_member_without_view_capability_is_forbidden() {
 async fn a_missing_run_is_not_found_without_asking_for_membership() {
     let mut mocks = Mocks::new();
     mocks
-        .runs
+        .queries
         .expect_get()
         .times(1)
         .returning(|_| Err(PortError::NotFound));
@@ -98,7 +98,7 @@ async fn listing_passes_the_query_to_the_store() {
     mocks.expect_membership(WS, member(true, false));
     let expected = query(WS);
     mocks
-        .runs
+        .queries
         .expect_list()
         .withf(move |q| *q == expected)
         .times(1)
@@ -126,7 +126,7 @@ async fn page_sizes_up_to_the_maximum_are_served() {
         let mut mocks = Mocks::new();
         mocks.expect_membership(WS, member(true, false));
         mocks
-            .runs
+            .queries
             .expect_list()
             .withf(move |q| q.limit == limit)
             .times(1)
@@ -148,7 +148,7 @@ async fn a_page_size_out_of_range_is_refused_before_reading() {
     for limit in [0, MAX_PAGE_SIZE + 1, u32::MAX] {
         let mut mocks = Mocks::new();
         mocks.directory.expect_membership().never();
-        mocks.runs.expect_list().never();
+        mocks.queries.expect_list().never();
         mocks.forbid_writes();
         let query = RunListQuery { limit, ..query(WS) };
         let err = mocks.service().list_runs(VIEWER, &query).await.unwrap_err();
@@ -166,7 +166,7 @@ async fn listing_a_workspace_needs_membership_and_the_view_capability() {
     for (membership, not_found) in [(None, true), (member(false, true), false)] {
         let mut mocks = Mocks::new();
         mocks.expect_membership(WS, membership);
-        mocks.runs.expect_list().never();
+        mocks.queries.expect_list().never();
         mocks.forbid_writes();
         let err = mocks
             .service()
@@ -189,7 +189,7 @@ async fn a_manager_cancels_an_active_run() {
         .expect_get(&running)
         .expect_membership(WS, member(false, true));
     mocks
-        .runs
+        .lifecycle
         .expect_transition()
         .withf(|id, expected, next, at| {
             *id == RunId::new(7)

@@ -47,7 +47,7 @@ async fn counts_and_completion_are_one_store_call() {
     let expected_failures = failures.clone();
     let stored = running.clone();
     mocks
-        .runs
+        .lifecycle
         .expect_transition_with_counts()
         .withf(move |id, expected, next, delta, at| {
             *id == RunId::new(7)
@@ -91,7 +91,7 @@ async fn without_counts_it_completes_with_an_empty_delta() {
     mocks.expect_get(&legacy);
     let stored = legacy.clone();
     mocks
-        .runs
+        .lifecycle
         .expect_transition_with_counts()
         .withf(|_, expected, next, delta, _| {
             *expected == RunStatus::Running
@@ -203,7 +203,7 @@ async fn store_refusals_keep_their_meaning() {
         mocks.expect_get(&running);
         let mut refusal = Some(refusal);
         mocks
-            .runs
+            .lifecycle
             .expect_transition_with_counts()
             .times(1)
             .returning(move |_, _, _, _, _| Err(refusal.take().unwrap()));

@@ -229,7 +229,7 @@ async fn drift_refused(baseline: OperationRun, current: OperationRun) -> DriftRe
     // Refusals about the baseline may come before the current run is read.
     for run in [baseline, current] {
         mocks
-            .runs
+            .queries
             .expect_get()
             .with(mockall::predicate::eq(run.id()))
             .times(..=1)
@@ -331,7 +331,7 @@ async fn a_missing_drift_run_is_named() {
     let mut mocks = Mocks::new();
     mocks.expect_get(&baseline());
     mocks
-        .runs
+        .queries
         .expect_get()
         .with(mockall::predicate::eq(RunId::new(2)))
         .times(1)

@@ -10,7 +10,7 @@ use operation_runs_service::ServiceError;
 fn expect_transition(mocks: &mut Mocks, run: &OperationRun, expected: RunStatus) {
     let current = run.clone();
     mocks
-        .runs
+        .lifecycle
         .expect_transition()
         .withf(move |id, exp, _, at| *id == current.id() && *exp == expected && *at == now())
         .times(1)
@@ -69,7 +69,7 @@ async fn beginning_a_running_run_is_refused() {
 async fn an_unknown_run_is_not_found() {
     let mut mocks = Mocks::new();
     mocks
-        .runs
+        .queries
         .expect_get()
         .times(1)
         .returning(|_| Err(PortError::NotFound));
@@ -82,7 +82,7 @@ async fn an_unknown_run_is_not_found() {
 async fn a_backend_failure_is_a_port_error() {
     let mut mocks = Mocks::new();
     mocks
-        .runs
+        .queries
         .expect_get()
         .times(1)
         .returning(|_| Err(PortError::backend("connection reset")));
@@ -102,7 +102,7 @@ async fn progress_adds_validated_counts() {
     mocks.expect_get(&running);
     let stored = running.clone();
     mocks
-        .runs
+        .lifecycle
         .expect_increment_counts()
         .withf(|id, delta, at| {
             *id == RunId::new(7)
@@ -194,7 +194,7 @@ async fn an_overflow_reported_by_the_store_is_an_invalid_count() {
     let mut mocks = Mocks::new();
     mocks.expect_get(&running);
     mocks
-        .runs
+        .lifecycle
         .expect_increment_counts()
         .times(1)
         .returning(|_, _, _| Err(PortError::CountOverflow("total".into())));
@@ -234,7 +234,7 @@ async fn progress_on_a_run_completed_meanwhile_is_a_conflict() {
     let mut mocks = Mocks::new();
     mocks.expect_get(&running);
     mocks
-        .runs
+        .lifecycle
         .expect_increment_counts()
         .times(1)
         .returning(|_, _, _| Err(PortError::Conflict("run is completed".into())));
@@ -272,7 +272,7 @@ async fn complete_stores_the_outcome_and_failures() {
     mocks.expect_get(&running);
     let expected_failures = failures.clone();
     mocks
-        .runs
+        .lifecycle
         .expect_transition()
         .withf(move |_, expected, next, _| {
             *expected == RunStatus::Running
@@ -359,7 +359,7 @@ async fn losing_the_compare_and_set_race_is_a_conflict() {
     let mut mocks = Mocks::new();
     mocks.expect_get(&running);
     mocks
-        .runs
+        .lifecycle
         .expect_transition()
         .times(1)
         .returning(|_, _, _, _| Err(PortError::Conflict("status is completed".into())));

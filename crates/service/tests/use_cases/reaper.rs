@@ -22,7 +22,7 @@ async fn stale_runs_complete_as_failed_with_run_stale() {
     let mut mocks = Mocks::new();
     let found = vec![stuck_running.clone(), stuck_queued.clone()];
     mocks
-        .runs
+        .queries
         .expect_find_stale()
         .withf(|before, limit| *before == now() - Duration::minutes(30) && *limit == 10)
         .times(1)
@@ -33,7 +33,7 @@ async fn stale_runs_complete_as_failed_with_run_stale() {
     ] {
         let id = stale.id();
         mocks
-            .runs
+            .lifecycle
             .expect_complete_if_stale()
             .withf(move |run, expected, heartbeat_before, next, at| {
                 *run == id
@@ -69,13 +69,13 @@ async fn a_run_completed_meanwhile_is_a_lost_race_and_stays_untouched() {
     let mut mocks = Mocks::new();
     let found = vec![stale.clone()];
     mocks
-        .runs
+        .queries
         .expect_find_stale()
         .times(1)
         .returning(move |_, _| Ok(found.clone()));
     // The compare-and-set is tried exactly once and never retried or forced.
     mocks
-        .runs
+        .lifecycle
         .expect_complete_if_stale()
         .withf(|id, expected, _, next, _| {
             *id == RunId::new(1) && *expected == RunStatus::Running && is_stale_completion(next)
@@ -103,12 +103,12 @@ async fn a_heartbeat_after_the_query_keeps_the_run_alive() {
     let mut mocks = Mocks::new();
     let found = vec![first.clone(), second.clone()];
     mocks
-        .runs
+        .queries
         .expect_find_stale()
         .times(1)
         .returning(move |_, _| Ok(found.clone()));
     mocks
-        .runs
+        .lifecycle
         .expect_complete_if_stale()
         .withf(|id, _, heartbeat_before, _, _| {
             *id == RunId::new(1) && *heartbeat_before == now() - Duration::minutes(30)
@@ -120,7 +120,7 @@ async fn a_heartbeat_after_the_query_keeps_the_run_alive() {
             )))
         });
     mocks
-        .runs
+        .lifecycle
         .expect_complete_if_stale()
         .withf(|id, _, _, _, _| *id == RunId::new(2))
         .times(1)
@@ -145,7 +145,7 @@ async fn a_heartbeat_after_the_query_keeps_the_run_alive() {
 #[tokio::test]
 async fn a_negative_threshold_is_refused() {
     let mut mocks = Mocks::new();
-    mocks.runs.expect_find_stale().never();
+    mocks.queries.expect_find_stale().never();
     mocks.forbid_writes();
     let err = mocks
         .service()
@@ -163,12 +163,12 @@ async fn a_store_failure_stops_reaping() {
         run(2).running().updated_at(hours_ago(3)).build(),
     ];
     mocks
-        .runs
+        .queries
         .expect_find_stale()
         .times(1)
         .returning(move |_, _| Ok(found.clone()));
     mocks
-        .runs
+        .lifecycle
         .expect_complete_if_stale()
         .times(1)
         .returning(|_, _, _, _, _| Err(PortError::backend("disk full")));

@@ -1,11 +1,9 @@
 use crate::support::*;
-use mockall::Sequence;
-use operation_runs_domain::WorkspaceId;
 use operation_runs_domain::{
     ContextError, IdentityError, IdentityHash, RunContext, RunStatus, RunType, RunTypeError,
     UnknownRunType, UserId,
 };
-use operation_runs_ports::PortError;
+use operation_runs_ports::{PortError, StartError, StartRefusal};
 use operation_runs_service::{ServiceError, StartRequest, Started};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -31,7 +29,7 @@ async fn start_validates_then_inserts_a_queued_run() {
     )
     .unwrap();
     mocks
-        .runs
+        .lifecycle
         .expect_insert_or_get_active()
         .withf(move |new| {
             new.workspace_id == WS
@@ -64,7 +62,7 @@ async fn starting_an_active_identity_returns_the_existing_run_as_reused() {
     let hashes = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&hashes);
     mocks
-        .runs
+        .lifecycle
         .expect_insert_or_get_active()
         .times(2)
         .returning(move |new| {
@@ -92,7 +90,7 @@ async fn starting_an_active_identity_returns_the_existing_run_as_reused() {
 async fn a_workspace_scoped_type_starts_without_a_tenant_lookup() {
     let mut mocks = Mocks::new();
     mocks
-        .runs
+        .lifecycle
         .expect_insert_or_get_active()
         .withf(|new| new.tenant_id.is_none() && new.run_type.as_str() == WORKSPACE_REPORT)
         .times(1)
@@ -185,31 +183,17 @@ async fn a_workspace_scoped_type_must_not_name_a_tenant() {
     );
 }
 
-/// Runs a start whose insert the store refuses with `error` (as the port does, writing nothing,
-/// for a tenant outside the workspace), after which the service may look the tenant up once —
-/// never before the insert — and may write nothing else.
-async fn refused_by_the_store(
-    request: StartRequest,
-    error: fn() -> PortError,
-    owner: Option<Option<WorkspaceId>>,
-) -> ServiceError {
+/// Runs a start whose insert the store answers with `error` (a refusal writes nothing). The
+/// service must take the store's word for it: it looks nothing up and writes nothing else.
+async fn refused_by_the_store(request: StartRequest, error: fn() -> StartError) -> ServiceError {
     let mut mocks = Mocks::new();
-    let mut order = Sequence::new();
     mocks
-        .runs
+        .lifecycle
         .expect_insert_or_get_active()
         .times(1)
-        .in_sequence(&mut order)
         .returning(move |_| Err(error()));
-    if let Some(owner) = owner {
-        mocks
-            .directory
-            .expect_tenant_workspace()
-            .with(mockall::predicate::eq(TENANT))
-            .times(1)
-            .in_sequence(&mut order)
-            .returning(move |_| Ok(owner));
-    }
+    mocks.directory.expect_tenant_workspace().never();
+    mocks.directory.expect_membership().never();
     mocks.forbid_writes_except(&[Write::InsertOrGetActive]);
     let service = mocks.service();
     service.start(request).await.unwrap_err()
@@ -217,52 +201,40 @@ async fn refused_by_the_store(
 
 #[tokio::test]
 async fn the_tenant_must_belong_to_the_workspace() {
-    let err = refused_by_the_store(
-        inventory_request(),
-        || PortError::NotFound,
-        Some(Some(OTHER_WS)),
-    )
+    let err = refused_by_the_store(inventory_request(), || {
+        StartRefusal::TenantNotInWorkspace {
+            tenant: TENANT,
+            workspace: WS,
+        }
+        .into()
+    })
     .await;
     assert!(
         matches!(err, ServiceError::TenantNotInWorkspace { tenant, workspace } if tenant == TENANT && workspace == WS),
         "{err:?}"
     );
     assert_eq!(err.http_status(), 422);
-
-    let err = refused_by_the_store(inventory_request(), || PortError::NotFound, Some(None)).await;
-    assert!(
-        matches!(err, ServiceError::TenantNotInWorkspace { tenant, workspace } if tenant == TENANT && workspace == WS),
-        "an unknown tenant belongs to no workspace: {err:?}"
-    );
 }
 
 #[tokio::test]
-async fn a_refused_start_whose_tenant_belongs_to_the_workspace_is_not_found() {
-    // The tenant is the workspace's, so the store's refusal can only mean that it no longer
-    // knows the workspace (or the tenant appeared in between): nothing to blame the tenant for.
-    let err =
-        refused_by_the_store(inventory_request(), || PortError::NotFound, Some(Some(WS))).await;
-    assert!(matches!(err, ServiceError::NotFound), "{err:?}");
-}
-
-#[tokio::test]
-async fn a_refused_start_without_a_tenant_is_not_found_without_a_lookup() {
-    let err = refused_by_the_store(
-        StartRequest::new(WS, WORKSPACE_REPORT, "system"),
-        || PortError::NotFound,
-        None,
-    )
+async fn an_unknown_workspace_is_named() {
+    let err = refused_by_the_store(StartRequest::new(WS, WORKSPACE_REPORT, "system"), || {
+        StartRefusal::UnknownWorkspace(WS).into()
+    })
     .await;
-    assert!(matches!(err, ServiceError::NotFound), "{err:?}");
+    assert!(
+        matches!(err, ServiceError::UnknownWorkspace(workspace) if workspace == WS),
+        "{err:?}"
+    );
+    assert_eq!(err.http_status(), 404);
+    assert_eq!(err.to_string(), format!("workspace {WS} not found"));
 }
 
 #[tokio::test]
 async fn a_failing_store_is_reported_without_a_tenant_lookup() {
-    let err = refused_by_the_store(
-        inventory_request(),
-        || PortError::backend("connection reset"),
-        None,
-    )
+    let err = refused_by_the_store(inventory_request(), || {
+        PortError::backend("connection reset").into()
+    })
     .await;
     assert!(
         matches!(&err, ServiceError::Port(PortError::Backend(source)) if source.to_string() == "connection reset"),

@@ -7,7 +7,7 @@ use operation_runs_domain::{
     SummaryCounts, TenantId, Transition, WorkspaceId,
 };
 use operation_runs_ports::{
-    MockClock, MockFindingRepository, MockInventoryRepository, MockOperationRunRepository,
+    MockClock, MockFindingRepository, MockInventoryRepository, MockRunLifecycle, MockRunQueries,
     MockWorkspaceDirectory, StartedRun,
 };
 use operation_runs_service::{OperationRunService, ServicePorts};
@@ -160,7 +160,8 @@ pub enum Write {
 
 /// One mock per port and a clock fixed at [`now`].
 pub struct Mocks {
-    pub runs: MockOperationRunRepository,
+    pub lifecycle: MockRunLifecycle,
+    pub queries: MockRunQueries,
     pub directory: MockWorkspaceDirectory,
     pub inventory: MockInventoryRepository,
     pub findings: MockFindingRepository,
@@ -169,7 +170,8 @@ pub struct Mocks {
 impl Mocks {
     pub fn new() -> Self {
         Self {
-            runs: MockOperationRunRepository::new(),
+            lifecycle: MockRunLifecycle::new(),
+            queries: MockRunQueries::new(),
             directory: MockWorkspaceDirectory::new(),
             inventory: MockInventoryRepository::new(),
             findings: MockFindingRepository::new(),
@@ -179,7 +181,7 @@ impl Mocks {
     /// `get(id)` returns `run` exactly once.
     pub fn expect_get(&mut self, run: &OperationRun) -> &mut Self {
         let returned = run.clone();
-        self.runs
+        self.queries
             .expect_get()
             .with(mockall::predicate::eq(run.id()))
             .times(1)
@@ -210,19 +212,19 @@ impl Mocks {
     /// expectations before this (mockall tries expectations in the order they were set).
     pub fn forbid_writes_except(&mut self, allowed: &[Write]) -> &mut Self {
         if !allowed.contains(&Write::InsertOrGetActive) {
-            self.runs.expect_insert_or_get_active().never();
+            self.lifecycle.expect_insert_or_get_active().never();
         }
         if !allowed.contains(&Write::Transition) {
-            self.runs.expect_transition().never();
+            self.lifecycle.expect_transition().never();
         }
         if !allowed.contains(&Write::CompleteIfStale) {
-            self.runs.expect_complete_if_stale().never();
+            self.lifecycle.expect_complete_if_stale().never();
         }
         if !allowed.contains(&Write::TransitionWithCounts) {
-            self.runs.expect_transition_with_counts().never();
+            self.lifecycle.expect_transition_with_counts().never();
         }
         if !allowed.contains(&Write::IncrementCounts) {
-            self.runs.expect_increment_counts().never();
+            self.lifecycle.expect_increment_counts().never();
         }
         if !allowed.contains(&Write::UpsertSeen) {
             self.inventory.expect_upsert_seen().never();
@@ -246,7 +248,8 @@ impl Mocks {
             .unwrap();
         OperationRunService::new(
             ServicePorts {
-                runs: Arc::new(self.runs),
+                lifecycle: Arc::new(self.lifecycle),
+                queries: Arc::new(self.queries),
                 directory: Arc::new(self.directory),
                 inventory: Arc::new(self.inventory),
                 findings: Arc::new(self.findings),

@@ -1,12 +1,16 @@
 //! The preflight: what the cutover will change and lose, read before running it.
 
-use crate::canonical::canonical_type;
-use crate::m20260212_000003_backfill_operation_run_refs::{REFERENCES, Reference};
-use crate::names::{ACTIVE, INVENTORY_SYNC_RUNS, LEGACY_RUN_TABLES};
+mod display;
+mod read;
+
+use crate::legacy_rows::{BLOCKING, REWRITES, UNREADABLE};
+use crate::m20260212_000003_backfill_operation_run_refs::REFERENCES;
+use crate::names::{INVENTORY_SYNC_RUNS, LEGACY_RUN_TABLES};
 use crate::sql;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr, Statement};
+use read::{duplicate_identities, legacy_table_stats, reference_stats, row_classes, type_stats};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// Everything the cutover will rewrite or lose on one database.
@@ -35,6 +39,22 @@ pub struct PreflightReport {
     pub unregistered_types: Vec<TypeStats>,
     /// Identities with several active runs; the cutover keeps the newest and supersedes the rest.
     pub duplicate_active_identities: Vec<DuplicateIdentity>,
+    /// References whose bridge leads to a run the row may not name (another workspace's or
+    /// tenant's run, or for findings a run that is not an `inventory_sync`), which become null;
+    /// per reference column and reason, with up to ten row ids.
+    pub rejected_bridges: Vec<RejectedBridge>,
+    /// Rows of `operation_runs` holding a value today's rules reject and the cutover leaves as
+    /// it is, per column and class, with up to ten ids: information (reads show such a field as
+    /// unreadable), not loss. Once the cutover has run, the classes it would have rewritten are
+    /// here too.
+    pub unreadable_rows: Vec<RowClassStats>,
+    /// Rows of `operation_runs` whose value the cutover rewrites (it has one right answer), per
+    /// column and class, with up to ten ids. Empty once the cutover has run.
+    pub cutover_rewrites: Vec<RowClassStats>,
+    /// Rows of `operation_runs` holding a value a later cutover step would fail on (SQLite: a
+    /// `context` that is not JSON), per column and class, with up to ten ids. The cutover
+    /// refuses to start while there are any: see [`PreflightReport::blocking_problems`].
+    pub blocking_rows: Vec<RowClassStats>,
     /// Rows that break a foreign key of a table the cutover rebuilds (SQLite only; always empty
     /// on PostgreSQL). The cutover refuses to start while there are any: see
     /// [`PreflightReport::blocking_problems`].
@@ -58,6 +78,62 @@ pub struct BrokenForeignKey {
     /// Rows whose `column` is not null and names no row of `references`.
     pub rows: u64,
 }
+
+/// Why a bridge to an existing run is not copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BridgeRejection {
+    /// The run belongs to another workspace or tenant than the referencing row.
+    AnotherTenant,
+    /// The run is of another type than the reference may name (`inventory_sync` for findings).
+    WrongType,
+}
+
+impl fmt::Display for BridgeRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AnotherTenant => "bridge to another tenant's run",
+            Self::WrongType => "bridge to a run of another type",
+        })
+    }
+}
+
+/// References of one column whose bridge the backfill refuses for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RejectedBridge {
+    /// The table holding the references.
+    pub table: String,
+    /// The canonical reference column, which stays null.
+    pub column: String,
+    /// Why.
+    pub reason: BridgeRejection,
+    /// How many rows.
+    pub rows: u64,
+    /// The first (lowest) ids of those rows, at most [`MAX_LISTED_IDS`].
+    pub ids: Vec<i64>,
+}
+
+/// Rows of one table whose `column` holds a value of one class (see
+/// [`PreflightReport::unreadable_rows`] and [`PreflightReport::cutover_rewrites`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RowClassStats {
+    /// The table.
+    pub table: String,
+    /// The column holding the value.
+    pub column: String,
+    /// The class (snake_case), for example `not_an_array` or `hash_upper_case`.
+    pub class: String,
+    /// How many rows.
+    pub rows: u64,
+    /// The first (lowest) ids of those rows, at most [`MAX_LISTED_IDS`].
+    pub ids: Vec<i64>,
+}
+
+/// How many row ids a section of the report lists at most.
+pub const MAX_LISTED_IDS: usize = 10;
 
 /// One legacy run table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -116,6 +192,10 @@ pub struct ReferenceStats {
     pub bridge_null: u64,
     /// Null because the legacy row's bridge points at a missing operation run.
     pub bridge_dangling: u64,
+    /// Null because the bridged run belongs to another workspace or tenant than the row.
+    pub bridge_foreign_tenant: u64,
+    /// Null because the bridged run is of another type than the reference may name.
+    pub bridge_wrong_type: u64,
 }
 
 impl ReferenceStats {
@@ -134,7 +214,11 @@ impl ReferenceStats {
     /// Rows with a legacy reference that cannot be carried over (it becomes null).
     #[must_use]
     pub fn lost(&self) -> u64 {
-        self.legacy_row_missing + self.bridge_null + self.bridge_dangling
+        self.legacy_row_missing
+            + self.bridge_null
+            + self.bridge_dangling
+            + self.bridge_foreign_tenant
+            + self.bridge_wrong_type
     }
 
     /// All rows.
@@ -212,14 +296,16 @@ impl PreflightReport {
             .sum()
     }
 
-    /// Rows that make the cutover refuse to start ([`broken_foreign_keys`]): it would otherwise
-    /// fail halfway. Fixing them (re-pointing or deleting the rows) comes first; the cutover
-    /// loses nothing on their account.
+    /// Rows that make the cutover refuse to start ([`broken_foreign_keys`], [`blocking_rows`]):
+    /// it would otherwise fail halfway. Fixing them (re-pointing or deleting the rows) comes
+    /// first; the cutover loses nothing on their account.
     ///
     /// [`broken_foreign_keys`]: PreflightReport::broken_foreign_keys
+    /// [`blocking_rows`]: PreflightReport::blocking_rows
     #[must_use]
     pub fn blocking_problems(&self) -> u64 {
-        self.broken_foreign_keys.iter().map(|b| b.rows).sum()
+        self.broken_foreign_keys.iter().map(|b| b.rows).sum::<u64>()
+            + self.blocking_rows.iter().map(|b| b.rows).sum::<u64>()
     }
 
     /// Whether running the cutover destroys or force-completes anything: unbridged legacy
@@ -242,285 +328,6 @@ impl PreflightReport {
     pub fn would_lose_anything(&self) -> bool {
         self.loses_data() || self.blocking_problems() > 0
     }
-}
-
-fn write_reference(
-    f: &mut fmt::Formatter<'_>,
-    name: &str,
-    stats: Option<&ReferenceStats>,
-) -> fmt::Result {
-    match stats {
-        None => writeln!(f, "  {name}: legacy column already dropped"),
-        Some(s) => writeln!(
-            f,
-            "  {name}: {} rows; {} keep their canonical reference, {} mapped; \
-             null afterwards: {} already null, {} legacy row missing, {} bridge null, {} bridge dangling",
-            s.total(),
-            s.already_set,
-            s.mapped,
-            s.legacy_ref_null,
-            s.legacy_row_missing,
-            s.bridge_null,
-            s.bridge_dangling
-        ),
-    }
-}
-
-impl fmt::Display for PreflightReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Operation runs cutover preflight")?;
-        if self.cutover_complete() {
-            writeln!(
-                f,
-                "The legacy run tables and reference columns are already gone: the cutover has run."
-            )?;
-        } else if !self.missing_legacy_objects.is_empty() {
-            writeln!(
-                f,
-                "Already removed: {}",
-                self.missing_legacy_objects.join(", ")
-            )?;
-        }
-        if !self.legacy_tables.is_empty() {
-            writeln!(f, "Legacy run tables (dropped by the cutover):")?;
-            for t in &self.legacy_tables {
-                writeln!(
-                    f,
-                    "  {}: {} rows, {} with a canonical run, {} bridge null, {} bridge dangling \
-                     (history lost: {})",
-                    t.table,
-                    t.rows,
-                    t.bridged(),
-                    t.bridge_null,
-                    t.bridge_dangling,
-                    t.unbridged()
-                )?;
-            }
-        }
-        if !self.cutover_complete() {
-            writeln!(f, "References:")?;
-            write_reference(f, "findings baseline", self.finding_baseline_refs.as_ref())?;
-            write_reference(f, "findings current", self.finding_current_refs.as_ref())?;
-            write_reference(
-                f,
-                "inventory items last seen",
-                self.inventory_last_seen_refs.as_ref(),
-            )?;
-        }
-        if self.dotted_types.is_empty() {
-            writeln!(f, "Run types: none dotted.")?;
-        } else {
-            writeln!(f, "Dotted run types (rewritten):")?;
-            for t in &self.dotted_types {
-                writeln!(f, "  {} -> {}: {} runs", t.stored, t.canonical, t.rows)?;
-            }
-        }
-        if !self.unregistered_types.is_empty() {
-            writeln!(f, "Run types not on the allow-list after the rewrite:")?;
-            for t in &self.unregistered_types {
-                writeln!(
-                    f,
-                    "  {} (stored as {}): {} runs",
-                    t.canonical, t.stored, t.rows
-                )?;
-            }
-        }
-        if self.duplicate_active_identities.is_empty() {
-            writeln!(f, "Duplicate active identities: none.")?;
-        } else {
-            writeln!(
-                f,
-                "Duplicate active identities: {} (the newest run stays active, {} runs complete as \
-                 failed/superseded_duplicate):",
-                self.duplicate_active_identities.len(),
-                self.superseded_runs()
-            )?;
-            for d in &self.duplicate_active_identities {
-                writeln!(
-                    f,
-                    "  workspace {} identity {}: keep {}, supersede {:?}",
-                    d.workspace_id, d.run_identity_hash, d.kept_run_id, d.superseded_run_ids
-                )?;
-            }
-        }
-        if !self.broken_foreign_keys.is_empty() {
-            writeln!(
-                f,
-                "Rows breaking a foreign key of a table the cutover rebuilds (SQLite):"
-            )?;
-            for b in &self.broken_foreign_keys {
-                writeln!(
-                    f,
-                    "  {}.{} -> {}: {} rows point at a missing row",
-                    b.table, b.column, b.references, b.rows
-                )?;
-            }
-            writeln!(
-                f,
-                "The cutover WILL REFUSE TO START: {} rows break foreign keys; fix or delete them \
-                 first (nothing is changed until then).",
-                self.blocking_problems()
-            )?;
-        }
-        if self.loses_data() {
-            writeln!(
-                f,
-                "The cutover WILL lose data: {} legacy runs without a canonical run, {} references, \
-                 {} active runs superseded.",
-                self.unbridged_legacy_runs(),
-                self.lost_references(),
-                self.superseded_runs()
-            )
-        } else if self.blocking_problems() > 0 {
-            writeln!(f, "Once they are fixed, the cutover loses nothing.")
-        } else {
-            writeln!(f, "The cutover loses nothing.")
-        }
-    }
-}
-
-fn count(value: Option<i64>) -> u64 {
-    value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0)
-}
-
-async fn legacy_table_stats<C: ConnectionTrait>(
-    db: &C,
-    table: &str,
-) -> Result<LegacyTableStats, DbErr> {
-    let backend = db.get_database_backend();
-    let sql = format!(
-        "SELECT COUNT(*), \
-           SUM(CASE WHEN l.operation_run_id IS NULL THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN l.operation_run_id IS NOT NULL AND o.id IS NULL THEN 1 ELSE 0 END) \
-         FROM {table} AS l LEFT JOIN operation_runs AS o ON o.id = l.operation_run_id"
-    );
-    let row = db
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await?;
-    let Some(row) = row else {
-        return Ok(LegacyTableStats::new(table, 0, 0, 0));
-    };
-    Ok(LegacyTableStats::new(
-        table,
-        count(row.try_get_by_index(0)?),
-        count(row.try_get_by_index(1)?),
-        count(row.try_get_by_index(2)?),
-    ))
-}
-
-async fn reference_stats<C: ConnectionTrait>(
-    db: &C,
-    reference: &Reference,
-    legacy_table_present: bool,
-) -> Result<ReferenceStats, DbErr> {
-    let Reference {
-        table,
-        legacy,
-        canonical,
-    } = reference;
-    let already_set = if sql::column_exists(db, table, canonical).await? {
-        format!("t.{canonical} IS NOT NULL")
-    } else {
-        "1 = 0".to_owned()
-    };
-    let legacy_rows = if legacy_table_present {
-        INVENTORY_SYNC_RUNS.to_owned()
-    } else {
-        "(SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS BIGINT) AS operation_run_id \
-          WHERE 1 = 0)"
-            .to_owned()
-    };
-    let sql = format!(
-        "SELECT c.category, COUNT(*) FROM (SELECT CASE \
-           WHEN {already_set} THEN 'already_set' \
-           WHEN t.{legacy} IS NULL THEN 'legacy_ref_null' \
-           WHEN l.id IS NULL THEN 'legacy_row_missing' \
-           WHEN l.operation_run_id IS NULL THEN 'bridge_null' \
-           WHEN o.id IS NULL THEN 'bridge_dangling' \
-           ELSE 'mapped' END AS category \
-         FROM {table} AS t \
-         LEFT JOIN {legacy_rows} AS l ON l.id = t.{legacy} \
-         LEFT JOIN operation_runs AS o ON o.id = l.operation_run_id) AS c \
-         GROUP BY c.category"
-    );
-    let rows = db
-        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await?;
-    let mut stats = ReferenceStats::default();
-    for row in rows {
-        let category: String = row.try_get_by_index(0)?;
-        let n = count(row.try_get_by_index(1)?);
-        match category.as_str() {
-            "already_set" => stats.already_set = n,
-            "legacy_ref_null" => stats.legacy_ref_null = n,
-            "legacy_row_missing" => stats.legacy_row_missing = n,
-            "bridge_null" => stats.bridge_null = n,
-            "bridge_dangling" => stats.bridge_dangling = n,
-            _ => stats.mapped = n,
-        }
-    }
-    Ok(stats)
-}
-
-async fn type_stats<C: ConnectionTrait>(
-    db: &C,
-    allowed_types: &BTreeSet<String>,
-) -> Result<(Vec<TypeStats>, Vec<TypeStats>), DbErr> {
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT type, COUNT(*) FROM operation_runs GROUP BY type ORDER BY type",
-        ))
-        .await?;
-    let (mut dotted, mut unregistered) = (Vec::new(), Vec::new());
-    for row in rows {
-        let stored: String = row.try_get_by_index(0)?;
-        let stats = TypeStats {
-            canonical: canonical_type(&stored).into_owned(),
-            rows: count(row.try_get_by_index(1)?),
-            stored,
-        };
-        if !allowed_types.contains(&stats.canonical) {
-            unregistered.push(stats.clone());
-        }
-        if stats.stored.contains('.') {
-            dotted.push(stats);
-        }
-    }
-    Ok((dotted, unregistered))
-}
-
-async fn duplicate_identities<C: ConnectionTrait>(db: &C) -> Result<Vec<DuplicateIdentity>, DbErr> {
-    let sql = format!(
-        "SELECT r.workspace_id, r.run_identity_hash, r.id FROM operation_runs AS r \
-         JOIN (SELECT workspace_id, run_identity_hash FROM operation_runs WHERE {ACTIVE} \
-               GROUP BY workspace_id, run_identity_hash HAVING COUNT(*) > 1) AS d \
-           ON d.workspace_id = r.workspace_id AND d.run_identity_hash = r.run_identity_hash \
-         WHERE r.{ACTIVE} \
-         ORDER BY r.workspace_id, r.run_identity_hash, r.id"
-    );
-    let rows = db
-        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await?;
-    let mut groups: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
-    for row in rows {
-        let workspace_id: i64 = row.try_get_by_index(0)?;
-        let hash: String = row.try_get_by_index(1)?;
-        let id: i64 = row.try_get_by_index(2)?;
-        groups.entry((workspace_id, hash)).or_default().push(id);
-    }
-    Ok(groups
-        .into_iter()
-        .filter_map(|((workspace_id, run_identity_hash), mut ids)| {
-            let kept_run_id = ids.pop()?;
-            Some(DuplicateIdentity {
-                workspace_id,
-                run_identity_hash,
-                kept_run_id,
-                superseded_run_ids: ids,
-            })
-        })
-        .collect())
 }
 
 /// Reads what the cutover will rewrite and lose, without writing anything.
@@ -551,12 +358,12 @@ pub async fn preflight(
         }
     }
     let inventory_runs_present = !missing.iter().any(|t| t == INVENTORY_SYNC_RUNS);
-    let mut references = Vec::new();
+    let (mut references, mut rejected_bridges) = (Vec::new(), Vec::new());
     for reference in &REFERENCES {
         if sql::column_exists(db, reference.table, reference.legacy).await? {
-            references.push(Some(
-                reference_stats(db, reference, inventory_runs_present).await?,
-            ));
+            let (stats, rejected) = reference_stats(db, reference, inventory_runs_present).await?;
+            references.push(Some(stats));
+            rejected_bridges.extend(rejected);
         } else {
             missing.push(format!("{}.{}", reference.table, reference.legacy));
             references.push(None);
@@ -564,6 +371,17 @@ pub async fn preflight(
     }
     let (dotted_types, unregistered_types) = type_stats(db, allowed_types).await?;
     let duplicate_active_identities = duplicate_identities(db).await?;
+    let mut unreadable_rows = row_classes(db, &UNREADABLE).await?;
+    let mut cutover_rewrites = row_classes(db, &REWRITES).await?;
+    let blocking_rows = if cutover_complete_so_far(&legacy_tables, &references) {
+        Vec::new()
+    } else {
+        row_classes(db, &BLOCKING).await?
+    };
+    if cutover_complete_so_far(&legacy_tables, &references) {
+        // Nothing will rewrite them any more: they are unreadable like the rest.
+        unreadable_rows.append(&mut cutover_rewrites);
+    }
     let broken_foreign_keys = sql::cutover_foreign_key_breaks(db)
         .await?
         .into_iter()
@@ -584,6 +402,19 @@ pub async fn preflight(
         dotted_types,
         unregistered_types,
         duplicate_active_identities,
+        rejected_bridges,
+        unreadable_rows,
+        cutover_rewrites,
+        blocking_rows,
         broken_foreign_keys,
     })
+}
+
+/// Whether no legacy table or reference column is left (what
+/// [`PreflightReport::cutover_complete`] says of the finished report).
+fn cutover_complete_so_far(
+    legacy_tables: &[LegacyTableStats],
+    references: &[Option<ReferenceStats>],
+) -> bool {
+    legacy_tables.is_empty() && references.iter().all(Option::is_none)
 }

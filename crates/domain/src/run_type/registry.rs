@@ -1,241 +1,12 @@
-//! Run types: the allow-list of what may be recorded, and how backend developers extend it.
-//!
-//! A registered type may name legacy spellings: the dotted types its runs were stored under
-//! before the cutover (`policy.export` for `policy_export`). They serve two readers only:
-//! [`RunTypeRegistry::canonicalize`], which maps a stored spelling to its type when a host reads
-//! stored types, and the listing of the registry (`oprun types` shows the built-ins').
-//!
-//! The cutover migration does not consult the registry: it applies the frozen built-in mapping
-//! ([`BUILTIN_LEGACY_SPELLINGS`]) and otherwise turns every dot into an underscore
-//! ([`canonicalize`]). A host spelling whose rewrite is its type (`policy.export` →
-//! `policy_export`) is migrated to that type; one whose rewrite is not (`policy.export.v1` →
-//! `policy_export_v1`) leaves its runs under the rewrite, which the preflight lists as not on
-//! the allow-list. [`RunTypeRegistry::register`] refuses a spelling whose rewrite is a
-//! different registered type, since the migration would then move its runs to that other type.
+//! The allow-list of run types, and why it refuses a registration or a new run's type.
 
-use crate::counts::{BASE_COUNT_NAMES, CountName};
-use serde::{Deserialize, Serialize};
+use super::{
+    BUILTIN_LEGACY_SPELLINGS, RunScope, RunType, RunTypeDescriptor, RunTypeError, canonicalize,
+    is_canonical,
+};
+use crate::counts::CountName;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-
-/// A canonical run type id: lowercase words joined by underscores
-/// (`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`). A dot is never canonical.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RunType(Cow<'static, str>);
-
-/// Why a string is not a canonical run type id.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunTypeError {
-    /// The id contains a dot: a legacy spelling, never canonical.
-    #[error("run type `{0}` is dotted; canonical run types use underscores (did you mean `{1}`?)")]
-    Dotted(String, String),
-    /// The id breaks the canonical pattern in another way.
-    #[error(
-        "run type `{0}` is not canonical: use lowercase words joined by underscores, e.g. `inventory_sync`"
-    )]
-    NotCanonical(String),
-}
-
-impl RunType {
-    /// `inventory_sync`
-    pub const INVENTORY_SYNC: Self = Self(Cow::Borrowed("inventory_sync"));
-    /// `entra_group_sync`
-    pub const ENTRA_GROUP_SYNC: Self = Self(Cow::Borrowed("entra_group_sync"));
-    /// `backup_schedule_run`
-    pub const BACKUP_SCHEDULE_RUN: Self = Self(Cow::Borrowed("backup_schedule_run"));
-    /// `backup_schedule_retention`
-    pub const BACKUP_SCHEDULE_RETENTION: Self = Self(Cow::Borrowed("backup_schedule_retention"));
-    /// `backup_schedule_purge`
-    pub const BACKUP_SCHEDULE_PURGE: Self = Self(Cow::Borrowed("backup_schedule_purge"));
-    /// `drift_generate`
-    pub const DRIFT_GENERATE: Self = Self(Cow::Borrowed("drift_generate"));
-
-    /// The three types that make up a backup schedule's history.
-    pub const BACKUP_SCHEDULE_TYPES: [Self; 3] = [
-        Self::BACKUP_SCHEDULE_RUN,
-        Self::BACKUP_SCHEDULE_RETENTION,
-        Self::BACKUP_SCHEDULE_PURGE,
-    ];
-
-    /// Validates a canonical id.
-    ///
-    /// # Errors
-    /// [`RunTypeError::Dotted`] for a dotted spelling, [`RunTypeError::NotCanonical`] otherwise.
-    pub fn parse(raw: &str) -> Result<Self, RunTypeError> {
-        if is_canonical(raw) {
-            Ok(Self(Cow::Owned(raw.to_owned())))
-        } else if raw.contains('.') {
-            Err(RunTypeError::Dotted(
-                raw.to_owned(),
-                canonicalize(raw).into_owned(),
-            ))
-        } else {
-            Err(RunTypeError::NotCanonical(raw.to_owned()))
-        }
-    }
-
-    /// The id as stored in `operation_runs.type`.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RunType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for RunType {
-    type Error = RunTypeError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<RunType> for String {
-    fn from(value: RunType) -> Self {
-        value.0.into_owned()
-    }
-}
-
-/// Whether `raw` matches `^[a-z][a-z0-9]*(_[a-z0-9]+)*$`.
-#[must_use]
-pub fn is_canonical(raw: &str) -> bool {
-    let mut chars = raw.chars();
-    if !matches!(chars.next(), Some('a'..='z')) {
-        return false;
-    }
-    let mut previous_underscore = false;
-    for c in chars {
-        match c {
-            'a'..='z' | '0'..='9' => previous_underscore = false,
-            '_' if !previous_underscore => previous_underscore = true,
-            _ => return false,
-        }
-    }
-    !previous_underscore
-}
-
-/// The legacy dotted spellings of the built-in types, as the cutover migration rewrites them.
-pub const BUILTIN_LEGACY_SPELLINGS: [(&str, &str); 9] = [
-    ("inventory.sync", "inventory_sync"),
-    ("entra_group.sync", "entra_group_sync"),
-    ("directory_groups.sync", "entra_group_sync"),
-    ("backup_schedule.run", "backup_schedule_run"),
-    ("backup_schedule.run_now", "backup_schedule_run"),
-    ("backup_schedule.retry", "backup_schedule_run"),
-    ("backup_schedule.retention", "backup_schedule_retention"),
-    ("backup_schedule.purge", "backup_schedule_purge"),
-    ("drift.generate", "drift_generate"),
-];
-
-/// Canonicalizes a stored type with the built-in rules only: a known legacy spelling maps to its
-/// type, any other dot becomes an underscore. This is exactly what the cutover migration does.
-#[must_use]
-pub fn canonicalize(stored: &str) -> Cow<'_, str> {
-    if let Some((_, canonical)) = BUILTIN_LEGACY_SPELLINGS
-        .iter()
-        .find(|(legacy, _)| *legacy == stored)
-    {
-        return Cow::Borrowed(canonical);
-    }
-    if stored.contains('.') {
-        Cow::Owned(stored.replace('.', "_"))
-    } else {
-        Cow::Borrowed(stored)
-    }
-}
-
-/// Whether a run of a type is about one tenant or the whole workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunScope {
-    /// The run must name a tenant of its workspace.
-    Tenant,
-    /// The run concerns the workspace and names no tenant.
-    Workspace,
-}
-
-/// What the registry knows about one run type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunTypeDescriptor {
-    id: RunType,
-    scope: RunScope,
-    count_names: BTreeSet<CountName>,
-    legacy_spellings: BTreeSet<String>,
-}
-
-impl RunTypeDescriptor {
-    /// A type with the common base count names (`total`, `processed`, …) and no legacy spellings.
-    #[must_use]
-    pub fn new(id: RunType, scope: RunScope) -> Self {
-        Self {
-            id,
-            scope,
-            count_names: BASE_COUNT_NAMES
-                .iter()
-                .map(|n| CountName::from_static(n))
-                .collect(),
-            legacy_spellings: BTreeSet::new(),
-        }
-    }
-
-    /// Adds count names of this type on top of the base set.
-    #[must_use]
-    pub fn with_counts(mut self, names: impl IntoIterator<Item = CountName>) -> Self {
-        self.count_names.extend(names);
-        self
-    }
-
-    /// Adds stored legacy spellings of this type: dotted, lowercase letters, digits and
-    /// underscores (`policy.export`). [`RunTypeRegistry::register`] validates them, and
-    /// [`RunTypeRegistry::canonicalize`] maps them to this type; the cutover migration only
-    /// turns their dots into underscores (see the [module docs](self)).
-    #[must_use]
-    pub fn with_legacy_spellings<S: Into<String>>(
-        mut self,
-        spellings: impl IntoIterator<Item = S>,
-    ) -> Self {
-        self.legacy_spellings
-            .extend(spellings.into_iter().map(Into::into));
-        self
-    }
-
-    /// The canonical id.
-    #[must_use]
-    pub fn id(&self) -> &RunType {
-        &self.id
-    }
-
-    /// Tenant or workspace scope.
-    #[must_use]
-    pub fn scope(&self) -> RunScope {
-        self.scope
-    }
-
-    /// The count names a run of this type may use.
-    #[must_use]
-    pub fn count_names(&self) -> &BTreeSet<CountName> {
-        &self.count_names
-    }
-
-    /// Whether the type declares a count name.
-    #[must_use]
-    pub fn declares(&self, name: &CountName) -> bool {
-        self.count_names.contains(name)
-    }
-
-    /// Legacy stored spellings of this type.
-    #[must_use]
-    pub fn legacy_spellings(&self) -> &BTreeSet<String> {
-        &self.legacy_spellings
-    }
-}
+use std::collections::BTreeMap;
 
 /// Why a type description was refused by [`RunTypeRegistry::register`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -379,11 +150,11 @@ impl RunTypeRegistry {
     /// - [`RegistryError::RewriteCollision`]: the cutover migration rewrites a legacy spelling of
     ///   this type to another registered type, or one of another type to this id.
     pub fn register(&mut self, descriptor: RunTypeDescriptor) -> Result<(), RegistryError> {
-        let id = descriptor.id.clone();
+        let id = descriptor.id().clone();
         if self.types.contains_key(&id) {
             return Err(RegistryError::Duplicate(id.to_string()));
         }
-        for spelling in &descriptor.legacy_spellings {
+        for spelling in descriptor.legacy_spellings() {
             if is_canonical(spelling) {
                 return Err(RegistryError::CanonicalSpelling {
                     run_type: id.to_string(),
@@ -424,7 +195,7 @@ impl RunTypeRegistry {
                 rewrite: id.to_string(),
             });
         }
-        for spelling in &descriptor.legacy_spellings {
+        for spelling in descriptor.legacy_spellings() {
             self.spellings.insert(spelling.clone(), id.clone());
         }
         self.types.insert(id, descriptor);

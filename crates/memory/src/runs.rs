@@ -1,0 +1,367 @@
+//! The run ports: lifecycle writes, queries and a schedule's history.
+
+use crate::{MemoryStore, State, Table, stored_time, to_run};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use operation_runs_domain::{
+    CountError, IdentityHash, NewOperationRun, OperationRun, RunContext, RunId, RunOutcome,
+    RunRecord, RunState, RunStatus, RunType, SummaryCounts, WorkspaceId,
+};
+use operation_runs_ports::{
+    HistoryPurgeCriteria, PortError, RunCursor, RunLifecycle, RunListQuery, RunPage, RunQueries,
+    ScheduleHistoryQuery, ScheduleRunHistory, StartError, StartRefusal, StartedRun,
+};
+
+/// A page of at most `limit` (at least 1) of `matching`, which must be newest first.
+fn page<'a>(
+    matching: impl Iterator<Item = &'a RunRecord>,
+    limit: u32,
+) -> Result<RunPage, PortError> {
+    let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+    let mut runs = Vec::new();
+    let mut more = false;
+    for record in matching {
+        if runs.len() == limit {
+            more = true;
+            break;
+        }
+        runs.push(to_run(record)?);
+    }
+    let next = if more {
+        runs.last().map(|run| RunCursor(run.id()))
+    } else {
+        None
+    };
+    Ok(RunPage { runs, next })
+}
+
+fn older_than(cursor: Option<RunCursor>, record: &RunRecord) -> bool {
+    cursor.is_none_or(|RunCursor(id)| record.id < id)
+}
+
+fn overflow(error: CountError) -> PortError {
+    match error {
+        CountError::Overflow(name) => PortError::CountOverflow(name),
+        other => PortError::backend(other),
+    }
+}
+
+fn wrong_status(id: RunId, found: RunStatus, expected: &str) -> PortError {
+    PortError::Conflict(format!("run {id} is {found}, expected {expected}"))
+}
+
+impl State {
+    /// The run `id` if its status is `expected`, for a compare-and-set.
+    fn run_in(&mut self, id: RunId, expected: RunStatus) -> Result<&mut RunRecord, PortError> {
+        let record = self.runs.get_mut(&id).ok_or(PortError::NotFound)?;
+        if record.state.status != expected {
+            return Err(wrong_status(id, record.state.status, expected.as_str()));
+        }
+        Ok(record)
+    }
+
+    /// The run `id` if it is active.
+    fn active_run(&mut self, id: RunId) -> Result<&mut RunRecord, PortError> {
+        let record = self.runs.get_mut(&id).ok_or(PortError::NotFound)?;
+        if !record.state.status.is_active() {
+            return Err(PortError::Conflict(format!("run {id} is completed")));
+        }
+        Ok(record)
+    }
+
+    /// A schedule's history runs (every backup-schedule type), in its workspace.
+    fn history_of<'a>(
+        &'a self,
+        criteria: &'a HistoryPurgeCriteria,
+    ) -> impl Iterator<Item = &'a RunRecord> + 'a {
+        self.runs.values().filter(move |r| {
+            r.workspace_id == criteria.workspace_id
+                && r.context.backup_schedule_id() == Some(criteria.schedule_id)
+                && RunType::BACKUP_SCHEDULE_TYPES
+                    .iter()
+                    .any(|t| t.as_str() == r.run_type)
+        })
+    }
+
+    /// What purge may delete: completed history runs created before the cutoff, except the
+    /// newest run of each type.
+    fn purgeable(&self, criteria: &HistoryPurgeCriteria) -> Vec<RunId> {
+        let newest: Vec<RunId> = RunType::BACKUP_SCHEDULE_TYPES
+            .iter()
+            .filter_map(|t| {
+                self.history_of(criteria)
+                    .filter(|r| r.run_type == t.as_str())
+                    .map(|r| r.id)
+                    .max()
+            })
+            .collect();
+        self.history_of(criteria)
+            .filter(|r| {
+                r.state.status == RunStatus::Completed
+                    && r.created_at < criteria.created_before
+                    && !newest.contains(&r.id)
+            })
+            .map(|r| r.id)
+            .collect()
+    }
+}
+
+fn set_state(record: &mut RunRecord, next: &RunState, now: DateTime<Utc>) {
+    let mut next = next.clone();
+    next.started_at = next.started_at.map(stored_time);
+    next.completed_at = next.completed_at.map(stored_time);
+    record.state = next;
+    record.updated_at = stored_time(now);
+}
+
+#[async_trait]
+impl RunLifecycle for MemoryStore {
+    async fn insert_or_get_active(&self, new: &NewOperationRun) -> Result<StartedRun, StartError> {
+        let mut state = self.state();
+        if !state.workspaces.contains_key(&new.workspace_id) {
+            return Err(StartRefusal::UnknownWorkspace(new.workspace_id).into());
+        }
+        if let Some(tenant) = new.tenant_id
+            && state.tenants.get(&tenant) != Some(&new.workspace_id)
+        {
+            return Err(StartRefusal::TenantNotInWorkspace {
+                tenant,
+                workspace: new.workspace_id,
+            }
+            .into());
+        }
+        let active = state.runs.values().find(|r| {
+            r.workspace_id == new.workspace_id
+                && r.identity_hash == new.identity_hash
+                && r.state.status.is_active()
+        });
+        if let Some(active) = active {
+            return Ok(StartedRun {
+                run: to_run(active)?,
+                reused: true,
+            });
+        }
+        let created = stored_time(new.created_at);
+        let record = RunRecord {
+            id: RunId::new(state.next_id(Table::Runs)),
+            workspace_id: new.workspace_id,
+            tenant_id: new.tenant_id,
+            user_id: new.user_id,
+            initiator_name: new.initiator_name.clone(),
+            run_type: new.run_type.to_string(),
+            state: RunState::queued(),
+            identity_hash: new.identity_hash.clone(),
+            summary_counts: new.summary_counts.clone(),
+            context: new.context.clone(),
+            created_at: created,
+            updated_at: created,
+        };
+        let run = to_run(&record)?;
+        state.runs.insert(record.id, record);
+        Ok(StartedRun { run, reused: false })
+    }
+
+    async fn transition(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let mut state = self.state();
+        let record = state.run_in(id, expected)?;
+        set_state(record, next, now);
+        to_run(record)
+    }
+
+    async fn complete_if_stale(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        heartbeat_before: DateTime<Utc>,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let mut state = self.state();
+        let record = state.run_in(id, expected)?;
+        if record.updated_at >= heartbeat_before {
+            return Err(PortError::Conflict(format!(
+                "run {id} has a heartbeat at {}, not before {}",
+                record.updated_at.to_rfc3339(),
+                heartbeat_before.to_rfc3339()
+            )));
+        }
+        set_state(record, next, now);
+        to_run(record)
+    }
+
+    async fn transition_with_counts(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let mut state = self.state();
+        let record = state.run_in(id, expected)?;
+        let mut counts = record.summary_counts.clone();
+        counts.merge(delta).map_err(overflow)?;
+        record.summary_counts = counts;
+        set_state(record, next, now);
+        to_run(record)
+    }
+
+    async fn increment_counts(
+        &self,
+        id: RunId,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let mut state = self.state();
+        let record = state.active_run(id)?;
+        let mut counts = record.summary_counts.clone();
+        counts.merge(delta).map_err(overflow)?;
+        record.summary_counts = counts;
+        record.updated_at = stored_time(now);
+        to_run(record)
+    }
+
+    async fn merge_context(
+        &self,
+        id: RunId,
+        patch: &RunContext,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let mut state = self.state();
+        let record = state.active_run(id)?;
+        if let serde_json::Value::Object(patch) = patch.to_json() {
+            let mut context = record.context.clone();
+            for (key, value) in patch {
+                context = context.with(&key, value);
+            }
+            record.context = context;
+        }
+        record.updated_at = stored_time(now);
+        to_run(record)
+    }
+}
+
+#[async_trait]
+impl RunQueries for MemoryStore {
+    async fn get(&self, id: RunId) -> Result<OperationRun, PortError> {
+        to_run(self.state().run(id)?)
+    }
+
+    async fn list(&self, query: &RunListQuery) -> Result<RunPage, PortError> {
+        let state = self.state();
+        let f = &query.filter;
+        let matching = state.runs.values().rev().filter(|r| {
+            r.workspace_id == query.workspace_id
+                && f.run_type.as_ref().is_none_or(|t| *t == r.run_type)
+                && f.status.is_none_or(|s| s == r.state.status)
+                && f.outcome.is_none_or(|o| o == r.state.outcome)
+                && f.tenant_id.is_none_or(|t| Some(t) == r.tenant_id)
+                && f.created_from.is_none_or(|from| r.created_at >= from)
+                && f.created_before.is_none_or(|before| r.created_at < before)
+                && older_than(query.after, r)
+        });
+        page(matching, query.limit)
+    }
+
+    async fn find_stale(
+        &self,
+        heartbeat_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OperationRun>, PortError> {
+        let state = self.state();
+        let mut stale: Vec<&RunRecord> = state
+            .runs
+            .values()
+            .filter(|r| r.state.status.is_active() && r.updated_at < heartbeat_before)
+            .collect();
+        stale.sort_by_key(|r| (r.updated_at, r.id));
+        stale
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(to_run)
+            .collect()
+    }
+
+    async fn latest_completed_with_identity(
+        &self,
+        workspace: WorkspaceId,
+        identity_hash: &IdentityHash,
+        outcomes: &[RunOutcome],
+    ) -> Result<Option<OperationRun>, PortError> {
+        let state = self.state();
+        state
+            .runs
+            .values()
+            .rev()
+            .find(|r| {
+                r.workspace_id == workspace
+                    && r.identity_hash == *identity_hash
+                    && r.state.status == RunStatus::Completed
+                    && (outcomes.is_empty() || outcomes.contains(&r.state.outcome))
+            })
+            .map(to_run)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl ScheduleRunHistory for MemoryStore {
+    async fn schedule_history(&self, query: &ScheduleHistoryQuery) -> Result<RunPage, PortError> {
+        let state = self.state();
+        let matching = state.runs.values().rev().filter(|r| {
+            r.workspace_id == query.workspace_id
+                && r.context.backup_schedule_id() == Some(query.schedule_id)
+                && query.run_types.iter().any(|t| t.as_str() == r.run_type)
+                && (query.outcomes.is_empty() || query.outcomes.contains(&r.state.outcome))
+                && older_than(query.after, r)
+        });
+        page(matching, query.limit)
+    }
+
+    async fn count_purgeable_schedule_history(
+        &self,
+        criteria: &HistoryPurgeCriteria,
+    ) -> Result<u64, PortError> {
+        Ok(self.state().purgeable(criteria).len() as u64)
+    }
+
+    async fn purge_schedule_history(
+        &self,
+        criteria: &HistoryPurgeCriteria,
+        _batch_size: u32,
+    ) -> Result<u64, PortError> {
+        // One lock for the whole purge: batches exist to bound a database's locks, and this
+        // store's one lock is held only for the time it takes to delete from memory.
+        let mut state = self.state();
+        let doomed = state.purgeable(criteria);
+        for id in &doomed {
+            state.runs.remove(id);
+        }
+        // The databases' `ON DELETE SET NULL` on every reference to a run.
+        for finding in state.findings.values_mut() {
+            for reference in [
+                &mut finding.baseline_operation_run_id,
+                &mut finding.current_operation_run_id,
+            ] {
+                if reference.is_some_and(|run| doomed.contains(&run)) {
+                    *reference = None;
+                }
+            }
+        }
+        for item in state.items.values_mut() {
+            if item
+                .last_seen_operation_run_id
+                .is_some_and(|run| doomed.contains(&run))
+            {
+                item.last_seen_operation_run_id = None;
+            }
+        }
+        Ok(doomed.len() as u64)
+    }
+}

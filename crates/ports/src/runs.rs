@@ -1,0 +1,168 @@
+//! The canonical run store (`operation_runs`), by job: lifecycle writes and queries.
+
+use crate::error::{PortError, StartError};
+use crate::model::{RunListQuery, RunPage, StartedRun};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use operation_runs_domain::{
+    IdentityHash, NewOperationRun, OperationRun, RunContext, RunId, RunOutcome, RunState,
+    RunStatus, SummaryCounts, WorkspaceId,
+};
+
+/// Writes to runs: starting one and every later change, each one atomic statement guarded by
+/// the state it expects (compare-and-set), so a late writer never overwrites a finished run.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait RunLifecycle: Send + Sync {
+    /// Inserts a queued run unless a run of the same `(workspace_id, identity_hash)` is active
+    /// (queued or running); then returns that active run with `reused: true`.
+    ///
+    /// This MUST be atomic against concurrent callers in other processes: exactly one of many
+    /// concurrent starters of one identity inserts, the others get the same run back (a
+    /// database-enforced uniqueness, never a check-then-insert).
+    ///
+    /// The run is inserted only if its workspace exists and, when `tenant_id` is set, that
+    /// tenant belongs to the workspace, both checked by the same atomic insert, so callers need
+    /// no look-up of their own before starting. (An active run of the identity names the same
+    /// workspace and tenant, both being part of an [`IdentityHash`], and passed that check when
+    /// it was inserted.)
+    ///
+    /// # Errors
+    /// [`StartError::Refused`] with the reason ([`crate::StartRefusal`]) when the workspace is
+    /// unknown or the tenant is unknown or belongs to another workspace (nothing is written);
+    /// [`StartError::Port`] when the store fails.
+    async fn insert_or_get_active(&self, new: &NewOperationRun) -> Result<StartedRun, StartError>;
+
+    /// Compare-and-set: writes `next` (status, outcome, times, failures) and bumps `updated_at`
+    /// to `now` only if the run's current status is `expected`.
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if its status is no
+    /// longer `expected` (nothing is written); [`PortError::Backend`] when the store fails.
+    async fn transition(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError>;
+
+    /// Compare-and-set for the stale-run reaper: writes `next` and bumps `updated_at` to `now`
+    /// like [`RunLifecycle::transition`], but only if the run's status is still
+    /// `expected` AND its heartbeat (`updated_at`) is still strictly older than
+    /// `heartbeat_before`, both checked in the same atomic change.
+    ///
+    /// A heartbeat that arrives after the run was found stale (a progress update, a context
+    /// merge) therefore makes this a [`PortError::Conflict`]: a run that is alive again is never
+    /// completed by the reaper.
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if its status is no
+    /// longer `expected` or its heartbeat is at or after `heartbeat_before`;
+    /// [`PortError::Backend`] when the store fails. Nothing is written on any error.
+    async fn complete_if_stale(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        heartbeat_before: DateTime<Utc>,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError>;
+
+    /// Compare-and-set with counts: like [`RunLifecycle::transition`], and in the same
+    /// atomic change adds `delta` to the run's counts (as
+    /// [`RunLifecycle::increment_counts`] does, so concurrent increments are never
+    /// lost). Either both the state and the counts are written, or nothing is. An empty `delta`
+    /// makes it a plain `transition`.
+    ///
+    /// Used to complete a run with its final counts, so no reader ever sees the counts without
+    /// the completion or the completion without the counts.
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if its status is no
+    /// longer `expected`; [`PortError::CountOverflow`] if a sum would exceed `MAX_COUNT`;
+    /// [`PortError::Backend`] when the store fails. Nothing is written on any error.
+    async fn transition_with_counts(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError>;
+
+    /// Atomically adds `delta` to the run's counts (no lost update under concurrent writers) and
+    /// bumps `updated_at` (the heartbeat), only while the run is active.
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if it is completed;
+    /// [`PortError::CountOverflow`] if a sum would exceed `MAX_COUNT` (nothing is written);
+    /// [`PortError::Backend`] when the store fails.
+    async fn increment_counts(
+        &self,
+        id: RunId,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError>;
+
+    /// Merges `patch` into an active run's context: each top-level key of `patch` replaces the
+    /// stored value of that key, other stored keys stay. Bumps `updated_at` to `now` (the
+    /// heartbeat). Used to record what a run produced while it runs (e.g. the `backup_set_id`
+    /// of a scheduled backup, known only once the set exists).
+    ///
+    /// This MUST be one atomic change of `context` and `updated_at` only: concurrent count
+    /// increments and merges of other keys are never lost.
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if it is
+    /// completed (nothing is written); [`PortError::Backend`] when the store fails.
+    async fn merge_context(
+        &self,
+        id: RunId,
+        patch: &RunContext,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError>;
+}
+
+/// Reads of runs.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait RunQueries: Send + Sync {
+    /// One run by id, whatever its workspace (callers check access).
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] if there is no such run; [`PortError::Backend`] when the store fails.
+    async fn get(&self, id: RunId) -> Result<OperationRun, PortError>;
+
+    /// A page of a workspace's runs, newest first (by id), filtered; keyset-paginated.
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    async fn list(&self, query: &RunListQuery) -> Result<RunPage, PortError>;
+
+    /// Active runs whose heartbeat (`updated_at`) is older than `heartbeat_before`, oldest first.
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    async fn find_stale(
+        &self,
+        heartbeat_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OperationRun>, PortError>;
+
+    /// The newest (by id) completed run of the identity `(workspace, identity_hash)` whose
+    /// outcome is one of `outcomes` (any final outcome when `outcomes` is empty); `None` if there
+    /// is none. Served by the `(workspace_id, run_identity_hash)` index: it reads the runs of
+    /// one identity, never a whole history.
+    ///
+    /// Used for idempotency beyond the active run: "has this operation already succeeded?".
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    async fn latest_completed_with_identity(
+        &self,
+        workspace: WorkspaceId,
+        identity_hash: &IdentityHash,
+        outcomes: &[RunOutcome],
+    ) -> Result<Option<OperationRun>, PortError>;
+}

@@ -1,0 +1,226 @@
+//! `RunLifecycle`: starting runs and every later change, each a guarded statement.
+
+use super::{START_ATTEMPTS, counts_set, overflowing, state_set};
+use crate::SeaOrmStore;
+use crate::convert::{self, db_time};
+use crate::entity::operation_runs::{Column, Entity};
+use crate::error::{StoreError, map_db_err};
+use crate::sql::{self, ACTIVE};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use operation_runs_domain::{
+    NewOperationRun, OperationRun, RunContext, RunId, RunState, RunStatus, SummaryCounts,
+};
+use operation_runs_ports::{PortError, RunLifecycle, StartError, StartRefusal, StartedRun};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+#[async_trait]
+impl RunLifecycle for SeaOrmStore {
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(workspace = %new.workspace_id, run_type = %new.run_type),
+        err
+    )]
+    async fn insert_or_get_active(&self, new: &NewOperationRun) -> Result<StartedRun, StartError> {
+        for _ in 0..START_ATTEMPTS {
+            match self.try_insert_run(new).await {
+                Ok(Some(run)) => return Ok(StartedRun { run, reused: false }),
+                Ok(None) => {}
+                // Without a tenant the only foreign key the insert can break is the workspace's.
+                Err(PortError::NotFound) if new.tenant_id.is_none() => {
+                    return Err(StartRefusal::UnknownWorkspace(new.workspace_id).into());
+                }
+                Err(error) => return Err(error.into()),
+            }
+            // The insert lost against an active run of the identity; that run may complete
+            // before it is read, and then the next attempt can insert.
+            if let Some(run) = self.active_run_of(new).await? {
+                return Ok(StartedRun { run, reused: true });
+            }
+            // Neither inserted nor found: either the tenant check refused the insert, or the
+            // active run completed in between. Only this rare path pays for telling them apart.
+            if let Some(tenant) = new.tenant_id
+                && !self.tenant_in_workspace(tenant, new.workspace_id).await?
+            {
+                tracing::debug!(%tenant, "tenant not in the workspace, nothing inserted");
+                return Err(StartRefusal::TenantNotInWorkspace {
+                    tenant,
+                    workspace: new.workspace_id,
+                }
+                .into());
+            }
+        }
+        Err(PortError::from(StoreError::Contention(format!(
+            "could not start a run of identity {} after {START_ATTEMPTS} attempts",
+            new.identity_hash
+        )))
+        .into())
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, next), fields(next = %next.status), err)]
+    async fn transition(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let updated = state_set(Entity::update_many(), next, now)
+            .filter(Column::Id.eq(id.get()))
+            .filter(Column::Status.eq(expected.as_str()))
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        match updated.into_iter().next() {
+            Some(row) => convert::run(row),
+            None => Err(self.why_unchanged(id, expected.as_str()).await),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, next), fields(next = %next.status), err)]
+    async fn complete_if_stale(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        heartbeat_before: DateTime<Utc>,
+        next: &RunState,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        // The heartbeat is compared in the same UPDATE as the status: a progress update that
+        // lands between the reaper's query and this statement makes it match no row.
+        let updated = state_set(Entity::update_many(), next, now)
+            .filter(Column::Id.eq(id.get()))
+            .filter(Column::Status.eq(expected.as_str()))
+            .filter(Column::UpdatedAt.lt(db_time(heartbeat_before)))
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        if let Some(row) = updated.into_iter().next() {
+            return convert::run(row);
+        }
+        match self.find_run(id).await? {
+            None => Err(PortError::NotFound),
+            Some(run) if run.status() != expected => Err(PortError::Conflict(format!(
+                "run {id} is {}, expected {expected}",
+                run.status()
+            ))),
+            Some(run) => Err(PortError::Conflict(format!(
+                "run {id} has a heartbeat at {}, not before {}",
+                run.updated_at().to_rfc3339(),
+                heartbeat_before.to_rfc3339()
+            ))),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, next, delta), fields(next = %next.status), err)]
+    async fn transition_with_counts(
+        &self,
+        id: RunId,
+        expected: RunStatus,
+        next: &RunState,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let dialect = self.dialect()?;
+        let delta: Vec<_> = delta.iter().map(|(n, v)| (n.clone(), v)).collect();
+        // One UPDATE: the counts are added against the row being updated and the status is
+        // compared in the same statement, so the completion and its counts land together or
+        // not at all.
+        let update = state_set(Entity::update_many(), next, now)
+            .filter(Column::Id.eq(id.get()))
+            .filter(Column::Status.eq(expected.as_str()));
+        let updated = counts_set(dialect, update, &delta)
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        if let Some(row) = updated.into_iter().next() {
+            return convert::run(row);
+        }
+        let Some(run) = self.find_run(id).await? else {
+            return Err(PortError::NotFound);
+        };
+        if run.status() != expected {
+            return Err(PortError::Conflict(format!(
+                "run {id} is {}, expected {expected}",
+                run.status()
+            )));
+        }
+        match overflowing(&run, &delta) {
+            Some(name) => Err(PortError::CountOverflow(name.to_string())),
+            None => Err(PortError::Conflict(format!(
+                "run {id} changed while it was completed with counts"
+            ))),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, delta), err)]
+    async fn increment_counts(
+        &self,
+        id: RunId,
+        delta: &SummaryCounts,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let dialect = self.dialect()?;
+        let delta: Vec<_> = delta.iter().map(|(n, v)| (n.clone(), v)).collect();
+        let update = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
+            .filter(Column::Id.eq(id.get()))
+            .filter(Expr::cust(ACTIVE));
+        let updated = counts_set(dialect, update, &delta)
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        if let Some(row) = updated.into_iter().next() {
+            return convert::run(row);
+        }
+        let Some(run) = self.find_run(id).await? else {
+            return Err(PortError::NotFound);
+        };
+        if !run.status().is_active() {
+            return Err(PortError::Conflict(format!("run {id} is completed")));
+        }
+        // Active, so the overflow guard refused; counts only grow, so re-checking on the row as
+        // read now names the same count.
+        match overflowing(&run, &delta) {
+            Some(name) => Err(PortError::CountOverflow(name.to_string())),
+            None => Err(PortError::Conflict(format!(
+                "run {id} changed while its counts were updated"
+            ))),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, patch), err)]
+    async fn merge_context(
+        &self,
+        id: RunId,
+        patch: &RunContext,
+        now: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
+        let dialect = self.dialect()?;
+        let serde_json::Value::Object(patch) = patch.to_json() else {
+            return Err(
+                StoreError::OutOfRange("a run context must be a JSON object".into()).into(),
+            );
+        };
+        let mut update = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
+            .filter(Column::Id.eq(id.get()))
+            .filter(Expr::cust(ACTIVE));
+        if !patch.is_empty() {
+            let merged = sql::context_merged(dialect, &patch).ok_or_else(|| {
+                StoreError::OutOfRange("context keys must not contain a double quote".into())
+            })?;
+            update = update.col_expr(Column::Context, merged);
+        }
+        let updated = update
+            .exec_with_returning(&self.conn)
+            .await
+            .map_err(map_db_err)?;
+        match updated.into_iter().next() {
+            Some(row) => convert::run(row),
+            None => Err(self.why_unchanged(id, "queued or running").await),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Reads for a viewer, under the product's 404/403 rules.
+
+use crate::error::ServiceError;
+use crate::service::{MAX_PAGE_SIZE, OperationRunService};
+use operation_runs_domain::{Capability, OperationRun, RunId, UserId, WorkspaceId, authorize};
+use operation_runs_ports::{RunListQuery, RunPage};
+
+impl OperationRunService {
+    /// Checks that `viewer` may use `capability` in `workspace`: the rule every read and
+    /// write for a viewer applies first (for crates that build further use cases, such as a
+    /// backup schedule's history).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for a viewer who is not a member (or an unknown workspace);
+    /// [`ServiceError::Forbidden`] for a member without the capability;
+    /// [`ServiceError::Port`] when the directory fails.
+    pub async fn authorize(
+        &self,
+        viewer: UserId,
+        workspace: WorkspaceId,
+        capability: Capability,
+    ) -> Result<(), ServiceError> {
+        let membership = self.ports.directory.membership(workspace, viewer).await?;
+        Ok(authorize(membership, capability)?)
+    }
+
+    /// One run of a workspace, for a viewer.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] if the run does not exist, belongs to another workspace than
+    /// `workspace`, or the viewer is not a member; [`ServiceError::Forbidden`] for a member
+    /// without the view capability; [`ServiceError::Port`] when the store fails.
+    #[tracing::instrument(skip(self), err(level = "debug"))]
+    pub async fn show_run(
+        &self,
+        viewer: UserId,
+        workspace: WorkspaceId,
+        run: RunId,
+    ) -> Result<OperationRun, ServiceError> {
+        let found = self.ports.queries.get(run).await?;
+        if found.workspace_id() != workspace {
+            return Err(ServiceError::NotFound);
+        }
+        self.authorize(viewer, workspace, Capability::ViewOperations)
+            .await?;
+        Ok(found)
+    }
+
+    /// A page of a workspace's runs, newest first, for a viewer; `query.limit` runs at most,
+    /// 1 to [`MAX_PAGE_SIZE`].
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidPageSize`] for a limit of 0 or above [`MAX_PAGE_SIZE`] (checked
+    /// before anything is read); [`ServiceError::NotFound`] if the viewer is not a member of the
+    /// workspace;
+    /// [`ServiceError::Forbidden`] for a member without the view capability;
+    /// [`ServiceError::Port`] when the store fails.
+    #[tracing::instrument(skip(self, query), fields(workspace = %query.workspace_id), err(level = "debug"))]
+    pub async fn list_runs(
+        &self,
+        viewer: UserId,
+        query: &RunListQuery,
+    ) -> Result<RunPage, ServiceError> {
+        if !(1..=MAX_PAGE_SIZE).contains(&query.limit) {
+            return Err(ServiceError::InvalidPageSize {
+                requested: query.limit,
+                max: MAX_PAGE_SIZE,
+            });
+        }
+        self.authorize(viewer, query.workspace_id, Capability::ViewOperations)
+            .await?;
+        Ok(self.ports.queries.list(query).await?)
+    }
+}
