@@ -135,10 +135,18 @@ async fn wait_before_retry(attempt: u32, statement: &str, error: &DbErr) -> Resu
         )));
     }
     let wait = backoff(attempt);
+    // The start of the statement says which it is; the whole of step 6's is a paragraph.
+    let shown: String = statement
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(100)
+        .collect();
     tracing::warn!(
         attempt = attempt + 1,
         retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-        statement,
+        statement = shown,
         "lock not available within the lock timeout; retrying"
     );
     tokio::time::sleep(wait).await;
