@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use operation_runs_migration::Migrator;
 
+mod stores;
+pub use stores::{StoreBackend, TestStore, runs_of, service_ports};
+
 /// Which server a test database lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

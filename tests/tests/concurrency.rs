@@ -1,4 +1,5 @@
-//! Races the database must settle, on every backend, with each contender on its own connection.
+//! Races a store must settle, on every backend of `on_every_store!`, with each contender on a
+//! handle of its own (its own connection pool on a SQL store).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -8,11 +9,10 @@ use operation_runs_domain::{
     Transition, WorkspaceId,
 };
 use operation_runs_ports::{
-    Clock, PortError, Provisioning, RunLifecycle, RunListQuery, RunPage, RunQueries,
+    Clock, PortError, RunFilter, RunListQuery, RunPage, RunQueries, RunStore,
 };
-use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_service::{OperationRunService, ServiceError, ServicePorts};
-use operation_runs_tests::{TestDb, on_every_backend};
+use operation_runs_tests::{TestStore, on_every_store, runs_of, service_ports};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -39,31 +39,44 @@ fn new_run(ws: WorkspaceId, tenant: TenantId, identity: serde_json::Value) -> Ne
     }
 }
 
-async fn setup(db: &TestDb) -> (SeaOrmStore, WorkspaceId, TenantId) {
-    let store = SeaOrmStore::from_connection(db.conn.clone());
+async fn setup(harness: &TestStore) -> (Arc<dyn RunStore>, WorkspaceId, TenantId) {
+    let store = harness.store.clone();
     let ws = store.create_workspace("Contoso").await.unwrap();
     let tenant = store.create_tenant(ws, "contoso.example").await.unwrap();
     (store, ws, tenant)
 }
 
-/// `n` stores, each on a connection pool of its own.
-async fn own_connections(db: &TestDb, n: usize) -> Vec<SeaOrmStore> {
+/// `n` handles on the store, each on a connection pool of its own.
+async fn own_connections(harness: &TestStore, n: usize) -> Vec<Arc<dyn RunStore>> {
     let mut stores = Vec::with_capacity(n);
     for _ in 0..n {
-        stores.push(SeaOrmStore::from_connection(db.connect_again().await));
+        stores.push(harness.another_handle().await);
     }
     stores
 }
 
-async fn close(stores: Vec<SeaOrmStore>) {
-    for store in stores {
-        store.connection().clone().close().await.unwrap();
-    }
+/// A run of `identity`, started and begun at `t0()`.
+async fn start_running(
+    store: &Arc<dyn RunStore>,
+    ws: WorkspaceId,
+    tenant: TenantId,
+    identity: serde_json::Value,
+) -> OperationRun {
+    let queued = store
+        .insert_or_get_active(&new_run(ws, tenant, identity))
+        .await
+        .unwrap()
+        .run;
+    let begin = queued.next_state(Transition::Begin, t0()).unwrap();
+    store
+        .transition(queued.id(), RunStatus::Queued, &begin, t0())
+        .await
+        .unwrap()
 }
 
-async fn concurrent_starters_of_one_identity_share_one_run(db: TestDb) {
-    let (store, ws, tenant) = setup(&db).await;
-    let stores = own_connections(&db, 32).await;
+async fn concurrent_starters_of_one_identity_share_one_run(harness: TestStore) {
+    let (store, ws, tenant) = setup(&harness).await;
+    let stores = own_connections(&harness, 32).await;
     let new = new_run(ws, tenant, json!({"selection": "all"}));
     // Several rounds: after the shared run completes, the identity starts exactly once again.
     let mut run_ids = BTreeSet::new();
@@ -99,14 +112,12 @@ async fn concurrent_starters_of_one_identity_share_one_run(db: TestDb) {
         );
         let id = *ids.first().unwrap();
         assert!(run_ids.insert(id), "round {round} started a new run");
-        assert_eq!(
-            db.scalar_i64(&format!(
-                "SELECT COUNT(*) FROM operation_runs WHERE status IN ('queued', 'running') AND run_identity_hash = '{}'",
-                new.identity_hash
-            ))
-            .await,
-            Some(1)
-        );
+        let active = runs_of(&store, ws, RunFilter::default())
+            .await
+            .into_iter()
+            .filter(|r| r.status().is_active() && r.identity_hash() == &new.identity_hash)
+            .count();
+        assert_eq!(active, 1, "round {round}");
         let run = store.get(id).await.unwrap();
         let next = run
             .next_state(Transition::Complete(RunOutcome::Cancelled), t0())
@@ -116,21 +127,17 @@ async fn concurrent_starters_of_one_identity_share_one_run(db: TestDb) {
             .await
             .unwrap();
     }
-    assert_eq!(
-        db.scalar_i64("SELECT COUNT(*) FROM operation_runs").await,
-        Some(3)
-    );
-    close(stores).await;
+    assert_eq!(runs_of(&store, ws, RunFilter::default()).await.len(), 3);
 }
 
-async fn concurrent_increments_lose_nothing(db: TestDb) {
-    let (store, ws, tenant) = setup(&db).await;
+async fn concurrent_increments_lose_nothing(harness: TestStore) {
+    let (store, ws, tenant) = setup(&harness).await;
     let run = store
         .insert_or_get_active(&new_run(ws, tenant, json!({})))
         .await
         .unwrap()
         .run;
-    let stores = own_connections(&db, 10).await;
+    let stores = own_connections(&harness, 10).await;
     let total = CountName::parse("total").unwrap();
     let processed = CountName::parse("processed").unwrap();
     let barrier = Arc::new(Barrier::new(50));
@@ -159,24 +166,14 @@ async fn concurrent_increments_lose_nothing(db: TestDb) {
     assert_eq!(stored.summary_counts().get(&total), 50);
     assert_eq!(stored.summary_counts().get(&processed), 50);
     assert_eq!(stored.updated_at(), t0() + Duration::seconds(1));
-    close(stores).await;
 }
 
-async fn increments_racing_a_completion_with_counts_lose_nothing(db: TestDb) {
-    let (store, ws, tenant) = setup(&db).await;
-    let stores = own_connections(&db, 8).await;
+async fn increments_racing_a_completion_with_counts_lose_nothing(harness: TestStore) {
+    let (store, ws, tenant) = setup(&harness).await;
+    let stores = own_connections(&harness, 8).await;
     let total = CountName::parse("total").unwrap();
     for round in 0..5 {
-        let queued = store
-            .insert_or_get_active(&new_run(ws, tenant, json!({ "round": round })))
-            .await
-            .unwrap()
-            .run;
-        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
-        let running = store
-            .transition(queued.id(), RunStatus::Queued, &begin, t0())
-            .await
-            .unwrap();
+        let running = start_running(&store, ws, tenant, json!({ "round": round })).await;
         let done = running
             .next_state(Transition::Complete(RunOutcome::Succeeded), t0())
             .unwrap();
@@ -231,23 +228,13 @@ async fn increments_racing_a_completion_with_counts_lose_nothing(db: TestDb) {
             "round {round}"
         );
     }
-    close(stores).await;
 }
 
-async fn a_reaper_racing_a_completion_never_overwrites_it(db: TestDb) {
-    let (store, ws, tenant) = setup(&db).await;
-    let stores = own_connections(&db, 2).await;
+async fn a_reaper_racing_a_completion_never_overwrites_it(harness: TestStore) {
+    let (store, ws, tenant) = setup(&harness).await;
+    let stores = own_connections(&harness, 2).await;
     for round in 0..20 {
-        let queued = store
-            .insert_or_get_active(&new_run(ws, tenant, json!({ "round": round })))
-            .await
-            .unwrap()
-            .run;
-        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
-        let running = store
-            .transition(queued.id(), RunStatus::Queued, &begin, t0())
-            .await
-            .unwrap();
+        let running = start_running(&store, ws, tenant, json!({ "round": round })).await;
 
         let finished_at = t0() + Duration::minutes(5);
         let done = running
@@ -263,7 +250,7 @@ async fn a_reaper_racing_a_completion_never_overwrites_it(db: TestDb) {
         ));
 
         let barrier = Arc::new(Barrier::new(2));
-        let race = |s: SeaOrmStore, state: operation_runs_domain::RunState, now| {
+        let race = |s: Arc<dyn RunStore>, state: operation_runs_domain::RunState, now| {
             let barrier = barrier.clone();
             let id = running.id();
             tokio::spawn(async move {
@@ -306,7 +293,6 @@ async fn a_reaper_racing_a_completion_never_overwrites_it(db: TestDb) {
         assert!(matches!(late, Err(PortError::Conflict(_))));
         assert_eq!(store.get(running.id()).await.unwrap(), winner);
     }
-    close(stores).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,13 +309,13 @@ impl Clock for FixedClock {
 
 /// The service over `queries`, the rest of the ports on `store`, at a fixed time.
 fn service_at(
-    store: &SeaOrmStore,
+    store: &Arc<dyn RunStore>,
     queries: Arc<dyn RunQueries>,
     now: DateTime<Utc>,
 ) -> OperationRunService {
     let ports = ServicePorts {
         queries,
-        ..ServicePorts::from_store(Arc::new(store.clone()))
+        ..service_ports(store)
     };
     OperationRunService::new(
         ports.with_clock(Arc::new(FixedClock(now))),
@@ -339,24 +325,15 @@ fn service_at(
 
 /// `n` running inventory syncs whose last heartbeat is at `t0()`.
 async fn running_runs(
-    store: &SeaOrmStore,
+    store: &Arc<dyn RunStore>,
     ws: WorkspaceId,
     tenant: TenantId,
     n: usize,
 ) -> Vec<RunId> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let queued = store
-            .insert_or_get_active(&new_run(ws, tenant, json!({ "worker": i })))
-            .await
-            .unwrap()
-            .run;
-        let begin = queued.next_state(Transition::Begin, t0()).unwrap();
-        store
-            .transition(queued.id(), RunStatus::Queued, &begin, t0())
-            .await
-            .unwrap();
-        ids.push(queued.id());
+        let running = start_running(store, ws, tenant, json!({ "worker": i })).await;
+        ids.push(running.id());
     }
     ids
 }
@@ -379,7 +356,7 @@ type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Sen
 ///
 /// (Written out the way `#[async_trait]` expands, so this crate needs no extra dependency.)
 struct WorkersWakeUpAfterFind {
-    store: SeaOrmStore,
+    store: Arc<dyn RunStore>,
     worker: OperationRunService,
 }
 
@@ -439,14 +416,14 @@ impl RunQueries for WorkersWakeUpAfterFind {
     }
 }
 
-async fn progress_right_after_the_reapers_query_keeps_runs_alive(db: TestDb) {
-    let (store, ws, tenant) = setup(&db).await;
+async fn progress_right_after_the_reapers_query_keeps_runs_alive(harness: TestStore) {
+    let (store, ws, tenant) = setup(&harness).await;
     let ids = running_runs(&store, ws, tenant, 3).await;
     let reaped_at = t0() + Duration::hours(2);
     // The workers' progress lands at `reaped_at`, well after the threshold: they are alive.
-    let worker = service_at(&store, Arc::new(store.clone()), reaped_at);
+    let worker = service_at(&store, store.clone(), reaped_at);
     let runs = Arc::new(WorkersWakeUpAfterFind {
-        store: SeaOrmStore::from_connection(db.connect_again().await),
+        store: harness.another_handle().await,
         worker,
     });
     let reaper = service_at(&store, runs, reaped_at);
@@ -463,21 +440,21 @@ async fn progress_right_after_the_reapers_query_keeps_runs_alive(db: TestDb) {
     }
 }
 
-async fn progress_racing_the_reaper_is_never_reaped_after_it_landed(db: TestDb) {
-    let (store, ws, tenant) = setup(&db).await;
-    let workers = own_connections(&db, 8).await;
-    let reaper_store = SeaOrmStore::from_connection(db.connect_again().await);
+async fn progress_racing_the_reaper_is_never_reaped_after_it_landed(harness: TestStore) {
+    let (store, ws, tenant) = setup(&harness).await;
+    let workers = own_connections(&harness, 8).await;
+    let reaper_store = harness.another_handle().await;
     let now = t0() + Duration::hours(2);
     for round in 0..4 {
         let ids = running_runs(&store, ws, tenant, 24).await;
-        let reaper = service_at(&store, Arc::new(reaper_store.clone()), now);
+        let reaper = service_at(&store, reaper_store.clone(), now);
         let barrier = Arc::new(Barrier::new(ids.len() + 1));
         let progress: Vec<_> = ids
             .iter()
             .enumerate()
             .map(|(i, &id)| {
                 let s = workers[i % workers.len()].clone();
-                let service = service_at(&s, Arc::new(s.clone()), now);
+                let service = service_at(&s, s.clone(), now);
                 let barrier = barrier.clone();
                 tokio::spawn(async move {
                     barrier.wait().await;
@@ -539,11 +516,9 @@ async fn progress_racing_the_reaper_is_never_reaped_after_it_landed(db: TestDb) 
             }
         }
     }
-    close(workers).await;
-    reaper_store.connection().clone().close().await.unwrap();
 }
 
-on_every_backend!(migrated =>
+on_every_store!(
     concurrent_starters_of_one_identity_share_one_run,
     concurrent_increments_lose_nothing,
     increments_racing_a_completion_with_counts_lose_nothing,

@@ -12,3 +12,23 @@ async fn fresh_database_is_empty_and_private(db: TestDb) {
 }
 
 on_every_backend!(new => fresh_database_is_empty_and_private);
+
+/// Each store of the generic suites starts empty and is its own; another handle on it (another
+/// connection pool, or a clone of the in-memory store) sees the same data.
+mod stores {
+    use operation_runs_tests::{TestStore, on_every_store};
+
+    async fn fresh_store_is_private_and_its_handles_share_it(harness: TestStore) {
+        let ws = harness.store.create_workspace("Contoso").await.unwrap();
+        let other = harness.another_handle().await;
+        let tenant = other.create_tenant(ws, "contoso.example").await.unwrap();
+        assert_eq!(
+            harness.store.tenant_workspace(tenant).await.unwrap(),
+            Some(ws)
+        );
+        let fresh = TestStore::new(harness.backend).await.unwrap();
+        assert_eq!(fresh.store.tenant_workspace(tenant).await.unwrap(), None);
+    }
+
+    on_every_store!(fresh_store_is_private_and_its_handles_share_it);
+}

@@ -8,23 +8,18 @@ use operation_runs_domain::{
     BackupScheduleId, IdentityHash, NewOperationRun, OperationRun, RunContext, RunId, RunOutcome,
     RunType, SummaryCounts, Transition,
 };
-use operation_runs_ports::{
-    HistoryPurgeCriteria, PortError, Provisioning, RunLifecycle, RunQueries, ScheduleRunHistory,
-};
-use operation_runs_sea_orm::SeaOrmStore;
-use operation_runs_tests::{TestDb, on_every_backend};
+use operation_runs_ports::{HistoryPurgeCriteria, PortError};
+use operation_runs_tests::{TestStore, on_every_store};
 use serde_json::json;
 
-on_every_backend!(migrated =>
-    batches_delete_exactly_the_purgeable_runs_between_kept_ones,
-);
+on_every_store!(batches_delete_exactly_the_purgeable_runs_between_kept_ones);
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
 }
 
-async fn batches_delete_exactly_the_purgeable_runs_between_kept_ones(db: TestDb) {
-    let store = SeaOrmStore::from_connection(db.conn.clone());
+async fn batches_delete_exactly_the_purgeable_runs_between_kept_ones(harness: TestStore) {
+    let store = harness.store.clone();
     let ws = store.create_workspace("Contoso").await.unwrap();
     let tenant = store.create_tenant(ws, "contoso.example").await.unwrap();
     let schedule = store

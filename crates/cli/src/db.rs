@@ -4,13 +4,13 @@ use crate::error::{CliError, CliResult};
 use operation_runs_domain::RunTypeRegistry;
 use operation_runs_migration::Migrator;
 pub use operation_runs_sea_orm::redact_url;
-use operation_runs_sea_orm::{SQLITE_BUSY_TIMEOUT, SeaOrmStore, StoreError};
+use operation_runs_sea_orm::{
+    DatabaseTarget, DatabaseUrl, SQLITE_BUSY_TIMEOUT, SeaOrmStore, StoreError,
+};
 use operation_runs_service::{OperationRunService, ServicePorts};
-use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::{Database, DatabaseConnection};
 use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,20 +28,21 @@ pub enum Purpose {
     Use,
 }
 
-/// Whether a SQLite URL names an in-memory database rather than a file.
-fn is_sqlite_memory(url: &str) -> bool {
-    url.contains(":memory:") || url.contains("mode=memory")
+/// The URL, parsed by the store; an unsupported one is refused with the kinds the CLI takes.
+pub fn parse_url(url: &str) -> CliResult<DatabaseUrl> {
+    DatabaseUrl::parse(url).map_err(|_| {
+        CliError::error(format!(
+            "unsupported database URL `{}`: use sqlite://FILE?mode=rwc or postgres://USER@HOST/DATABASE",
+            redact_url(url)
+        ))
+    })
 }
 
-/// The file a SQLite URL names, if that file does not exist (read as SQLite itself reads the
-/// URL, so the check and the open agree on relative paths and escapes).
-pub fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
-    if !url.starts_with("sqlite:") || is_sqlite_memory(url) {
-        return None;
-    }
-    let options = SqliteConnectOptions::from_str(url).ok()?;
-    let path = options.get_filename();
-    (!path.as_os_str().is_empty() && !path.exists()).then(|| path.to_path_buf())
+/// The file a SQLite URL names, if that file does not exist.
+pub fn missing_sqlite_file(url: &DatabaseUrl) -> Option<PathBuf> {
+    url.sqlite_file()
+        .filter(|path| !path.exists())
+        .map(Path::to_path_buf)
 }
 
 /// A missing SQLite file: commands that need an existing database say how to create it; a
@@ -72,12 +73,12 @@ fn no_such_file(shown: &str, path: &Path, purpose: Purpose) -> CliError {
 
 /// The one-line reason a connection failed, with what to do about it where we know.
 fn open_error(
-    shown: &str,
-    url: &str,
+    url: &DatabaseUrl,
     purpose: Purpose,
     reason: &str,
     acquire_timeout: Duration,
 ) -> CliError {
+    let shown = url.redacted();
     if reason.contains("timed out") {
         return CliError::error(format!(
             "cannot open database `{shown}`: no connection within {}s (is the server running and reachable?)",
@@ -85,7 +86,7 @@ fn open_error(
         ));
     }
     if let Some(path) = missing_sqlite_file(url) {
-        return no_such_file(shown, &path, purpose);
+        return no_such_file(&shown, &path, purpose);
     }
     // PostgreSQL: `database "ops" does not exist`; migrations create tables, not databases.
     if let Some(name) = reason
@@ -108,45 +109,40 @@ fn open_error(
 /// any other command a new file could only be refused for its pending migrations, and would be
 /// left behind empty.
 pub async fn connect(url: &str, purpose: Purpose) -> CliResult<DatabaseConnection> {
-    let shown = redact_url(url);
-    let mut options = SeaOrmStore::connect_options(url).map_err(|_| {
-        CliError::error(format!(
-            "unsupported database URL `{shown}`: use sqlite://FILE?mode=rwc or postgres://USER@HOST/DATABASE"
-        ))
-    })?;
-    let is_sqlite = url.starts_with("sqlite:");
+    let url = parse_url(url)?;
+    let mut options = url.connect_options();
+    let target = url.target();
     // A refused PostgreSQL connection is retried until the acquire timeout: long enough for a
     // server that is starting, short enough for a typo to surface.
-    let acquire_timeout = if is_sqlite {
+    let acquire_timeout = if target.is_sqlite() {
         SQLITE_BUSY_TIMEOUT + Duration::from_secs(5)
     } else {
         POSTGRES_CONNECT_TIMEOUT
     };
     options.acquire_timeout(acquire_timeout);
-    if !(is_sqlite && is_sqlite_memory(url)) {
-        options.max_connections(match (purpose, is_sqlite) {
-            (Purpose::Migrate, true) => 1,
-            _ => 4,
-        });
-    }
-    if is_sqlite && !is_sqlite_memory(url) {
-        match purpose {
-            Purpose::Migrate => options.map_sqlx_sqlite_opts(|o| {
+    match (target, purpose) {
+        // The store keeps the one connection that holds the database.
+        (DatabaseTarget::SqliteMemory, _) => {}
+        (DatabaseTarget::SqliteFile, Purpose::Migrate) => {
+            options.max_connections(1).map_sqlx_sqlite_opts(|o| {
                 SeaOrmStore::shared_sqlite_file(o).create_if_missing(true)
-            }),
-            Purpose::Use => {
-                if let Some(path) = missing_sqlite_file(url) {
-                    return Err(no_such_file(&shown, &path, purpose));
-                }
-                options.map_sqlx_sqlite_opts(|o| {
-                    SeaOrmStore::shared_sqlite_file(o).create_if_missing(false)
-                })
+            });
+        }
+        (DatabaseTarget::SqliteFile, Purpose::Use) => {
+            if let Some(path) = missing_sqlite_file(&url) {
+                return Err(no_such_file(&url.redacted(), &path, purpose));
             }
-        };
+            options.max_connections(4).map_sqlx_sqlite_opts(|o| {
+                SeaOrmStore::shared_sqlite_file(o).create_if_missing(false)
+            });
+        }
+        _ => {
+            options.max_connections(4);
+        }
     }
     Database::connect(options)
         .await
-        .map_err(|e| open_error(&shown, url, purpose, &e.to_string(), acquire_timeout))
+        .map_err(|e| open_error(&url, purpose, &e.to_string(), acquire_timeout))
 }
 
 /// The store on an open connection, refusing a database with pending migrations (the store's

@@ -26,6 +26,8 @@ pub struct MemoryStore {
 struct State {
     workspaces: BTreeMap<WorkspaceId, String>,
     tenants: BTreeMap<TenantId, WorkspaceId>,
+    /// Tenant names, only read by the provisioning look-ups.
+    tenant_names: BTreeMap<TenantId, String>,
     memberships: BTreeMap<(WorkspaceId, UserId), Membership>,
     runs: BTreeMap<RunId, RunRecord>,
     items: BTreeMap<InventoryItemId, InventoryItem>,
@@ -84,7 +86,8 @@ impl MemoryStore {
     }
 }
 
-/// A time as the databases keep it: to the microsecond.
+/// A time as the databases keep it: to the microsecond. Every time a call is given, stored or
+/// compared with stored times as a bound, goes through this first, as in the SQL store.
 fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }

@@ -133,7 +133,10 @@ impl FindingRepository for MemoryStore {
 }
 
 fn purgeable(set: &BackupSet, schedule: BackupScheduleId, deleted_before: DateTime<Utc>) -> bool {
-    set.schedule_id == schedule && set.deleted_at.is_some_and(|at| at < deleted_before)
+    set.schedule_id == schedule
+        && set
+            .deleted_at
+            .is_some_and(|at| at < stored_time(deleted_before))
 }
 
 #[async_trait]
@@ -259,7 +262,7 @@ impl Provisioning for MemoryStore {
     async fn create_tenant(
         &self,
         workspace: WorkspaceId,
-        _name: &str,
+        name: &str,
     ) -> Result<TenantId, PortError> {
         let mut state = self.state();
         if !state.workspaces.contains_key(&workspace) {
@@ -267,6 +270,7 @@ impl Provisioning for MemoryStore {
         }
         let id = TenantId::new(state.next_id(Table::Tenants));
         state.tenants.insert(id, workspace);
+        state.tenant_names.insert(id, name.to_owned());
         Ok(id)
     }
 
@@ -307,5 +311,43 @@ impl Provisioning for MemoryStore {
         };
         state.schedules.insert(schedule.id, schedule.clone());
         Ok(schedule)
+    }
+
+    // Maps iterate in id order, so the first match is the oldest, as the contract asks.
+
+    async fn find_workspace(&self, name: &str) -> Result<Option<WorkspaceId>, PortError> {
+        Ok(self
+            .state()
+            .workspaces
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(id, _)| *id))
+    }
+
+    async fn find_tenant(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+    ) -> Result<Option<TenantId>, PortError> {
+        let state = self.state();
+        Ok(state
+            .tenant_names
+            .iter()
+            .find(|(id, n)| n.as_str() == name && state.tenants.get(id) == Some(&workspace))
+            .map(|(id, _)| *id))
+    }
+
+    async fn find_backup_schedule(
+        &self,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<BackupSchedule>, PortError> {
+        Ok(self
+            .state()
+            .schedules
+            .values()
+            .find(|s| s.workspace_id == workspace && s.tenant_id == tenant && s.name == name)
+            .cloned())
     }
 }

@@ -98,7 +98,7 @@ impl State {
         self.history_of(criteria)
             .filter(|r| {
                 r.state.status == RunStatus::Completed
-                    && r.created_at < criteria.created_before
+                    && r.created_at < stored_time(criteria.created_before)
                     && !newest.contains(&r.id)
             })
             .map(|r| r.id)
@@ -118,9 +118,8 @@ fn set_state(record: &mut RunRecord, next: &RunState, now: DateTime<Utc>) {
 impl RunLifecycle for MemoryStore {
     async fn insert_or_get_active(&self, new: &NewOperationRun) -> Result<StartedRun, StartError> {
         let mut state = self.state();
-        if !state.workspaces.contains_key(&new.workspace_id) {
-            return Err(StartRefusal::UnknownWorkspace(new.workspace_id).into());
-        }
+        // A tenant is checked first, as the SQL store's one statement does: a tenant named with
+        // an unknown workspace is refused as not being that workspace's.
         if let Some(tenant) = new.tenant_id
             && state.tenants.get(&tenant) != Some(&new.workspace_id)
         {
@@ -129,6 +128,9 @@ impl RunLifecycle for MemoryStore {
                 workspace: new.workspace_id,
             }
             .into());
+        }
+        if !state.workspaces.contains_key(&new.workspace_id) {
+            return Err(StartRefusal::UnknownWorkspace(new.workspace_id).into());
         }
         let active = state.runs.values().find(|r| {
             r.workspace_id == new.workspace_id
@@ -184,7 +186,7 @@ impl RunLifecycle for MemoryStore {
     ) -> Result<OperationRun, PortError> {
         let mut state = self.state();
         let record = state.run_in(id, expected)?;
-        if record.updated_at >= heartbeat_before {
+        if record.updated_at >= stored_time(heartbeat_before) {
             return Err(PortError::Conflict(format!(
                 "run {id} has a heartbeat at {}, not before {}",
                 record.updated_at.to_rfc3339(),
@@ -205,9 +207,8 @@ impl RunLifecycle for MemoryStore {
     ) -> Result<OperationRun, PortError> {
         let mut state = self.state();
         let record = state.run_in(id, expected)?;
-        let mut counts = record.summary_counts.clone();
-        counts.merge(delta).map_err(overflow)?;
-        record.summary_counts = counts;
+        // All or nothing: an overflow leaves the counts as they were.
+        record.summary_counts.merge(delta).map_err(overflow)?;
         set_state(record, next, now);
         to_run(record)
     }
@@ -220,9 +221,8 @@ impl RunLifecycle for MemoryStore {
     ) -> Result<OperationRun, PortError> {
         let mut state = self.state();
         let record = state.active_run(id)?;
-        let mut counts = record.summary_counts.clone();
-        counts.merge(delta).map_err(overflow)?;
-        record.summary_counts = counts;
+        // All or nothing: an overflow leaves the counts as they were.
+        record.summary_counts.merge(delta).map_err(overflow)?;
         record.updated_at = stored_time(now);
         to_run(record)
     }
@@ -262,8 +262,10 @@ impl RunQueries for MemoryStore {
                 && f.status.is_none_or(|s| s == r.state.status)
                 && f.outcome.is_none_or(|o| o == r.state.outcome)
                 && f.tenant_id.is_none_or(|t| Some(t) == r.tenant_id)
-                && f.created_from.is_none_or(|from| r.created_at >= from)
-                && f.created_before.is_none_or(|before| r.created_at < before)
+                && f.created_from
+                    .is_none_or(|from| r.created_at >= stored_time(from))
+                && f.created_before
+                    .is_none_or(|before| r.created_at < stored_time(before))
                 && older_than(query.after, r)
         });
         page(matching, query.limit)
@@ -275,6 +277,7 @@ impl RunQueries for MemoryStore {
         limit: u32,
     ) -> Result<Vec<OperationRun>, PortError> {
         let state = self.state();
+        let heartbeat_before = stored_time(heartbeat_before);
         let mut stale: Vec<&RunRecord> = state
             .runs
             .values()

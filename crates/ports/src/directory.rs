@@ -26,8 +26,12 @@ pub trait WorkspaceDirectory: Send + Sync {
     async fn tenant_workspace(&self, tenant: TenantId) -> Result<Option<WorkspaceId>, PortError>;
 }
 
-/// Creates workspaces, tenants, memberships and schedules: what a host's administration (or a
-/// demo, or a test) does before runs exist. Not used by the use cases, which only read these.
+/// Creates and finds workspaces, tenants, memberships and schedules: what a host's
+/// administration (or a demo, or a test) does before runs exist. Not used by the use cases,
+/// which only read these.
+///
+/// Names are not unique: the `find_*` methods answer the oldest (lowest id) match, so a caller
+/// that creates what it does not find keeps finding the same row.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Provisioning: Send + Sync {
@@ -75,4 +79,33 @@ pub trait Provisioning: Send + Sync {
         name: &str,
         keep_last: u32,
     ) -> Result<BackupSchedule, PortError>;
+
+    /// The oldest workspace named `name` (exact, case-sensitive match); `None` if there is none.
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    async fn find_workspace(&self, name: &str) -> Result<Option<WorkspaceId>, PortError>;
+
+    /// The oldest tenant of `workspace` named `name`; `None` if the workspace has none (or
+    /// does not exist). A tenant of another workspace is never returned.
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    async fn find_tenant(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+    ) -> Result<Option<TenantId>, PortError>;
+
+    /// The oldest backup schedule of `tenant` in `workspace` named `name`; `None` if there is
+    /// none. A schedule of another tenant or workspace is never returned.
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails (or a stored schedule cannot be read).
+    async fn find_backup_schedule(
+        &self,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<BackupSchedule>, PortError>;
 }

@@ -9,10 +9,8 @@ use sea_orm::{DbErr, SqlErr};
 #[non_exhaustive]
 pub enum StoreError {
     /// The URL names no supported database.
-    #[error(
-        "unsupported database URL `{0}`: expected `sqlite:…` (e.g. `sqlite://runs.db?mode=rwc`) or `postgres://…`"
-    )]
-    UnsupportedUrl(String),
+    #[error(transparent)]
+    UnsupportedUrl(#[from] crate::UrlError),
     /// The database could not be reached or opened.
     #[error("cannot connect to the {backend} database `{target}`")]
     Connect {

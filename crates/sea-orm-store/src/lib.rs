@@ -13,10 +13,12 @@ mod provisioning;
 mod runs;
 mod schema;
 mod sql;
+mod url;
 
 pub use error::{StoreError, redact_url};
 pub use schema::REQUIRED_MIGRATIONS;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+pub use url::{DatabaseTarget, DatabaseUrl, UrlError};
 
 /// How long a SQLite writer waits for another connection's (or process's) write lock.
 pub const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -36,7 +38,7 @@ pub struct SeaOrmStore {
 }
 
 impl SeaOrmStore {
-    /// Connects to `url`: `sqlite://path/to/runs.db?mode=rwc` or
+    /// Connects to `url` (parsed as a [`DatabaseUrl`]): `sqlite://path/to/runs.db?mode=rwc` or
     /// `postgres://user:password@host:5432/database`, with [`SeaOrmStore::connect_options`], and
     /// checks the schema as [`SeaOrmStore::open`] does. To migrate first (or for
     /// `sqlite::memory:`, which is new and empty on every connect), connect with
@@ -48,17 +50,12 @@ impl SeaOrmStore {
     /// [`StoreError::PendingMigrations`] or [`StoreError::MigrationHistory`] as
     /// [`SeaOrmStore::open`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = Self::connect_options(url)?;
-        let backend = if url.starts_with("sqlite:") {
-            "SQLite"
-        } else {
-            "PostgreSQL"
-        };
-        let conn = Database::connect(options)
+        let url = DatabaseUrl::parse(url)?;
+        let conn = Database::connect(url.connect_options())
             .await
             .map_err(|source| StoreError::Connect {
-                backend,
-                target: redact_url(url),
+                backend: url.target().backend_name(),
+                target: url.redacted(),
                 source,
             })?;
         Self::open(conn).await
@@ -76,34 +73,14 @@ impl SeaOrmStore {
         Ok(Self { conn })
     }
 
-    /// The connection options [`SeaOrmStore::connect`] uses, to adjust (pool size, timeouts)
-    /// before connecting yourself and opening the store on the pool with [`SeaOrmStore::open`].
-    ///
-    /// A SQLite file is opened in WAL mode with a busy timeout of [`SQLITE_BUSY_TIMEOUT`], so
-    /// several processes (workers, cron jobs, `oprun`) can share it: readers run beside the
-    /// writer, and writers queue instead of failing with "database is locked". An in-memory
-    /// SQLite database keeps exactly one connection open for the life of the pool (it *is* the
-    /// database; a second connection would see another, empty one).
+    /// The connection options [`SeaOrmStore::connect`] uses (see
+    /// [`DatabaseUrl::connect_options`]), to adjust (pool size, timeouts) before connecting
+    /// yourself and opening the store on the pool with [`SeaOrmStore::open`].
     ///
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] unless the URL is a SQLite or PostgreSQL one.
     pub fn connect_options(url: &str) -> Result<ConnectOptions, StoreError> {
-        let is_sqlite = url.starts_with("sqlite:");
-        if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(StoreError::UnsupportedUrl(redact_url(url)));
-        }
-        let mut options = ConnectOptions::new(url.to_owned());
-        options.sqlx_logging(false);
-        if url.contains(":memory:") || url.contains("mode=memory") {
-            options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
-        } else if is_sqlite {
-            options.map_sqlx_sqlite_opts(Self::shared_sqlite_file);
-        }
-        Ok(options)
+        Ok(DatabaseUrl::parse(url)?.connect_options())
     }
 
     /// The settings of a SQLite file shared by several connections and processes: WAL and a

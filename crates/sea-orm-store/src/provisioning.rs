@@ -1,5 +1,5 @@
 //! `Provisioning`: workspaces, tenants, memberships and schedules, for hosts' administration,
-//! demos and tests.
+//! demos and tests. Look-ups take the lowest id, as the port's contract says.
 
 use crate::SeaOrmStore;
 use crate::convert::{self, db_time};
@@ -10,7 +10,25 @@ use chrono::Utc;
 use operation_runs_domain::{Membership, TenantId, UserId, WorkspaceId};
 use operation_runs_ports::{BackupSchedule, PortError, Provisioning};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, EntityTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    Select, Set,
+};
+
+impl SeaOrmStore {
+    /// The row with the lowest `id` among those `query` selects.
+    async fn oldest<E: EntityTrait>(
+        &self,
+        query: Select<E>,
+        id: E::Column,
+    ) -> Result<Option<E::Model>, PortError> {
+        query
+            .order_by_asc(id)
+            .one(&self.conn)
+            .await
+            .map_err(map_db_err)
+    }
+}
 
 #[async_trait]
 impl Provisioning for SeaOrmStore {
@@ -102,5 +120,43 @@ impl Provisioning for SeaOrmStore {
         .await
         .map_err(map_db_err)?;
         convert::schedule(row)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn find_workspace(&self, name: &str) -> Result<Option<WorkspaceId>, PortError> {
+        use workspaces::Column;
+        let named = workspaces::Entity::find().filter(Column::Name.eq(name));
+        let row = self.oldest(named, Column::Id).await?;
+        Ok(row.map(|w| WorkspaceId::new(w.id)))
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn find_tenant(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+    ) -> Result<Option<TenantId>, PortError> {
+        use tenants::Column;
+        let named = tenants::Entity::find()
+            .filter(Column::WorkspaceId.eq(workspace.get()))
+            .filter(Column::Name.eq(name));
+        let row = self.oldest(named, Column::Id).await?;
+        Ok(row.map(|t| TenantId::new(t.id)))
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn find_backup_schedule(
+        &self,
+        workspace: WorkspaceId,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Option<BackupSchedule>, PortError> {
+        use backup_schedules::Column;
+        let named = backup_schedules::Entity::find()
+            .filter(Column::WorkspaceId.eq(workspace.get()))
+            .filter(Column::TenantId.eq(tenant.get()))
+            .filter(Column::Name.eq(name));
+        let row = self.oldest(named, Column::Id).await?;
+        row.map(convert::schedule).transpose()
     }
 }

@@ -14,7 +14,7 @@ pub async fn run(global: &GlobalArgs, args: &PreflightArgs) -> CliResult {
     // The report reads the pre-cutover schema. Without it there is nothing to lose: a deploy
     // pipeline `oprun preflight --strict && oprun migrate up` must pass on a new database,
     // and the preflight must not create the SQLite file it was asked about.
-    if let Some(path) = db::missing_sqlite_file(&global.database_url) {
+    if let Some(path) = db::missing_sqlite_file(&db::parse_url(&global.database_url)?) {
         print_nothing_yet(
             global,
             &format!("The SQLite file {} does not exist yet", path.display()),

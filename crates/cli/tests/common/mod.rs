@@ -1,4 +1,7 @@
 //! Running the real `oprun` binary against fresh databases.
+//!
+//! New tests drive it through the typed builder [`Oprun`] (`driver.rs`); the free functions
+//! `run`, `ok`, `ok_json` and `fails` are thin forms of it over a URL and an argument list.
 #![allow(dead_code)]
 
 use operation_runs_domain::{TenantId, UserId, WorkspaceId};
@@ -7,6 +10,9 @@ use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_tests::{Backend, TestDb};
 use serde_json::Value;
 use std::process::Output;
+
+mod driver;
+pub use driver::*;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_oprun");
@@ -38,47 +44,25 @@ pub fn command() -> std::process::Command {
 
 /// Runs `oprun --database-url URL ARGS…`.
 pub fn run(url: &str, args: &[&str]) -> Ran {
-    command()
-        .arg("--database-url")
-        .arg(url)
-        .args(args)
-        .output()
-        .expect("oprun runs")
-        .into()
+    Oprun::url(url).cmd(args).run().ran
 }
 
 /// Runs and expects exit 0; returns stdout.
 #[track_caller]
 pub fn ok(url: &str, args: &[&str]) -> String {
-    let ran = run(url, args);
-    assert_eq!(
-        ran.code, 0,
-        "oprun {args:?} failed:\nstdout: {}\nstderr: {}",
-        ran.stdout, ran.stderr
-    );
-    ran.stdout
+    Oprun::url(url).cmd(args).ok().ran.stdout
 }
 
 /// Runs with `--json`, expects exit 0 and parses stdout.
 #[track_caller]
 pub fn ok_json(url: &str, args: &[&str]) -> Value {
-    let mut with_json = args.to_vec();
-    with_json.push("--json");
-    let stdout = ok(url, &with_json);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("oprun {args:?}: {e}:\n{stdout}"))
+    Oprun::url(url).cmd(args).ok_json()
 }
 
 /// Runs and expects the exit code and one `error:` line on stderr containing every needle.
 #[track_caller]
 pub fn fails(url: &str, args: &[&str], code: i32, needles: &[&str]) -> Ran {
-    let ran = run(url, args);
-    assert_eq!(
-        ran.code, code,
-        "oprun {args:?}: expected exit {code}:\nstdout: {}\nstderr: {}",
-        ran.stdout, ran.stderr
-    );
-    assert_error_line(&ran, needles);
-    ran
+    Oprun::url(url).cmd(args).fails(code, needles).ran
 }
 
 /// stderr is exactly one `error: …` line containing every needle, with no panic or backtrace.

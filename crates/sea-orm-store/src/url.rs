@@ -1,0 +1,277 @@
+//! The database URL, parsed once: which backend it names and, for SQLite, a file or memory.
+
+use crate::SeaOrmStore;
+use crate::error::redact_url;
+use sea_orm::ConnectOptions;
+use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// What a [`DatabaseUrl`] points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DatabaseTarget {
+    /// A SQLite database file: `sqlite://runs.db?mode=rwc`.
+    SqliteFile,
+    /// A SQLite database in memory: `sqlite::memory:`, or any `sqlite:` URL with `mode=memory`.
+    SqliteMemory,
+    /// A PostgreSQL database: `postgres://…` or `postgresql://…`.
+    Postgres,
+}
+
+impl DatabaseTarget {
+    /// The backend's name for messages: `SQLite` or `PostgreSQL`.
+    #[must_use]
+    pub fn backend_name(self) -> &'static str {
+        match self {
+            Self::SqliteFile | Self::SqliteMemory => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+
+    /// Whether the backend is SQLite (a file or memory).
+    #[must_use]
+    pub fn is_sqlite(self) -> bool {
+        matches!(self, Self::SqliteFile | Self::SqliteMemory)
+    }
+}
+
+/// A URL [`SeaOrmStore`] can connect to, checked once.
+///
+/// It shows itself (`Display`, `Debug`) without its password; [`DatabaseUrl::as_str`] gives
+/// the URL as written, to connect with.
+///
+/// ```
+/// use operation_runs_sea_orm::{DatabaseTarget, DatabaseUrl};
+///
+/// let url = DatabaseUrl::parse("postgres://app:s3cret@db/ops")?;
+/// assert_eq!(url.target(), DatabaseTarget::Postgres);
+/// assert_eq!(url.to_string(), "postgres://app:***@db/ops");
+/// assert!(DatabaseUrl::parse("mysql://root@db/ops").is_err());
+/// # Ok::<(), operation_runs_sea_orm::UrlError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    url: String,
+    target: DatabaseTarget,
+    sqlite_file: Option<PathBuf>,
+}
+
+impl DatabaseUrl {
+    /// Parses `url`: `sqlite:…` (a file, or memory with `:memory:` or `mode=memory`),
+    /// `postgres://…` or `postgresql://…`.
+    ///
+    /// Only the kind of URL is checked here; what the driver makes of the rest (a host that
+    /// does not answer, an unknown SQLite parameter) is reported when connecting.
+    ///
+    /// # Errors
+    /// [`UrlError::Unsupported`] for any other URL.
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
+        let target = if url.starts_with("sqlite:") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                DatabaseTarget::SqliteMemory
+            } else {
+                DatabaseTarget::SqliteFile
+            }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DatabaseTarget::Postgres
+        } else {
+            return Err(UrlError::Unsupported {
+                url: redact_url(url),
+            });
+        };
+        // Read as SQLite itself reads the URL, so checks on the file and the open agree on
+        // relative paths and escapes.
+        let sqlite_file = (target == DatabaseTarget::SqliteFile)
+            .then(|| SqliteConnectOptions::from_str(url).ok())
+            .flatten()
+            .map(|options| options.get_filename().to_path_buf())
+            .filter(|path| !path.as_os_str().is_empty());
+        Ok(Self {
+            url: url.to_owned(),
+            target,
+            sqlite_file,
+        })
+    }
+
+    /// What the URL points at.
+    #[must_use]
+    pub fn target(&self) -> DatabaseTarget {
+        self.target
+    }
+
+    /// The file a SQLite file URL names, as SQLite will open it (a relative path is read from
+    /// the current directory); `None` for other URLs, or one the driver cannot read.
+    #[must_use]
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.sqlite_file.as_deref()
+    }
+
+    /// The URL as written, password included: to connect with, never to show.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL with any password replaced by `***`, fit for messages and logs.
+    #[must_use]
+    pub fn redacted(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    /// The connection options [`SeaOrmStore::connect`] uses for this URL.
+    ///
+    /// A SQLite file is opened in WAL mode with a busy timeout of
+    /// [`SQLITE_BUSY_TIMEOUT`](crate::SQLITE_BUSY_TIMEOUT), so several processes (workers,
+    /// cron jobs, `oprun`) can share it: readers run beside the writer, and writers queue
+    /// instead of failing with "database is locked". An in-memory SQLite database keeps
+    /// exactly one connection open for the life of the pool (it *is* the database; a second
+    /// connection would see another, empty one).
+    #[must_use]
+    pub fn connect_options(&self) -> ConnectOptions {
+        let mut options = ConnectOptions::new(self.url.clone());
+        options.sqlx_logging(false);
+        match self.target {
+            DatabaseTarget::SqliteMemory => {
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            DatabaseTarget::SqliteFile => {
+                options.map_sqlx_sqlite_opts(SeaOrmStore::shared_sqlite_file);
+            }
+            DatabaseTarget::Postgres => {}
+        }
+        options
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = UrlError;
+
+    fn from_str(url: &str) -> Result<Self, UrlError> {
+        Self::parse(url)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("url", &self.redacted())
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a string is not a [`DatabaseUrl`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The URL names no supported database.
+    #[error(
+        "unsupported database URL `{url}`: expected `sqlite:…` (e.g. `sqlite://runs.db?mode=rwc`) or `postgres://…`"
+    )]
+    Unsupported {
+        /// The URL, password replaced by `***`.
+        url: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreError;
+
+    #[test]
+    fn each_kind_of_url_is_told_apart() {
+        for (url, target) in [
+            ("sqlite://runs.db?mode=rwc", DatabaseTarget::SqliteFile),
+            ("sqlite:runs.db", DatabaseTarget::SqliteFile),
+            ("sqlite::memory:", DatabaseTarget::SqliteMemory),
+            ("sqlite://x?mode=memory", DatabaseTarget::SqliteMemory),
+            ("postgres://app@db/ops", DatabaseTarget::Postgres),
+            ("postgresql://app@db:5432/ops", DatabaseTarget::Postgres),
+        ] {
+            let parsed = DatabaseUrl::parse(url).unwrap();
+            assert_eq!(parsed.target(), target, "{url}");
+            assert_eq!(parsed.as_str(), url);
+            assert_eq!(parsed.target().is_sqlite(), url.starts_with("sqlite"));
+        }
+        assert_eq!(DatabaseTarget::SqliteMemory.backend_name(), "SQLite");
+        assert_eq!(DatabaseTarget::Postgres.backend_name(), "PostgreSQL");
+    }
+
+    #[test]
+    fn other_urls_are_refused_without_their_password() {
+        for url in [
+            "mysql://root:pw@localhost/runs",
+            "runs.db",
+            "",
+            "SQLITE::memory:",
+        ] {
+            let err = DatabaseUrl::parse(url).unwrap_err();
+            let UrlError::Unsupported { url: shown } = &err;
+            assert!(!shown.contains(":pw@"), "{shown}");
+            let message = err.to_string();
+            assert!(message.contains("sqlite:") && message.contains("postgres://"));
+            assert!(!message.contains(":pw@"), "{message}");
+            assert!(matches!(
+                StoreError::from(err),
+                StoreError::UnsupportedUrl(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_sqlite_file_is_read_as_sqlite_reads_it() {
+        let url = DatabaseUrl::parse("sqlite://data/runs%20db.sqlite?mode=rwc").unwrap();
+        assert_eq!(url.sqlite_file(), Some(Path::new("data/runs db.sqlite")));
+        let url = DatabaseUrl::parse("sqlite:///tmp/runs.db").unwrap();
+        assert_eq!(url.sqlite_file(), Some(Path::new("/tmp/runs.db")));
+        for no_file in ["sqlite::memory:", "postgres://app@db/runs.db"] {
+            assert_eq!(DatabaseUrl::parse(no_file).unwrap().sqlite_file(), None);
+        }
+        // A parameter the driver refuses: still SQLite, the open will say what is wrong.
+        let url = DatabaseUrl::parse("sqlite://runs.db?mode=sideways").unwrap();
+        assert_eq!(url.target(), DatabaseTarget::SqliteFile);
+        assert_eq!(url.sqlite_file(), None);
+    }
+
+    #[test]
+    fn it_never_shows_its_password() {
+        let url: DatabaseUrl = "postgres://app:s3cret@db:5432/ops?sslmode=require"
+            .parse()
+            .unwrap();
+        let shown = "postgres://app:***@db:5432/ops?sslmode=require";
+        assert_eq!(url.to_string(), shown);
+        assert_eq!(url.redacted(), shown);
+        let debug = format!("{url:?}");
+        assert!(
+            debug.contains(shown) && !debug.contains("s3cret"),
+            "{debug}"
+        );
+        assert!(url.as_str().contains("s3cret"), "connecting needs it");
+    }
+
+    #[test]
+    fn in_memory_sqlite_keeps_one_connection_and_files_are_shared() {
+        let memory = DatabaseUrl::parse("sqlite::memory:")
+            .unwrap()
+            .connect_options();
+        assert_eq!(memory.get_max_connections(), Some(1));
+        assert_eq!(memory.get_min_connections(), Some(1));
+        let file = DatabaseUrl::parse("sqlite://runs.db")
+            .unwrap()
+            .connect_options();
+        assert_eq!(file.get_max_connections(), None, "the pool's default");
+    }
+}

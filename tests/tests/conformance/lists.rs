@@ -1,0 +1,222 @@
+//! The monitoring list: filters, workspace scope, time comparisons and keyset pages.
+
+use crate::support::*;
+use chrono::{Duration, TimeZone, Utc};
+use operation_runs_domain::{OperationRun, RunId, RunOutcome, RunStatus, RunType, WorkspaceId};
+use operation_runs_ports::{RunCursor, RunFilter, RunListQuery};
+use operation_runs_tests::{TestStore, on_every_store};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+async fn list_filters_and_workspace_scope(store: TestStore) {
+    let f = fixture(store).await;
+    let tenant2 = f.store.create_tenant(f.ws, "second").await.unwrap();
+    let sync_a = f.queued(1, t0()).await;
+    let sync_b = f.queued(2, t0() + Duration::hours(1)).await;
+    let sync_b = f
+        .complete(&sync_b, RunOutcome::Succeeded, t0() + Duration::hours(2))
+        .await;
+    let groups = f
+        .start(&new_run(
+            f.ws,
+            Some(tenant2),
+            RunType::ENTRA_GROUP_SYNC,
+            json!({}),
+            t0() + Duration::hours(3),
+        ))
+        .await;
+    let groups = f
+        .complete(&groups, RunOutcome::Failed, t0() + Duration::hours(4))
+        .await;
+    let running = f.queued(3, t0() + Duration::days(1)).await;
+    let running = f.begin(&running, t0() + Duration::days(1)).await;
+    // Another workspace's run is never listed.
+    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
+    f.start(&new_run(
+        ws2,
+        None,
+        RunType::DRIFT_GENERATE,
+        json!({}),
+        t0(),
+    ))
+    .await;
+
+    let all = f.list_all(RunFilter::default()).await;
+    assert_eq!(
+        all,
+        vec![running.id(), groups.id(), sync_b.id(), sync_a.id()]
+    );
+    let by = |filter: RunFilter| f.list_all(filter);
+    assert_eq!(
+        by(RunFilter {
+            run_type: Some("inventory_sync".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![running.id(), sync_b.id(), sync_a.id()]
+    );
+    assert_eq!(
+        by(RunFilter {
+            status: Some(RunStatus::Completed),
+            ..Default::default()
+        })
+        .await,
+        vec![groups.id(), sync_b.id()]
+    );
+    assert_eq!(
+        by(RunFilter {
+            outcome: Some(RunOutcome::Failed),
+            ..Default::default()
+        })
+        .await,
+        vec![groups.id()]
+    );
+    assert_eq!(
+        by(RunFilter {
+            tenant_id: Some(tenant2),
+            ..Default::default()
+        })
+        .await,
+        vec![groups.id()]
+    );
+    // created_from is inclusive, created_before exclusive.
+    assert_eq!(
+        by(RunFilter {
+            created_from: Some(t0() + Duration::hours(1)),
+            created_before: Some(t0() + Duration::days(1)),
+            ..Default::default()
+        })
+        .await,
+        vec![groups.id(), sync_b.id()]
+    );
+    assert_eq!(
+        by(RunFilter {
+            run_type: Some("inventory_sync".into()),
+            status: Some(RunStatus::Queued),
+            ..Default::default()
+        })
+        .await,
+        vec![sync_a.id()]
+    );
+    assert!(
+        by(RunFilter {
+            run_type: Some("nothing_like_this".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    let empty = f
+        .store
+        .list(&RunListQuery {
+            workspace_id: WorkspaceId::new(999_999),
+            filter: RunFilter::default(),
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(empty.runs.is_empty() && empty.next.is_none());
+}
+
+/// Times on SQLite are text: comparisons must still order as times, across fractional seconds,
+/// midnight, months and years.
+async fn time_filters_compare_as_times(store: TestStore) {
+    let f = fixture(store).await;
+    let base = Utc.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap();
+    let times = [
+        base,
+        base + Duration::milliseconds(5),
+        base + Duration::milliseconds(500),
+        base + Duration::microseconds(500_001),
+        base + Duration::seconds(1), // 2026-01-01T00:00:00
+        base + Duration::seconds(1) + Duration::microseconds(1),
+        base + Duration::days(40),
+    ];
+    let mut ids = Vec::new();
+    for (i, at) in times.iter().enumerate() {
+        ids.push(f.queued(i as i64, *at).await.id());
+    }
+    for (i, at) in times.iter().enumerate() {
+        let from = f
+            .list_all(RunFilter {
+                created_from: Some(*at),
+                ..Default::default()
+            })
+            .await;
+        let expected: Vec<RunId> = ids[i..].iter().rev().copied().collect();
+        assert_eq!(from, expected, "created_from {at}");
+        let before = f
+            .list_all(RunFilter {
+                created_before: Some(*at),
+                ..Default::default()
+            })
+            .await;
+        let expected: Vec<RunId> = ids[..i].iter().rev().copied().collect();
+        assert_eq!(before, expected, "created_before {at}");
+    }
+    // Read back exactly as written (microsecond precision on every backend).
+    for (id, at) in ids.iter().zip(times) {
+        assert_eq!(f.store.get(*id).await.unwrap().created_at(), at);
+    }
+}
+
+async fn list_pages_walk_everything_once_even_with_inserts_in_between(store: TestStore) {
+    let f = fixture(store).await;
+    let mut existing = Vec::new();
+    for n in 0..23 {
+        existing.push(f.queued(n, t0() + Duration::seconds(n)).await.id());
+    }
+    let expected: Vec<RunId> = existing.iter().rev().copied().collect();
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    let mut inserted = Vec::new();
+    loop {
+        let page = f.page(after, 5).await;
+        pages += 1;
+        assert!(page.runs.len() <= 5);
+        seen.extend(page.runs.iter().map(OperationRun::id));
+        // Newer runs arriving meanwhile never shift the pages.
+        inserted.push(f.queued(1000 + pages, t0() + Duration::days(1)).await.id());
+        match page.next {
+            Some(next) => {
+                assert_eq!(page.runs.len(), 5);
+                assert_eq!(next, RunCursor(page.runs.last().unwrap().id()));
+                after = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(seen, expected, "every run once, newest first");
+
+    // An exact multiple of the page size: the last full page says there is no next page.
+    let all = f.list_all(RunFilter::default()).await;
+    assert_eq!(all.len(), 23 + inserted.len());
+    let mut after = None;
+    let mut count = 0;
+    let mut seen = BTreeSet::new();
+    loop {
+        let page = f.page(after, 4).await;
+        count += 1;
+        for run in &page.runs {
+            assert!(seen.insert(run.id()));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 28);
+    assert_eq!(count, 7, "28 runs in pages of 4 is 7 pages, no empty 8th");
+    // Cursors survive their text form.
+    let cursor = RunCursor(all[3]);
+    assert_eq!(RunCursor::decode(&cursor.encode()), Some(cursor));
+}
+
+on_every_store!(
+    list_filters_and_workspace_scope,
+    time_filters_compare_as_times,
+    list_pages_walk_everything_once_even_with_inserts_in_between,
+);
