@@ -3,8 +3,9 @@
 //! concurrent build, then run again, ends in a fresh install's schema (columns, indexes with
 //! their validity, constraints) and in exactly the references of an uninterrupted run.
 //!
-//! PostgreSQL only: skipped when `OPRUN_TEST_POSTGRES_URL` is unset, failing when
-//! `OPRUN_REQUIRE_POSTGRES=1` and the server is unreachable.
+//! The PostgreSQL tests are skipped when `OPRUN_TEST_POSTGRES_URL` is unset, and fail when
+//! `OPRUN_REQUIRE_POSTGRES=1` and the server is unreachable. One test kills the SQLite cutover,
+//! whose steps are single transactions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -14,6 +15,7 @@ use cutover_support::{
     PAUSED, assert_same, expected, finish_and_compare, legacy_postgres, recorded, references, rows,
     schema, start,
 };
+use operation_runs_tests::Backend;
 use sea_orm::ConnectionTrait;
 use std::time::{Duration, Instant};
 
@@ -174,4 +176,28 @@ async fn a_run_deleted_after_its_batch_is_nulled_before_the_keys_are_validated()
         &references(&deleted_first.conn).await,
         "references",
     );
+}
+
+/// SQLite: each step is one transaction, so a migration killed in the middle of the backfill
+/// leaves nothing of the step behind, and the rerun ends as an uninterrupted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_killed_during_the_backfill_rolls_the_step_back() {
+    let expected = cutover_support::expected_on(Backend::Sqlite).await.unwrap();
+    let db = cutover_support::legacy(Backend::Sqlite).await.unwrap();
+    let mut migration = start(
+        &db.url,
+        &[],
+        &[("OPRUN_MIGRATION_PAUSE_AT", "backfill-batch")],
+    );
+    migration.wait_for(PAUSED, PATIENCE);
+    migration.kill();
+    let written = db
+        .scalar_i64(
+            "SELECT COUNT(*) FROM findings WHERE baseline_operation_run_id IS NOT NULL \
+             OR current_operation_run_id IS NOT NULL",
+        )
+        .await;
+    assert_eq!(written, Some(0), "the step's transaction rolled back");
+    assert_eq!(recorded(&db.conn).await, 3, "baseline and steps 1 and 2");
+    finish_and_compare(&db, &expected).await;
 }

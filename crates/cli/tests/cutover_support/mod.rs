@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use operation_runs_migration::fixtures::{seed_legacy_at_scale, seed_legacy_edge_cases};
-use operation_runs_tests::TestDb;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use operation_runs_tests::{Backend, TestDb};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -19,7 +19,12 @@ pub const RETRYING: &str = "lock not available within the lock timeout; retrying
 /// A PostgreSQL database at the baseline, seeded with every legacy edge case plus enough rows
 /// for several backfill batches of [`BATCH_ROWS`]; `None` when PostgreSQL is not configured.
 pub async fn legacy_postgres() -> Option<TestDb> {
-    let db = TestDb::postgres().await?;
+    legacy(Backend::Postgres).await
+}
+
+/// [`legacy_postgres`] on either backend.
+pub async fn legacy(backend: Backend) -> Option<TestDb> {
+    let db = TestDb::new(backend).await?;
     super::common::ok(&db.url, &["migrate", "up", "--steps", "1"]);
     seed_legacy_edge_cases(&db.conn).await.unwrap();
     seed_legacy_at_scale(&db.conn, 300, 400, 120).await.unwrap();
@@ -139,27 +144,32 @@ pub async fn rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String
     .collect()
 }
 
-/// The schema as the catalog describes it: columns, indexes with their validity, constraints
-/// with theirs.
+/// The schema as the catalog describes it: on PostgreSQL columns, indexes with their validity,
+/// constraints with theirs; on SQLite every object's definition.
 pub async fn schema(conn: &DatabaseConnection) -> Vec<Vec<Vec<Option<String>>>> {
+    let queries: &[&str] = match conn.get_database_backend() {
+        DbBackend::Sqlite => &["SELECT type, name, tbl_name, sql FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"],
+        _ => &[
+            "SELECT table_name::text, column_name::text, ordinal_position::text, \
+               data_type::text, is_nullable::text, column_default::text \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+             ORDER BY table_name, ordinal_position",
+            "SELECT t.relname::text, c.relname::text, pg_get_indexdef(i.indexrelid), \
+               i.indisvalid::text, i.indisready::text, i.indisunique::text \
+             FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid \
+             JOIN pg_class AS t ON t.oid = i.indrelid \
+             JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() ORDER BY 1, 2",
+            "SELECT t.relname::text, k.conname::text, k.contype::text, \
+               pg_get_constraintdef(k.oid), k.convalidated::text \
+             FROM pg_constraint AS k JOIN pg_class AS t ON t.oid = k.conrelid \
+             JOIN pg_namespace AS n ON n.oid = t.relnamespace \
+             WHERE n.nspname = current_schema() ORDER BY 1, 2",
+        ],
+    };
     let mut out = Vec::new();
-    for sql in [
-        "SELECT table_name::text, column_name::text, ordinal_position::text, data_type::text, \
-           is_nullable::text, column_default::text \
-         FROM information_schema.columns WHERE table_schema = current_schema() \
-         ORDER BY table_name, ordinal_position",
-        "SELECT t.relname::text, c.relname::text, pg_get_indexdef(i.indexrelid), \
-           i.indisvalid::text, i.indisready::text, i.indisunique::text \
-         FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid \
-         JOIN pg_class AS t ON t.oid = i.indrelid \
-         JOIN pg_namespace AS n ON n.oid = c.relnamespace \
-         WHERE n.nspname = current_schema() ORDER BY 1, 2",
-        "SELECT t.relname::text, k.conname::text, k.contype::text, pg_get_constraintdef(k.oid), \
-           k.convalidated::text \
-         FROM pg_constraint AS k JOIN pg_class AS t ON t.oid = k.conrelid \
-         JOIN pg_namespace AS n ON n.oid = t.relnamespace \
-         WHERE n.nspname = current_schema() ORDER BY 1, 2",
-    ] {
+    for sql in queries {
         out.push(rows(conn, sql).await);
     }
     out
@@ -170,11 +180,13 @@ pub async fn schema(conn: &DatabaseConnection) -> Vec<Vec<Vec<Option<String>>>> 
 pub async fn references(conn: &DatabaseConnection) -> Vec<Vec<Vec<Option<String>>>> {
     let mut out = Vec::new();
     for sql in [
-        "SELECT id::text, baseline_operation_run_id::text, current_operation_run_id::text \
-         FROM findings ORDER BY id",
-        "SELECT id::text, last_seen_operation_run_id::text FROM inventory_items ORDER BY id",
-        "SELECT id::text, type, status, outcome, failure_summary::text, \
-           (completed_at IS NULL)::text FROM operation_runs ORDER BY id",
+        "SELECT CAST(id AS TEXT), CAST(baseline_operation_run_id AS TEXT), \
+           CAST(current_operation_run_id AS TEXT) FROM findings ORDER BY id",
+        "SELECT CAST(id AS TEXT), CAST(last_seen_operation_run_id AS TEXT) \
+         FROM inventory_items ORDER BY id",
+        "SELECT CAST(id AS TEXT), type, status, outcome, CAST(failure_summary AS TEXT), \
+           CASE WHEN completed_at IS NULL THEN 'open' ELSE 'completed' END \
+         FROM operation_runs ORDER BY id",
     ] {
         out.push(rows(conn, sql).await);
     }
@@ -189,9 +201,14 @@ pub struct Expected {
 }
 
 pub async fn expected() -> Option<Expected> {
-    let fresh = TestDb::postgres().await?;
+    expected_on(Backend::Postgres).await
+}
+
+/// [`expected`] on either backend.
+pub async fn expected_on(backend: Backend) -> Option<Expected> {
+    let fresh = TestDb::new(backend).await?;
     super::common::ok(&fresh.url, &["migrate", "up"]);
-    let legacy = legacy_postgres().await?;
+    let legacy = legacy(backend).await?;
     start(&legacy.url, &[], &[]).finish();
     let expected = Expected {
         schema: schema(&fresh.conn).await,
