@@ -6,7 +6,9 @@ pub use sea_orm_migration::prelude::*;
 mod canonical;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+mod gate;
 mod legacy_rows;
+mod live;
 mod m20260101_000001_create_baseline_schema;
 mod m20260212_000001_canonicalize_run_types;
 mod m20260212_000002_add_finding_operation_run_refs;
@@ -20,6 +22,7 @@ mod preflight;
 mod sql;
 
 pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
+pub use gate::{Applied, CutoverError, DataLoss, up_checked};
 pub use m20260212_000003_backfill_operation_run_refs::{ReferenceBackfill, backfill_references};
 pub use preflight::{
     BridgeRejection, BrokenForeignKey, DuplicateIdentity, LegacyTableStats, MAX_LISTED_IDS,

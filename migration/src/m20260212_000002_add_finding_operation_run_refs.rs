@@ -9,6 +9,7 @@
 //! `down` drops both columns (on SQLite by rebuilding the table, since a column with a foreign
 //! key cannot be dropped in place); whatever they held is lost.
 
+use crate::live;
 use crate::sql::{self, Flavor};
 use sea_orm_migration::prelude::*;
 
@@ -20,19 +21,26 @@ const COLUMNS: [&str; 2] = ["baseline_operation_run_id", "current_operation_run_
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// On PostgreSQL each `ALTER TABLE` takes its lock under a short lock timeout, retried
+    /// ([`live::short_lock`]); SQLite gets one transaction from [`live::begin_if_sqlite`].
     fn use_transaction(&self) -> Option<bool> {
-        Some(true)
+        Some(false)
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
+        live::pause_point("before-step-2").await;
+        let transaction = live::begin_if_sqlite(manager).await?;
+        let db = live::conn(manager, &transaction);
         let flavor = sql::flavor(db)?;
         for column in COLUMNS {
             match flavor {
                 Flavor::Postgres => {
-                    db.execute_unprepared(&format!(
-                        "ALTER TABLE findings ADD COLUMN IF NOT EXISTS {column} BIGINT NULL"
-                    ))
+                    live::short_lock(
+                        db,
+                        &format!(
+                            "ALTER TABLE findings ADD COLUMN IF NOT EXISTS {column} BIGINT NULL"
+                        ),
+                    )
                     .await?;
                 }
                 Flavor::Sqlite => {
@@ -46,45 +54,52 @@ impl MigrationTrait for Migration {
                 }
             }
         }
-        Ok(())
+        live::commit(transaction).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        match sql::flavor(db)? {
-            Flavor::Postgres => {
-                // Dropping a column drops any index and foreign key on it.
-                for column in COLUMNS {
-                    db.execute_unprepared(&format!(
-                        "ALTER TABLE findings DROP COLUMN IF EXISTS {column}"
-                    ))
-                    .await?;
-                }
-                Ok(())
-            }
-            Flavor::Sqlite => {
-                if !sql::column_exists(db, "findings", COLUMNS[0]).await?
-                    && !sql::column_exists(db, "findings", COLUMNS[1]).await?
-                {
-                    return Ok(());
-                }
-                let legacy = sql::column_exists(db, "findings", "baseline_run_id").await?;
-                let mut columns = sql::FINDINGS_COMMON_COLUMNS.to_vec();
-                let mut indexes = vec![sql::findings_tenant_index()];
-                if legacy {
-                    columns.extend(["baseline_run_id", "current_run_id"]);
-                    indexes.extend(sql::findings_legacy_indexes());
-                }
-                sql::rebuild_sqlite_table(
+        let transaction = live::begin_if_sqlite(manager).await?;
+        let db = live::conn(manager, &transaction);
+        down(db).await?;
+        live::commit(transaction).await
+    }
+}
+
+async fn down(db: &sea_orm_migration::SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    match sql::flavor(db)? {
+        Flavor::Postgres => {
+            // Dropping a column drops any index and foreign key on it.
+            for column in COLUMNS {
+                live::short_lock(
                     db,
-                    "findings",
-                    "findings__rebuild",
-                    &sql::findings_table(Flavor::Sqlite, "findings__rebuild", legacy, false),
-                    &columns,
-                    &indexes,
+                    &format!("ALTER TABLE findings DROP COLUMN IF EXISTS {column}"),
                 )
-                .await
+                .await?;
             }
+            Ok(())
+        }
+        Flavor::Sqlite => {
+            if !sql::column_exists(db, "findings", COLUMNS[0]).await?
+                && !sql::column_exists(db, "findings", COLUMNS[1]).await?
+            {
+                return Ok(());
+            }
+            let legacy = sql::column_exists(db, "findings", "baseline_run_id").await?;
+            let mut columns = sql::FINDINGS_COMMON_COLUMNS.to_vec();
+            let mut indexes = vec![sql::findings_tenant_index()];
+            if legacy {
+                columns.extend(["baseline_run_id", "current_run_id"]);
+                indexes.extend(sql::findings_legacy_indexes());
+            }
+            sql::rebuild_sqlite_table(
+                db,
+                "findings",
+                "findings__rebuild",
+                &sql::findings_table(Flavor::Sqlite, "findings__rebuild", legacy, false),
+                &columns,
+                &indexes,
+            )
+            .await
         }
     }
 }

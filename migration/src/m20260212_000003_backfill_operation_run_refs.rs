@@ -26,17 +26,27 @@
 //! `findings.baseline_operation_run_id` and `current_operation_run_id` (a sorted build is much
 //! cheaper than one insertion per row), and on PostgreSQL their foreign keys (one join checks
 //! each, instead of a trigger per row; SQLite cannot add a foreign key to an existing column, so
-//! there the previous step declared them). Until those keys exist, the runs the bridges name are
-//! locked against deletion (`FOR KEY SHARE`, as a key check would), so that a concurrent delete
-//! waits for the migration and then nulls the reference like any other.
+//! there the previous step declared them).
+//!
+//! **On PostgreSQL** nothing of this step holds a lock for long. It runs outside the migrator's
+//! transaction: each batch commits on its own (so its row locks last one batch, and a crash
+//! keeps the batches done; a rerun reads them again and writes nothing to them), the indexes are
+//! built `CONCURRENTLY`, and each foreign key is added `NOT VALID` under a short lock timeout
+//! (see [`live`]), then validated, which lets writes through. A run deleted between the batch
+//! that wrote a reference to it and the key's addition leaves that reference dangling; once the
+//! key exists (and nulls the references of runs deleted from then on) those are nulled, as the
+//! key would have done, before it is validated. **On SQLite** the step is one transaction.
+//! The number of rows per batch can be set with `OPRUN_MIGRATION_BATCH_ROWS`.
 //!
 //! Only null canonical references are written, and the keys and indexes are added only when
 //! missing, so running it again changes nothing. `down` drops the indexes and (PostgreSQL) the
 //! foreign keys, the shape the previous step leaves; the references stay (they were null before,
 //! and the previous step's `down` drops their columns).
 
+use crate::live;
 use crate::names::INVENTORY_SYNC_RUNS;
 use crate::sql::{self, Flavor};
+use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{QueryResult, Statement};
 
@@ -379,6 +389,7 @@ async fn backfill_table<C: ConnectionTrait + ?Sized>(
                 "backfill progress"
             );
         }
+        live::pause_point("backfill-batch").await;
         if last {
             break;
         }
@@ -456,67 +467,113 @@ async fn missing_foreign_keys<C: ConnectionTrait + ?Sized>(
     Ok(missing)
 }
 
-/// Locks every run a legacy bridge names against deletion until the migration commits
-/// (`FOR KEY SHARE`, what a foreign key check takes on the row it checks). While the finding
-/// foreign keys do not exist yet, nothing else would stop a run written into a finding from
-/// being deleted before they are added, which would make adding them fail; with the lock such
-/// a delete waits and, once the keys exist, sets the reference to null like any other.
-async fn lock_bridged_runs<C: ConnectionTrait + ?Sized>(db: &C) -> Result<(), DbErr> {
-    sql::scalar_i64(
+/// Whether the foreign key `name` of `findings` is validated (PostgreSQL).
+async fn foreign_key_validated<C: ConnectionTrait + ?Sized>(
+    db: &C,
+    name: &str,
+) -> Result<bool, DbErr> {
+    Ok(sql::scalar_i64(
         db,
-        &format!(
-            "SELECT COUNT(*) FROM (SELECT o.id FROM operation_runs AS o \
-             WHERE o.id IN (SELECT l.operation_run_id FROM {INVENTORY_SYNC_RUNS} AS l) \
-             FOR KEY SHARE OF o) AS locked"
-        ),
-        vec![],
+        "SELECT COUNT(*) FROM pg_constraint AS k JOIN pg_class AS c ON c.oid = k.conrelid \
+         JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relname = 'findings' AND k.conname = $1 \
+         AND k.convalidated",
+        vec![name.into()],
     )
-    .await?;
+    .await?
+    .unwrap_or(0)
+        > 0)
+}
+
+/// Adds the canonical finding foreign keys after the backfill, without blocking writers for
+/// the scan: each is added `NOT VALID` (a moment's lock; from then on it checks new rows and
+/// nulls references to deleted runs), references to runs deleted between their backfill batch
+/// and that moment are nulled as the key would have done, then it is validated (a scan that
+/// lets writes through).
+async fn add_foreign_keys(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    for (name, column) in missing_foreign_keys(db).await? {
+        live::short_lock(
+            db,
+            &format!(
+                "ALTER TABLE findings ADD CONSTRAINT {name} FOREIGN KEY ({column}) \
+                 REFERENCES operation_runs (id) ON DELETE SET NULL NOT VALID"
+            ),
+        )
+        .await?;
+    }
+    if sql::flavor(db)? != Flavor::Postgres {
+        return Ok(());
+    }
+    for (name, column) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
+        if foreign_key_validated(db, name).await? {
+            continue;
+        }
+        let nulled = live::short_lock(
+            db,
+            &format!(
+                "UPDATE findings SET {column} = NULL WHERE {column} IS NOT NULL \
+                 AND NOT EXISTS (SELECT 1 FROM operation_runs AS o WHERE o.id = findings.{column})"
+            ),
+        )
+        .await?;
+        if nulled > 0 {
+            tracing::warn!(
+                column,
+                nulled,
+                "nulled references to runs deleted while the backfill ran"
+            );
+        }
+        live::short_lock(
+            db,
+            &format!("ALTER TABLE findings VALIDATE CONSTRAINT {name}"),
+        )
+        .await?;
+    }
     Ok(())
 }
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// Each backfill batch commits on its own on PostgreSQL, and the indexes are built
+    /// concurrently, which no transaction allows; SQLite gets one transaction from
+    /// [`live::begin_if_sqlite`].
     fn use_transaction(&self) -> Option<bool> {
-        Some(true)
+        Some(false)
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let missing_keys = missing_foreign_keys(db).await?;
-        if !missing_keys.is_empty() && sql::table_exists(db, INVENTORY_SYNC_RUNS).await? {
-            lock_bridged_runs(db).await?;
-        }
+        live::pause_point("before-step-3").await;
+        let transaction = live::begin_if_sqlite(manager).await?;
+        let db = live::conn(manager, &transaction);
         let batch = match sql::flavor(db)? {
             Flavor::Postgres => POSTGRES_BATCH_ROWS,
             Flavor::Sqlite => SQLITE_BATCH_ROWS,
         };
-        backfill_references(db, batch).await?;
-        // One join checks each key over the whole table, instead of a trigger per row written.
-        for (name, column) in missing_keys {
-            db.execute_unprepared(&format!(
-                "ALTER TABLE findings ADD CONSTRAINT {name} FOREIGN KEY ({column}) \
-                 REFERENCES operation_runs (id) ON DELETE SET NULL"
-            ))
-            .await?;
+        backfill_references(db, live::batch_rows(batch)).await?;
+        // Built once after the backfill, instead of maintained for every row it writes.
+        for (name, create) in INDEXES.iter().zip(sql::findings_canonical_indexes()) {
+            live::create_index(db, name, &create).await?;
         }
-        sql::exec_all(db, &sql::findings_canonical_indexes()).await
+        add_foreign_keys(db).await?;
+        live::commit(transaction).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let mut drops: Vec<String> = INDEXES
-            .iter()
-            .map(|index| format!("DROP INDEX IF EXISTS {index}"))
-            .collect();
+        let transaction = live::begin_if_sqlite(manager).await?;
+        let db = live::conn(manager, &transaction);
+        for index in INDEXES {
+            live::drop_index(db, index).await?;
+        }
         if sql::flavor(db)? == Flavor::Postgres {
             for (name, _) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
-                drops.push(format!(
-                    "ALTER TABLE findings DROP CONSTRAINT IF EXISTS {name}"
-                ));
+                live::short_lock(
+                    db,
+                    &format!("ALTER TABLE findings DROP CONSTRAINT IF EXISTS {name}"),
+                )
+                .await?;
             }
         }
-        sql::exec_all(db, &drops).await
+        live::commit(transaction).await
     }
 }
 

@@ -9,6 +9,7 @@
 //! empty, it cannot bring their rows back. Run the preflight first to see which legacy runs have
 //! no canonical counterpart.
 
+use crate::live;
 use crate::names::LEGACY_RUN_TABLES;
 use crate::sql;
 use sea_orm_migration::prelude::*;
@@ -19,22 +20,28 @@ pub struct Migration;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// On PostgreSQL each `DROP TABLE` takes its lock under a short lock timeout, retried
+    /// ([`live::short_lock`]); SQLite gets one transaction from [`live::begin_if_sqlite`].
     fn use_transaction(&self) -> Option<bool> {
-        Some(true)
+        Some(false)
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        sql::flavor(db)?;
-        let drops: Vec<String> = LEGACY_RUN_TABLES
-            .iter()
-            .map(|table| format!("DROP TABLE IF EXISTS {table}"))
-            .collect();
-        sql::exec_all(db, &drops).await
+        live::pause_point("before-step-5").await;
+        let transaction = live::begin_if_sqlite(manager).await?;
+        let db = live::conn(manager, &transaction);
+        for table in LEGACY_RUN_TABLES {
+            live::short_lock(db, &format!("DROP TABLE IF EXISTS {table}")).await?;
+        }
+        live::commit(transaction).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        sql::exec_all(db, &sql::legacy_run_tables(sql::flavor(db)?)).await
+        let transaction = live::begin_if_sqlite(manager).await?;
+        let db = live::conn(manager, &transaction);
+        for statement in sql::legacy_run_tables(sql::flavor(db)?) {
+            live::short_lock(db, &statement).await?;
+        }
+        live::commit(transaction).await
     }
 }

@@ -16,10 +16,19 @@
 //!   use the identical expression;
 //! - `operation_runs_active_updated_at_idx`: (`updated_at`) where active, for the stale reaper.
 //!
+//! On PostgreSQL the indexes are built `CONCURRENTLY`, outside a transaction, so writes to
+//! `operation_runs` continue meanwhile (see [`live`]). Until the unique index is valid, code
+//! still running that does not use it may start a second active run of an identity; the build
+//! then fails on the duplicate, and the step resolves duplicates again and rebuilds (an invalid
+//! index is never left in place: the next build, or the next run of the step, drops it first).
+//! On SQLite the step is one transaction.
+//!
 //! `down` drops the four indexes; superseded runs stay completed.
 
+use crate::live;
 use crate::names::ACTIVE;
 use crate::sql::{self, Flavor};
+use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 
 /// Resolves duplicate active identities and creates the canonical indexes.
@@ -97,32 +106,65 @@ const INDEXES: [&str; 4] = [
     "operation_runs_active_updated_at_idx",
 ];
 
+/// Times the unique index build may meet duplicates created meanwhile (by old code still
+/// running) before the step gives up, leaving nothing half done: a rerun starts over.
+const DUPLICATE_ROUNDS: u32 = 10;
+
+/// Completes duplicate active runs as superseded; returns how many.
+async fn supersede(db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<u64, DbErr> {
+    let superseded = live::short_lock(db, &supersede_statement(flavor)).await?;
+    if superseded > 0 {
+        tracing::warn!(superseded, "completed duplicate active runs as superseded");
+    }
+    Ok(superseded)
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// The indexes are built concurrently on PostgreSQL, which no transaction allows; SQLite
+    /// gets one transaction from [`live::begin_if_sqlite`].
     fn use_transaction(&self) -> Option<bool> {
-        Some(true)
+        Some(false)
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
+        live::pause_point("before-step-6").await;
+        let transaction = live::begin_if_sqlite(manager).await?;
+        let db = live::conn(manager, &transaction);
         let flavor = sql::flavor(db)?;
-        let superseded = db
-            .execute_unprepared(&supersede_statement(flavor))
-            .await?
-            .rows_affected();
-        if superseded > 0 {
-            tracing::warn!(superseded, "completed duplicate active runs as superseded");
+        let statements = index_statements(flavor);
+        let mut round = 0;
+        loop {
+            supersede(db, flavor).await?;
+            live::pause_point("before-unique-index").await;
+            match live::create_index(db, INDEXES[0], &statements[0]).await {
+                Ok(()) => break,
+                // Until the index is valid, writers that do not know it may start a second
+                // active run of an identity; resolve those too and build again.
+                Err(e) if live::unique_violation(&e) && round + 1 < DUPLICATE_ROUNDS => {
+                    tracing::warn!(
+                        round = round + 1,
+                        "duplicate active runs appeared during the unique index build; \
+                         resolving them and building again"
+                    );
+                    round += 1;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        sql::exec_all(db, &index_statements(flavor)).await
+        for (name, create) in INDEXES.iter().zip(&statements).skip(1) {
+            live::create_index(db, name, create).await?;
+        }
+        live::commit(transaction).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
+        let transaction = live::begin_if_sqlite(manager).await?;
+        let db = live::conn(manager, &transaction);
         sql::flavor(db)?;
-        let drops: Vec<String> = INDEXES
-            .iter()
-            .map(|index| format!("DROP INDEX IF EXISTS {index}"))
-            .collect();
-        sql::exec_all(db, &drops).await
+        for index in INDEXES {
+            live::drop_index(db, index).await?;
+        }
+        live::commit(transaction).await
     }
 }

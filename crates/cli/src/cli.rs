@@ -22,7 +22,7 @@ duration, time, cursor), migrate fresh or a data-losing migrate down without --y
 3  not found: no such run or schedule, or the user is not a member of its workspace\n  \
 4  forbidden: the user is a member without the capability to view operations\n  \
 5  conflict: illegal lifecycle transition, or another writer changed the run first\n  \
-6  preflight --strict: the cutover would lose data\n  \
+6  preflight --strict, or migrate up without --accept-data-loss: the cutover would lose data\n  \
 7  preflight --strict: the cutover would refuse to start (rows breaking foreign keys; fix them first)"
     };
 }
@@ -214,11 +214,30 @@ pub enum TokensCommand {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Apply pending migrations (all, or the next N), showing the backfill's progress.
-    #[command(after_help = "Examples:\n  oprun migrate up\n  oprun migrate up --steps 1")]
+    #[command(
+        long_about = "Apply pending migrations (all, or the next N), showing the backfill's \
+progress on stderr: a bar per table (rows done, total, rate, time left) on a terminal, a line per \
+batch otherwise.\n\n\
+Before a destructive cutover step (dropping the legacy reference columns or run tables, \
+superseding duplicate active runs) it runs the preflight. When the cutover would lose data it \
+refuses with exit 6, printing the preflight on stderr and applying nothing, unless \
+--accept-data-loss is given. A new database and a lossless cutover need no flag.\n\n\
+On PostgreSQL the cutover runs beside the application: each schema change waits at most 3 s for \
+its table lock (OPRUN_MIGRATION_LOCK_TIMEOUT_MS) and is retried with backoff, logging each retry, \
+so the application's queries queue behind it for at most that long; the backfill commits batch by batch \
+(OPRUN_MIGRATION_BATCH_ROWS); indexes are built CONCURRENTLY and foreign keys added NOT VALID, \
+then validated. Killed at any point, running `migrate up` again finishes the job. On SQLite each \
+step is one exclusive transaction: other writers wait, so run it in a quiet window.",
+        after_help = concat!("Examples:\n  oprun migrate up\n  oprun migrate up --steps 1\n  oprun preflight; oprun migrate up --accept-data-loss   # after reading what is lost", "\n\n", exit_codes!())
+    )]
     Up {
         /// Apply only the next N pending migrations.
         #[arg(long, value_name = "N")]
         steps: Option<u32>,
+        /// Apply the cutover even though the preflight says it loses data (legacy runs without
+        /// a canonical run, references that become null, superseded duplicate active runs).
+        #[arg(long)]
+        accept_data_loss: bool,
     },
     /// Roll back the last applied migration (or the last N).
     #[command(

@@ -4,7 +4,9 @@ use crate::error::{CliError, CliResult};
 use operation_runs_domain::RunTypeRegistry;
 use operation_runs_migration::Migrator;
 pub use operation_runs_sea_orm::redact_url;
-use operation_runs_sea_orm::{DatabaseTarget, DatabaseUrl, SQLITE_BUSY_TIMEOUT, SeaOrmStore};
+use operation_runs_sea_orm::{
+    DatabaseTarget, DatabaseUrl, SQLITE_BUSY_TIMEOUT, SeaOrmStore, StoreError,
+};
 use operation_runs_service::{OperationRunService, ServicePorts};
 use sea_orm::{Database, DatabaseConnection};
 use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
@@ -143,19 +145,17 @@ pub async fn connect(url: &str, purpose: Purpose) -> CliResult<DatabaseConnectio
         .map_err(|e| open_error(&url, purpose, &e.to_string(), acquire_timeout))
 }
 
-/// Refuses a database with pending migrations.
-pub async fn ensure_migrated(conn: &DatabaseConnection) -> CliResult {
-    let pending = Migrator::get_pending_migrations_read_only(conn)
-        .await
-        .map_err(|e| CliError::error(format!("cannot read the migration status: {e}")))?;
-    match pending.first() {
-        None => Ok(()),
-        Some(first) => Err(CliError::error(format!(
+/// The store on an open connection, refusing a database with pending migrations (the store's
+/// own check).
+pub async fn store(conn: DatabaseConnection) -> CliResult<SeaOrmStore> {
+    SeaOrmStore::open(conn).await.map_err(|e| match e {
+        StoreError::PendingMigrations(pending) => CliError::error(format!(
             "the database has {} pending migration(s) (next: {}); run `oprun migrate up` first",
             pending.len(),
-            first.name()
-        ))),
-    }
+            pending.first().map_or("?", String::as_str)
+        )),
+        other => CliError::error(format!("cannot read the migration status: {other}")),
+    })
 }
 
 /// Where a database stands in the migration history, read without writing anything.
@@ -240,19 +240,14 @@ impl App {
 /// Connects and refuses a database with pending migrations.
 pub async fn open(url: &str) -> CliResult<App> {
     let conn = connect(url, Purpose::Use).await?;
-    ensure_migrated(&conn).await?;
-    Ok(App::new(SeaOrmStore::from_connection(conn)))
+    Ok(App::new(store(conn).await?))
 }
 
 /// [`open`], allowing the host run types of `--types` too.
 pub async fn open_with_types(global: &crate::cli::GlobalArgs) -> CliResult<App> {
     let registry = crate::registry::load(global)?;
     let conn = connect(&global.database_url, Purpose::Use).await?;
-    ensure_migrated(&conn).await?;
-    Ok(App::with_registry(
-        SeaOrmStore::from_connection(conn),
-        registry,
-    ))
+    Ok(App::with_registry(store(conn).await?, registry))
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ pub enum Exit {
     Forbidden = 4,
     /// An illegal lifecycle transition or a lost race with another writer (HTTP 409).
     Conflict = 5,
-    /// `preflight --strict`: the cutover would lose data.
+    /// `preflight --strict`, or `migrate up` without `--accept-data-loss`: the cutover would
+    /// lose data.
     WouldLoseData = 6,
     /// `preflight --strict`: the cutover would refuse to start (rows breaking foreign keys).
     CutoverBlocked = 7,

@@ -22,6 +22,18 @@ pub enum StoreError {
         #[source]
         source: DbErr,
     },
+    /// The database lacks migrations the store needs (names oldest first): its schema is not
+    /// the one the store reads and writes, and, for example, starting a run there could insert
+    /// a second active run of one identity.
+    #[error(
+        "the database has {} pending migration(s) the store needs ({}); apply them first (`oprun migrate up`, or `operation_runs_migration::up_checked`)",
+        .0.len(),
+        .0.join(", ")
+    )]
+    PendingMigrations(Vec<String>),
+    /// The record of applied migrations could not be read.
+    #[error("cannot read the database's migration history")]
+    MigrationHistory(#[source] DbErr),
     /// The connection is to a database this adapter does not support (yet).
     #[error("the {0} backend is not supported by this adapter; use SQLite or PostgreSQL")]
     UnsupportedBackend(&'static str),

@@ -11,11 +11,13 @@ mod findings;
 mod inventory;
 mod provisioning;
 mod runs;
+mod schema;
 mod sql;
 mod tokens;
 mod url;
 
 pub use error::{StoreError, redact_url};
+pub use schema::REQUIRED_MIGRATIONS;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 pub use tokens::ApiToken;
 pub use url::{DatabaseTarget, DatabaseUrl, UrlError};
@@ -30,20 +32,25 @@ use sql::Dialect;
 /// The operation-runs ports on a SeaORM connection (SQLite or PostgreSQL).
 ///
 /// Cheap to clone: clones share the connection pool. The schema must have been created by the
-/// migration crate (`operation-runs-migration`) before the store is used.
+/// migration crate (`operation-runs-migration`) before the store is used: [`SeaOrmStore::connect`]
+/// and [`SeaOrmStore::open`] refuse a database where any of [`REQUIRED_MIGRATIONS`] is pending.
 #[derive(Debug, Clone)]
 pub struct SeaOrmStore {
     conn: DatabaseConnection,
 }
 
 impl SeaOrmStore {
-    /// Connects to `url` (parsed as a [`DatabaseUrl`]): `sqlite://path/to/runs.db?mode=rwc`,
-    /// `sqlite::memory:` or `postgres://user:password@host:5432/database`, with
-    /// [`SeaOrmStore::connect_options`].
+    /// Connects to `url` (parsed as a [`DatabaseUrl`]): `sqlite://path/to/runs.db?mode=rwc` or
+    /// `postgres://user:password@host:5432/database`, with [`SeaOrmStore::connect_options`], and
+    /// checks the schema as [`SeaOrmStore::open`] does. To migrate first (or for
+    /// `sqlite::memory:`, which is new and empty on every connect), connect with
+    /// [`SeaOrmStore::connect_options`], migrate, then [`SeaOrmStore::open`] the connection.
     ///
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] for any other kind of URL, [`StoreError::Connect`] when the
-    /// database cannot be reached or opened (the message never contains the password).
+    /// database cannot be reached or opened (the message never contains the password),
+    /// [`StoreError::PendingMigrations`] or [`StoreError::MigrationHistory`] as
+    /// [`SeaOrmStore::open`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let conn = Database::connect(url.connect_options())
@@ -53,12 +60,24 @@ impl SeaOrmStore {
                 target: url.redacted(),
                 source,
             })?;
+        Self::open(conn).await
+    }
+
+    /// The store on an open connection (pool), e.g. one opened with custom [`ConnectOptions`]
+    /// and just migrated, after checking that every migration the store needs
+    /// ([`REQUIRED_MIGRATIONS`]) is recorded as applied. Reads only.
+    ///
+    /// # Errors
+    /// [`StoreError::PendingMigrations`] naming the migrations not applied (all of them on a
+    /// new database); [`StoreError::MigrationHistory`] when the record cannot be read.
+    pub async fn open(conn: DatabaseConnection) -> Result<Self, StoreError> {
+        schema::check(&conn).await?;
         Ok(Self { conn })
     }
 
     /// The connection options [`SeaOrmStore::connect`] uses (see
     /// [`DatabaseUrl::connect_options`]), to adjust (pool size, timeouts) before connecting
-    /// yourself and wrapping the pool with [`SeaOrmStore::from_connection`].
+    /// yourself and opening the store on the pool with [`SeaOrmStore::open`].
     ///
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] unless the URL is a SQLite or PostgreSQL one.
@@ -76,7 +95,9 @@ impl SeaOrmStore {
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
     }
 
-    /// Wraps an existing connection (pool), e.g. one opened with custom [`ConnectOptions`].
+    /// Wraps an existing connection (pool) **without** checking its schema: for tools and tests
+    /// that manage the schema themselves (seeding a database before its cutover, say). An
+    /// application opens its store with [`SeaOrmStore::open`] or [`SeaOrmStore::connect`].
     #[must_use]
     pub fn from_connection(conn: DatabaseConnection) -> Self {
         Self { conn }
@@ -138,7 +159,10 @@ mod tests {
         use sea_orm::ConnectionTrait;
         let path = std::env::temp_dir().join(format!("oprun-wal-{}.db", std::process::id()));
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        let store = SeaOrmStore::connect(&url).await.unwrap();
+        let conn = Database::connect(SeaOrmStore::connect_options(&url).unwrap())
+            .await
+            .unwrap();
+        let store = SeaOrmStore::from_connection(conn);
         let row =
             |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql.to_owned());
         let mode = store

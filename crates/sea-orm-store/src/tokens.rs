@@ -152,8 +152,12 @@ mod tests {
 
     #[tokio::test]
     async fn tokens_are_found_by_hash_until_revoked() {
-        let store = SeaOrmStore::connect("sqlite::memory:").await.unwrap();
-        Migrator::up(store.connection(), None).await.unwrap();
+        let conn =
+            sea_orm::Database::connect(SeaOrmStore::connect_options("sqlite::memory:").unwrap())
+                .await
+                .unwrap();
+        Migrator::up(&conn, None).await.unwrap();
+        let store = SeaOrmStore::open(conn).await.unwrap();
         let hash = "ab".repeat(32);
         let created = store
             .create_api_token(UserId::new(7), "laptop", &hash)

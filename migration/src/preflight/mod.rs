@@ -308,8 +308,11 @@ impl PreflightReport {
             + self.blocking_rows.iter().map(|b| b.rows).sum::<u64>()
     }
 
-    /// Whether running the cutover destroys or force-completes anything.
-    fn loses_data(&self) -> bool {
+    /// Whether running the cutover destroys or force-completes anything: unbridged legacy
+    /// runs, references that become null although they had a legacy value, or superseded
+    /// duplicate active runs. What `up_checked` refuses without acceptance.
+    #[must_use]
+    pub fn loses_data(&self) -> bool {
         self.unbridged_legacy_runs() > 0 || self.lost_references() > 0 || self.superseded_runs() > 0
     }
 

@@ -137,10 +137,12 @@ pub async fn run(env: &Env) -> Result<()> {
             .extra("references_set", json!(updated))
             .note(
                 "ours = migration m20260212_000003 through Migrator::up (batches of ids, one \
-                 UPDATE per table and batch, in one transaction, then the finding foreign keys on \
-                 PostgreSQL and the finding reference indexes); baseline = one UPDATE … FROM per \
-                 table over the whole table (both finding references in one), then the same keys \
-                 and indexes; identical resulting references verified",
+                 UPDATE per table and batch, each batch committing on its own on PostgreSQL and \
+                 all in one transaction on SQLite, then the finding reference indexes, built \
+                 concurrently on PostgreSQL, and there the finding foreign keys, added NOT VALID \
+                 and validated); baseline = one UPDATE … FROM per table over the whole table \
+                 (both finding references in one), then the same keys and indexes in one \
+                 transaction; identical resulting references verified",
             ),
     );
 

@@ -2,12 +2,14 @@
 
 use crate::cli::{GlobalArgs, MigrateCommand};
 use crate::db::{self, Purpose};
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, Exit};
 use crate::output::{Table, print_json};
-use operation_runs_migration::Migrator;
+use operation_runs_domain::RunTypeRegistry;
+use operation_runs_migration::{CutoverError, DataLoss, Migrator, up_checked};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::{MigrationStatus, MigratorTrait};
 use serde_json::json;
+use std::collections::BTreeSet;
 
 async fn names(conn: &DatabaseConnection, status: MigrationStatus) -> CliResult<Vec<String>> {
     Ok(Migrator::get_migration_with_status(conn)
@@ -97,14 +99,29 @@ fn confirm_down(applied: &[String], steps: u32) -> CliResult {
     )))
 }
 
-/// Applies the pending migrations (or the next `steps`); returns the names applied.
-pub async fn up(conn: &DatabaseConnection, steps: Option<u32>) -> CliResult<Vec<String>> {
-    let before = names(conn, MigrationStatus::Pending).await?;
-    Migrator::up(conn, steps)
-        .await
-        .map_err(|e| CliError::error(format!("migrate up failed: {e}")))?;
-    let after = names(conn, MigrationStatus::Pending).await?;
-    Ok(before.into_iter().filter(|n| !after.contains(n)).collect())
+/// Applies the pending migrations (or the next `steps`) behind the preflight's data-loss gate;
+/// returns the names applied. A refusal prints the preflight on stderr and exits 6.
+pub async fn up(
+    conn: &DatabaseConnection,
+    steps: Option<u32>,
+    data_loss: DataLoss,
+) -> CliResult<Vec<String>> {
+    let allowed = RunTypeRegistry::with_builtins()
+        .iter()
+        .map(|d| d.id().to_string())
+        .collect::<BTreeSet<_>>();
+    match up_checked(conn, steps, &allowed, data_loss).await {
+        Ok(applied) => Ok(applied.migrations),
+        Err(CutoverError::WouldLoseData(report)) => {
+            eprint!("{report}");
+            Err(CliError::new(
+                Exit::WouldLoseData,
+                "migrate up refused: the cutover would lose data (see the preflight above); \
+                 nothing was applied. Pass --accept-data-loss to apply it anyway",
+            ))
+        }
+        Err(e) => Err(CliError::error(format!("migrate up failed: {e}"))),
+    }
 }
 
 /// Runs a migrate subcommand.
@@ -112,8 +129,16 @@ pub async fn run(global: &GlobalArgs, command: MigrateCommand) -> CliResult {
     let conn = db::connect(&global.database_url, Purpose::Migrate).await?;
     let failed = |what: &str, e: sea_orm::DbErr| CliError::error(format!("{what} failed: {e}"));
     match command {
-        MigrateCommand::Up { steps } => {
-            let applied = up(&conn, steps).await?;
+        MigrateCommand::Up {
+            steps,
+            accept_data_loss,
+        } => {
+            let data_loss = if accept_data_loss {
+                DataLoss::Accept
+            } else {
+                DataLoss::Refuse
+            };
+            let applied = up(&conn, steps, data_loss).await?;
             report(
                 global,
                 "apply: the database is up to date",

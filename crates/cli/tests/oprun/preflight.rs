@@ -90,7 +90,7 @@ async fn preflight_reports_what_the_cutover_would_lose() {
         );
 
         // The cutover resolves it; afterwards there is nothing left to lose.
-        oprun.migrate("up").ok();
+        oprun.migrate("up").arg("--accept-data-loss").ok();
         let after = preflight().arg("--strict").ok_json();
         assert_eq!(after["cutover_complete"], true);
         assert_eq!(after["would_lose_anything"], false);
@@ -191,7 +191,7 @@ async fn preflight_puts_rows_that_block_the_cutover_first() {
     ))
     .await;
     strict().fails(6, &["would lose data"]);
-    oprun.migrate("up").ok();
+    oprun.migrate("up").arg("--accept-data-loss").ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +229,7 @@ async fn preflight_and_cutover_of_a_legacy_database() {
         oprun.runs_list(1, 1).fails(1, &["pending migration"]);
 
         // The cutover shows the backfill's progress on stderr.
-        let ran = oprun.migrate("up").ok();
+        let ran = oprun.migrate("up").arg("--accept-data-loss").ok();
         for reference in [
             "findings.baseline_operation_run_id",
             "findings.current_operation_run_id",

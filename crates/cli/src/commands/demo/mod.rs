@@ -10,8 +10,8 @@ use crate::commands::schedules::operations;
 use crate::db::{self, App, Purpose, SchemaState};
 use crate::error::{CliError, CliResult};
 use operation_runs_domain::{TenantId, UserId, WorkspaceId};
+use operation_runs_migration::DataLoss;
 use operation_runs_ports::{BackupSchedule, Provisioning};
-use operation_runs_sea_orm::SeaOrmStore;
 use std::fmt::Display;
 
 const WORKSPACE: &str = "Demo workspace";
@@ -43,7 +43,7 @@ pub async fn run(global: &GlobalArgs) -> CliResult {
         "Operation Runs demo on {}",
         db::redact_url(&global.database_url)
     );
-    let applied = migrate::up(&migrating, None).await?;
+    let applied = migrate::up(&migrating, None, DataLoss::Refuse).await?;
     // Closing is best effort: the pool is dropped either way.
     let _ = migrating.close().await;
     let conn = db::connect(&global.database_url, Purpose::Use).await?;
@@ -52,7 +52,7 @@ pub async fn run(global: &GlobalArgs) -> CliResult {
     } else {
         println!("database: applied {} migration(s)", applied.len());
     }
-    let app = App::new(SeaOrmStore::from_connection(conn));
+    let app = App::new(db::store(conn).await?);
     let seed = seed(&app).await?;
     let ops = operations(&app);
 
