@@ -7,6 +7,8 @@ mod inventory;
 mod model;
 mod runs;
 mod schedule;
+#[cfg(any(test, feature = "mock"))]
+pub mod testing;
 
 pub use directory::{Provisioning, WorkspaceDirectory};
 pub use error::{PortError, StartError, StartRefusal};

@@ -9,10 +9,10 @@ mod probe;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use operation_runs_domain::{
     BackupScheduleId, BackupSetId, IdentityHash, Membership, OperationRun, RunContext, RunId,
-    RunOutcome, RunRecord, RunState, RunStatus, RunType, RunTypeRegistry, SummaryCounts, TenantId,
-    Transition, UserId, WorkspaceId,
+    RunOutcome, RunStatus, RunType, RunTypeRegistry, TenantId, Transition, UserId, WorkspaceId,
 };
 use operation_runs_memory::MemoryStore;
+use operation_runs_ports::testing::RunBuilder;
 use operation_runs_ports::{BackupSchedule, BackupSet, Clock, RunCursor, RunLifecycle, RunQueries};
 use operation_runs_schedule_history::{ScheduleHistory, ScheduleOperations, SchedulePorts};
 use operation_runs_service::{OperationRunService, ServicePorts};
@@ -164,30 +164,16 @@ impl World {
         let id = RunId::new(self.store.runs().last().map_or(1, |r| r.id().get() + 1));
         let identity = identity.unwrap_or_else(|| serde_json::json!({"seed": id.get()}));
         let created = base() + Duration::hours(id.get());
-        let mut state = RunState::queued();
-        if status != RunStatus::Queued {
-            state = state.apply(Transition::Begin, created).unwrap();
-        }
-        if status == RunStatus::Completed {
-            state = state.apply(Transition::Complete(outcome), created).unwrap();
-        }
-        self.store
-            .put_run(RunRecord {
-                id,
-                workspace_id: WS,
-                tenant_id: Some(TENANT),
-                user_id: None,
-                initiator_name: "scheduler".into(),
-                run_type: run_type.to_string(),
-                state,
-                identity_hash: IdentityHash::compute(WS, Some(TENANT), &run_type, &identity)
-                    .unwrap(),
-                summary_counts: SummaryCounts::new(),
-                context,
-                created_at: created,
-                updated_at: created,
-            })
-            .unwrap();
+        let hash = IdentityHash::compute(WS, Some(TENANT), &run_type, &identity).unwrap();
+        let run = RunBuilder::new(id, WS, &run_type, hash, created)
+            .tenant(Some(TENANT))
+            .context(context);
+        let run = match status {
+            RunStatus::Queued => run,
+            RunStatus::Running => run.running(),
+            RunStatus::Completed => run.completed(outcome).completed_at(created),
+        };
+        self.store.put_run(run.record()).unwrap();
         id
     }
 

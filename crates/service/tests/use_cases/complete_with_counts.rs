@@ -37,7 +37,7 @@ fn stored_with_counts(
 
 #[tokio::test]
 async fn counts_and_completion_are_one_store_call() {
-    let running = run(7).running().counts(&[("total", 5)]).build();
+    let running = run(7).running().counts(counts(&[("total", 5)])).build();
     let failures = FailureSummary::single(Failure::new(
         FailureCode::parse("device_unreachable").unwrap(),
         "device 12 did not answer",
@@ -169,7 +169,10 @@ async fn invalid_counts_on_a_legal_transition_write_nothing() {
         "{err:?}"
     );
 
-    let full = run(8).running().counts(&[("total", MAX_COUNT)]).build();
+    let full = run(8)
+        .running()
+        .counts(counts(&[("total", MAX_COUNT)]))
+        .build();
     let err = refused(&full, RunOutcome::Succeeded, &[("total", 1)]).await;
     assert!(
         matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),

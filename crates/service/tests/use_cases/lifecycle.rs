@@ -97,7 +97,7 @@ async fn a_backend_failure_is_a_port_error() {
 
 #[tokio::test]
 async fn progress_adds_validated_counts() {
-    let running = run(7).running().counts(&[("total", 5)]).build();
+    let running = run(7).running().counts(counts(&[("total", 5)])).build();
     let mut mocks = Mocks::new();
     mocks.expect_get(&running);
     let stored = running.clone();
@@ -176,7 +176,10 @@ async fn an_overflowing_count_is_refused_before_writing() {
     );
 
     // … and on top of what is stored.
-    let full = run(8).running().counts(&[("total", MAX_COUNT)]).build();
+    let full = run(8)
+        .running()
+        .counts(counts(&[("total", MAX_COUNT)]))
+        .build();
     let err = refused_on(&full, |s| async move {
         s.record_progress(RunId::new(8), &[("total", 1)]).await
     })
@@ -190,7 +193,7 @@ async fn an_overflowing_count_is_refused_before_writing() {
 #[tokio::test]
 async fn an_overflow_reported_by_the_store_is_an_invalid_count() {
     // The store is the authority: concurrent writers may have pushed the sum up since the read.
-    let running = run(7).running().counts(&[("total", 1)]).build();
+    let running = run(7).running().counts(counts(&[("total", 1)])).build();
     let mut mocks = Mocks::new();
     mocks.expect_get(&running);
     mocks

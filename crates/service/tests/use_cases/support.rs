@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use operation_runs_domain::{
-    CountName, IdentityHash, Membership, NewOperationRun, OperationRun, RunContext, RunId,
-    RunOutcome, RunRecord, RunScope, RunState, RunType, RunTypeDescriptor, RunTypeRegistry,
-    SummaryCounts, TenantId, Transition, WorkspaceId,
+    CountName, IdentityHash, Membership, NewOperationRun, OperationRun, RunId, RunRecord, RunScope,
+    RunState, RunType, RunTypeDescriptor, RunTypeRegistry, SummaryCounts, TenantId, WorkspaceId,
 };
+use operation_runs_ports::testing::RunBuilder;
 use operation_runs_ports::{
     MockClock, MockFindingRepository, MockInventoryRepository, MockRunLifecycle, MockRunQueries,
     MockWorkspaceDirectory, StartedRun,
@@ -37,81 +37,35 @@ pub fn member(view: bool, manage: bool) -> Option<Membership> {
     })
 }
 
-/// Builds a stored run in any state: `run(7).running().build()`.
-#[derive(Debug, Clone)]
-pub struct RunBuilder {
-    record: RunRecord,
-}
-
-/// An `inventory_sync` run of [`TENANT`] in [`WS`], queued, created an hour ago.
+/// An `inventory_sync` run of [`TENANT`] in [`WS`], queued, created an hour ago, with an
+/// identity of its own: `run(7).running().build()`.
 pub fn run(id: i64) -> RunBuilder {
-    RunBuilder {
-        record: RunRecord {
-            id: RunId::new(id),
-            workspace_id: WS,
-            tenant_id: Some(TENANT),
-            user_id: None,
-            initiator_name: "scheduler".into(),
-            run_type: RunType::INVENTORY_SYNC.to_string(),
-            state: RunState::queued(),
-            identity_hash: IdentityHash::parse(&format!("{id:064x}")).unwrap(),
-            summary_counts: SummaryCounts::new(),
-            context: RunContext::new(),
-            created_at: hours_ago(1),
-            updated_at: hours_ago(1),
-        },
-    }
+    RunBuilder::new(
+        RunId::new(id),
+        WS,
+        &RunType::INVENTORY_SYNC,
+        IdentityHash::parse(&format!("{id:064x}")).unwrap(),
+        hours_ago(1),
+    )
+    .tenant(Some(TENANT))
 }
 
-impl RunBuilder {
-    pub fn workspace(mut self, workspace: WorkspaceId) -> Self {
-        self.record.workspace_id = workspace;
-        self
-    }
-    pub fn tenant(mut self, tenant: Option<TenantId>) -> Self {
-        self.record.tenant_id = tenant;
-        self
-    }
-    pub fn run_type(mut self, run_type: &str) -> Self {
-        self.record.run_type = run_type.into();
-        self
-    }
-    pub fn created_at(mut self, at: DateTime<Utc>) -> Self {
-        self.record.created_at = at;
-        self.record.updated_at = self.record.updated_at.max(at);
-        self
-    }
-    pub fn updated_at(mut self, at: DateTime<Utc>) -> Self {
-        self.record.updated_at = at;
-        self
-    }
-    pub fn counts(mut self, counts: &[(&str, u64)]) -> Self {
-        self.record.summary_counts = counts
-            .iter()
-            .map(|(name, value)| (CountName::parse(name).unwrap(), *value))
-            .collect();
-        self
-    }
-    pub fn queued(mut self) -> Self {
-        self.record.state = RunState::queued();
-        self
-    }
-    pub fn running(mut self) -> Self {
-        let at = self.record.created_at;
-        self.record.state = RunState::queued().apply(Transition::Begin, at).unwrap();
-        self
-    }
-    /// Completed with `outcome`; successful outcomes pass through `running`.
-    pub fn completed(mut self, outcome: RunOutcome) -> Self {
-        let at = self.record.created_at;
-        let running = RunState::queued().apply(Transition::Begin, at).unwrap();
-        self.record.state = running
-            .apply(Transition::Complete(outcome), at + Duration::minutes(5))
-            .unwrap();
-        self
-    }
-    pub fn build(self) -> OperationRun {
-        OperationRun::from_record(self.record).unwrap()
+/// Counts from `(name, value)` pairs.
+pub fn counts(pairs: &[(&str, u64)]) -> SummaryCounts {
+    pairs
+        .iter()
+        .map(|(name, value)| (CountName::parse(name).unwrap(), *value))
+        .collect()
+}
+
+/// The shipped builder's run, which these tests never build out of order.
+pub trait Build {
+    fn build(self) -> OperationRun;
+}
+
+impl Build for RunBuilder {
+    fn build(self) -> OperationRun {
+        self.try_build().unwrap()
     }
 }
 
