@@ -9,7 +9,7 @@ use operation_runs_domain::{
     Transition, WorkspaceId,
 };
 use operation_runs_ports::{
-    Clock, PortError, RunFilter, RunListQuery, RunPage, RunQueries, RunStore,
+    Clock, PortError, RunFilter, RunListQuery, RunPage, RunQueries, RunStore, StatusCounts,
 };
 use operation_runs_service::{OperationRunService, ServiceError, ServicePorts};
 use operation_runs_tests::{TestStore, on_every_store, runs_of, service_ports};
@@ -380,6 +380,20 @@ impl RunQueries for WorkersWakeUpAfterFind {
             }
             Ok(found)
         })
+    }
+
+    fn count_by_status<'s, 'a, 'f>(
+        &'s self,
+        workspace: WorkspaceId,
+        filter: &'a RunFilter,
+        cap: u32,
+    ) -> PortFuture<'f, StatusCounts>
+    where
+        's: 'f,
+        'a: 'f,
+        Self: 'f,
+    {
+        self.store.count_by_status(workspace, filter, cap)
     }
 
     fn get<'s, 'f>(&'s self, id: RunId) -> PortFuture<'f, OperationRun>

@@ -1,8 +1,8 @@
 //! The JSON API and its OpenAPI document.
 
 use crate::dto::{
-    BackupSetDto, FailureDto, HistoryEntryDto, HistoryPageDto, RunDetailDto, RunPageDto,
-    RunSummaryDto,
+    BackupSetDto, CountDto, FailureDto, HistoryEntryDto, HistoryPageDto, RunDetailDto, RunPageDto,
+    RunSummaryDto, StatusCountsDto,
 };
 use crate::error::{ApiRefusal, ErrorBody};
 use crate::{ApiViewer, AppState, load};
@@ -25,6 +25,8 @@ use utoipa::{Modify, OpenApi};
     paths(list, show, cancel, history),
     components(schemas(
         RunPageDto,
+        StatusCountsDto,
+        CountDto,
         RunSummaryDto,
         RunDetailDto,
         FailureDto,
@@ -98,8 +100,8 @@ async fn list(
     Path(workspace): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<RunPageDto>, ApiRefusal> {
-    let (_, _, page) = load::list(&state, viewer, &workspace, query.as_deref()).await?;
-    Ok(Json(RunPageDto::from(&page)))
+    let list = load::list(&state, viewer, &workspace, query.as_deref()).await?;
+    Ok(Json(RunPageDto::new(&list.page, &list.counts)))
 }
 
 /// One run, every field.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{Failure, OperationRun};
-use operation_runs_ports::{BackupSet, RunPage};
+use operation_runs_ports::{BackupSet, CappedCount, RunPage, StatusCounts};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -102,13 +102,57 @@ pub struct RunPageDto {
     pub runs: Vec<RunSummaryDto>,
     /// Pass as `cursor` for the next (older) page; `null` on the last page.
     pub next_cursor: Option<String>,
+    /// How many runs match the filters (but for status), per status, counted up to a cap.
+    pub counts: StatusCountsDto,
 }
 
-impl From<&RunPage> for RunPageDto {
-    fn from(page: &RunPage) -> Self {
+impl RunPageDto {
+    /// A page and its counts.
+    #[must_use]
+    pub fn new(page: &RunPage, counts: &StatusCounts) -> Self {
         Self {
             runs: page.runs.iter().map(RunSummaryDto::from).collect(),
             next_cursor: page.next.map(|c| c.encode()),
+            counts: StatusCountsDto::from(counts),
+        }
+    }
+}
+
+/// Runs per status.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct StatusCountsDto {
+    /// Queued runs.
+    pub queued: CountDto,
+    /// Running runs.
+    pub running: CountDto,
+    /// Completed runs.
+    pub completed: CountDto,
+}
+
+/// A count that stops at a cap.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct CountDto {
+    /// The count, or the cap when there are more.
+    pub count: u64,
+    /// `true` when there are more than `count` (the cap): the rest was not counted.
+    pub more: bool,
+}
+
+impl From<CappedCount> for CountDto {
+    fn from(count: CappedCount) -> Self {
+        match count {
+            CappedCount::Exact(count) => Self { count, more: false },
+            CappedCount::MoreThan(count) => Self { count, more: true },
+        }
+    }
+}
+
+impl From<&StatusCounts> for StatusCountsDto {
+    fn from(counts: &StatusCounts) -> Self {
+        Self {
+            queued: counts.queued.into(),
+            running: counts.running.into(),
+            completed: counts.completed.into(),
         }
     }
 }

@@ -17,8 +17,8 @@ mod views;
 pub use api::ApiDoc;
 pub use auth::{AuthError, Authenticate};
 pub use dto::{
-    BackupSetDto, FailureDto, HistoryEntryDto, HistoryPageDto, RunDetailDto, RunPageDto,
-    RunSummaryDto,
+    BackupSetDto, CountDto, FailureDto, HistoryEntryDto, HistoryPageDto, RunDetailDto, RunPageDto,
+    RunSummaryDto, StatusCountsDto,
 };
 pub use error::ErrorBody;
 pub use legacy::LEGACY_RUN_PATHS;

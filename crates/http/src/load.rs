@@ -6,7 +6,7 @@ use crate::security::{check_origin, record_workspace};
 use crate::{AppState, path_id};
 use axum::http::HeaderMap;
 use operation_runs_domain::{BackupScheduleId, OperationRun, RunId, UserId, WorkspaceId};
-use operation_runs_ports::{BackupSchedule, BackupSet, RunListQuery, RunPage};
+use operation_runs_ports::{BackupSchedule, BackupSet, RunListQuery, RunPage, StatusCounts};
 use operation_runs_schedule_history::HistoryQuery;
 
 fn workspace(segment: &str) -> Result<WorkspaceId, Refusal> {
@@ -15,13 +15,21 @@ fn workspace(segment: &str) -> Result<WorkspaceId, Refusal> {
     Ok(WorkspaceId::new(id))
 }
 
+/// A page of a workspace's runs, and how many match per status.
+pub(crate) struct ListPage {
+    pub(crate) workspace: WorkspaceId,
+    pub(crate) params: ListParams,
+    pub(crate) page: RunPage,
+    pub(crate) counts: StatusCounts,
+}
+
 /// A page of a workspace's runs.
 pub(crate) async fn list(
     state: &AppState,
     viewer: UserId,
     workspace_segment: &str,
     raw_query: Option<&str>,
-) -> Result<(WorkspaceId, ListParams, RunPage), Refusal> {
+) -> Result<ListPage, Refusal> {
     let workspace = workspace(workspace_segment)?;
     let params = ListParams::parse(raw_query, state.service().registry())?;
     let query = RunListQuery {
@@ -31,7 +39,16 @@ pub(crate) async fn list(
         limit: params.limit,
     };
     let page = state.service().list_runs(viewer, &query).await?;
-    Ok((workspace, params, page))
+    let counts = state
+        .service()
+        .count_runs(viewer, workspace, &params.filter)
+        .await?;
+    Ok(ListPage {
+        workspace,
+        params,
+        page,
+        counts,
+    })
 }
 
 /// A run, with whether its type is registered here and whether the viewer may cancel it.

@@ -29,14 +29,8 @@ async fn list(
     Path(workspace): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Markup, PageRefusal> {
-    let (workspace, params, page) =
-        load::list(&state, viewer, &workspace, query.as_deref()).await?;
-    Ok(views::list_page(
-        workspace.get(),
-        &params,
-        &page,
-        state.service().registry(),
-    ))
+    let list = load::list(&state, viewer, &workspace, query.as_deref()).await?;
+    Ok(views::list_page(&list, state.service().registry()))
 }
 
 async fn show(

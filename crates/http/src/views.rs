@@ -3,11 +3,12 @@
 //! the pages work under whatever prefix the host mounts the router.
 
 use crate::error::Refusal;
-use crate::params::{HistoryParams, ListParams};
+use crate::load::ListPage;
+use crate::params::HistoryParams;
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use operation_runs_domain::{OperationRun, RunOutcome, RunStatus, RunType, RunTypeRegistry};
-use operation_runs_ports::{BackupSchedule, BackupSet, RunPage};
+use operation_runs_ports::{BackupSchedule, BackupSet, CappedCount, RunPage};
 
 /// The one stylesheet, inline and allowed by its hash in the Content-Security-Policy.
 pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}\
@@ -43,6 +44,25 @@ fn optional_time(at: Option<DateTime<Utc>>) -> String {
 }
 
 /// `1h 2m 3s`, `4m 5s`, `6s`, `120 ms`.
+/// A capped count for people: `1,234`, or `10,000+` past the cap.
+fn capped(count: CappedCount) -> String {
+    let grouped = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(digit);
+        }
+        out
+    };
+    match count {
+        CappedCount::Exact(n) => grouped(n),
+        CappedCount::MoreThan(cap) => format!("{}+", grouped(cap)),
+    }
+}
+
 pub(crate) fn duration(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let total = (to - from).num_milliseconds().max(0);
     if total < 1_000 {
@@ -102,12 +122,8 @@ fn select(name: &str, label: &str, options: &[&str], chosen: Option<&str>) -> Ma
 }
 
 /// A workspace's operations.
-pub(crate) fn list_page(
-    workspace: i64,
-    params: &ListParams,
-    page: &RunPage,
-    registry: &RunTypeRegistry,
-) -> Markup {
+pub(crate) fn list_page(list: &ListPage, registry: &RunTypeRegistry) -> Markup {
+    let (workspace, params, page) = (list.workspace.get(), &list.params, &list.page);
     let f = &params.filter;
     let types: Vec<&str> = registry.iter().map(|d| d.id().as_str()).collect();
     let statuses: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -127,6 +143,10 @@ pub(crate) fn list_page(
             label { "From " input type="datetime-local" name="from" value=(input_time(f.created_from)); }
             label { "Before " input type="datetime-local" name="before" value=(input_time(f.created_before)); }
             button type="submit" { "Filter" }
+        }
+        p.counts {
+            "Queued " (capped(list.counts.queued)) " · Running " (capped(list.counts.running))
+            " · Completed " (capped(list.counts.completed))
         }
         @if page.runs.is_empty() {
             p.muted { "No operations match." }
@@ -373,4 +393,18 @@ pub(crate) fn sign_in_page(next: &str, error: Option<&str>) -> Markup {
             p.muted { "Create a token with " code { "oprun tokens create --user ID" } "." }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_in_groups_of_three_and_past_the_cap_with_a_plus() {
+        assert_eq!(capped(CappedCount::Exact(0)), "0");
+        assert_eq!(capped(CappedCount::Exact(999)), "999");
+        assert_eq!(capped(CappedCount::Exact(1_234)), "1,234");
+        assert_eq!(capped(CappedCount::Exact(1_234_567)), "1,234,567");
+        assert_eq!(capped(CappedCount::MoreThan(10_000)), "10,000+");
+    }
 }

@@ -50,6 +50,49 @@ async fn filters_narrow_the_list() {
 }
 
 #[tokio::test]
+async fn counts_per_status_follow_the_filters_but_for_status() {
+    let world = seeded().await;
+    let counts = |query: &'static str| {
+        let world = &world;
+        async move {
+            let answer = get(
+                &world.app,
+                &format!("/api/workspaces/{}/operations?{query}", world.ws),
+                Who::Viewer,
+            )
+            .await;
+            assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.body);
+            answer.json()["counts"].clone()
+        }
+    };
+    let exact = |n: u64| serde_json::json!({"count": n, "more": false});
+    // One running sync, a failed group sync and a succeeded backup.
+    let all = counts("").await;
+    assert_eq!(all["queued"], exact(0));
+    assert_eq!(all["running"], exact(1));
+    assert_eq!(all["completed"], exact(2));
+    // A status filter narrows the page, not the other statuses' counts.
+    assert_eq!(counts("status=running").await, all);
+    let syncs = counts("type=inventory_sync").await;
+    assert_eq!(
+        (&syncs["running"], &syncs["completed"]),
+        (&exact(1), &exact(0))
+    );
+
+    let page = get(
+        &world.app,
+        &format!("/workspaces/{}/operations", world.ws),
+        Who::Viewer,
+    )
+    .await;
+    assert!(
+        page.body.contains("Queued 0 · Running 1 · Completed 2"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
 async fn keyset_cursors_walk_every_run_once() {
     let world = seeded().await;
     let mut seen = Vec::new();

@@ -8,8 +8,9 @@ use operation_runs_domain::{
     RunRecord, RunState, RunStatus, RunType, SummaryCounts, WorkspaceId,
 };
 use operation_runs_ports::{
-    HistoryPurgeCriteria, PortError, RunCursor, RunLifecycle, RunListQuery, RunPage, RunQueries,
-    ScheduleHistoryQuery, ScheduleRunHistory, StartError, StartRefusal, StartedRun,
+    CappedCount, HistoryPurgeCriteria, PortError, RunCursor, RunFilter, RunLifecycle, RunListQuery,
+    RunPage, RunQueries, ScheduleHistoryQuery, ScheduleRunHistory, StartError, StartRefusal,
+    StartedRun, StatusCounts,
 };
 
 /// A page of at most `limit` (at least 1) of `matching`, which must be newest first.
@@ -37,6 +38,18 @@ fn page<'a>(
 
 fn older_than(cursor: Option<RunCursor>, record: &RunRecord) -> bool {
     cursor.is_none_or(|RunCursor(id)| record.id < id)
+}
+
+/// Whether a run passes a list's filters (time bounds compared as stored, to the microsecond).
+fn matches(f: &RunFilter, r: &RunRecord) -> bool {
+    f.run_type.as_ref().is_none_or(|t| *t == r.run_type)
+        && f.status.is_none_or(|s| s == r.state.status)
+        && f.outcome.is_none_or(|o| o == r.state.outcome)
+        && f.tenant_id.is_none_or(|t| Some(t) == r.tenant_id)
+        && f.created_from
+            .is_none_or(|from| r.created_at >= stored_time(from))
+        && f.created_before
+            .is_none_or(|before| r.created_at < stored_time(before))
 }
 
 fn overflow(error: CountError) -> PortError {
@@ -255,20 +268,39 @@ impl RunQueries for MemoryStore {
 
     async fn list(&self, query: &RunListQuery) -> Result<RunPage, PortError> {
         let state = self.state();
-        let f = &query.filter;
         let matching = state.runs.values().rev().filter(|r| {
             r.workspace_id == query.workspace_id
-                && f.run_type.as_ref().is_none_or(|t| *t == r.run_type)
-                && f.status.is_none_or(|s| s == r.state.status)
-                && f.outcome.is_none_or(|o| o == r.state.outcome)
-                && f.tenant_id.is_none_or(|t| Some(t) == r.tenant_id)
-                && f.created_from
-                    .is_none_or(|from| r.created_at >= stored_time(from))
-                && f.created_before
-                    .is_none_or(|before| r.created_at < stored_time(before))
+                && matches(&query.filter, r)
                 && older_than(query.after, r)
         });
         page(matching, query.limit)
+    }
+
+    async fn count_by_status(
+        &self,
+        workspace: WorkspaceId,
+        filter: &RunFilter,
+        cap: u32,
+    ) -> Result<StatusCounts, PortError> {
+        let state = self.state();
+        let count = |status: RunStatus| {
+            let filter = RunFilter {
+                status: Some(status),
+                ..filter.clone()
+            };
+            let counted = state
+                .runs
+                .values()
+                .filter(|r| r.workspace_id == workspace && matches(&filter, r))
+                .take(usize::try_from(cap).unwrap_or(usize::MAX).saturating_add(1))
+                .count();
+            CappedCount::of(counted as u64, cap)
+        };
+        Ok(StatusCounts {
+            queued: count(RunStatus::Queued),
+            running: count(RunStatus::Running),
+            completed: count(RunStatus::Completed),
+        })
     }
 
     async fn find_stale(

@@ -75,6 +75,39 @@ pub struct RunPage {
     pub next: Option<RunCursor>,
 }
 
+/// A count that stops at a cap, so counting a huge table stays cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CappedCount {
+    /// Exactly this many.
+    Exact(u64),
+    /// More than this many (the cap); how many more was not counted.
+    MoreThan(u64),
+}
+
+impl CappedCount {
+    /// `counted` rows, of which at most `cap + 1` were read, as a capped count.
+    #[must_use]
+    pub fn of(counted: u64, cap: u32) -> Self {
+        let cap = u64::from(cap);
+        if counted > cap {
+            Self::MoreThan(cap)
+        } else {
+            Self::Exact(counted)
+        }
+    }
+}
+
+/// How many runs of a workspace's list have each status, each counted up to a cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusCounts {
+    /// Queued runs.
+    pub queued: CappedCount,
+    /// Running runs.
+    pub running: CappedCount,
+    /// Completed runs.
+    pub completed: CappedCount,
+}
+
 /// A page request of one backup schedule's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleHistoryQuery {

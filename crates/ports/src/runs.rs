@@ -1,7 +1,9 @@
 //! The canonical run store (`operation_runs`), by job: lifecycle writes and queries.
 
 use crate::error::{PortError, StartError};
-use crate::model::{RunListQuery, RunPage, StartedRun};
+#[cfg(doc)]
+use crate::model::CappedCount;
+use crate::model::{RunFilter, RunListQuery, RunPage, StartedRun, StatusCounts};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
@@ -139,6 +141,20 @@ pub trait RunQueries: Send + Sync {
     /// # Errors
     /// [`PortError::Backend`] when the store fails.
     async fn list(&self, query: &RunListQuery) -> Result<RunPage, PortError>;
+
+    /// For each status, how many of the workspace's runs match `filter` (its own `status`
+    /// ignored): the counts a monitoring list shows beside its pages. Each count reads at most
+    /// `cap + 1` rows through the list's index and reports more than `cap` as
+    /// [`CappedCount::MoreThan`]`(cap)`, so a huge history never makes the list slow.
+    ///
+    /// # Errors
+    /// [`PortError::Backend`] when the store fails.
+    async fn count_by_status(
+        &self,
+        workspace: WorkspaceId,
+        filter: &RunFilter,
+        cap: u32,
+    ) -> Result<StatusCounts, PortError>;
 
     /// Active runs whose heartbeat (`updated_at`) is older than `heartbeat_before`, oldest first.
     ///

@@ -9,5 +9,6 @@ mod request;
 mod service;
 
 pub use error::{DriftRefusal, ServiceError};
+pub use monitoring::STATUS_COUNT_CAP;
 pub use request::{DriftChange, ReapReport, StartRequest, Started};
 pub use service::{MAX_PAGE_SIZE, OperationRunService, ServicePorts};

@@ -3,7 +3,7 @@
 use crate::error::ServiceError;
 use crate::service::{MAX_PAGE_SIZE, OperationRunService};
 use operation_runs_domain::{Capability, OperationRun, RunId, UserId, WorkspaceId, authorize};
-use operation_runs_ports::{RunListQuery, RunPage};
+use operation_runs_ports::{RunFilter, RunListQuery, RunPage, StatusCounts};
 
 impl OperationRunService {
     /// Checks that `viewer` may use `capability` in `workspace`: the rule every read and
@@ -93,4 +93,32 @@ impl OperationRunService {
             .await?;
         Ok(self.ports.queries.list(query).await?)
     }
+
+    /// For each status, how many of a workspace's runs match `filter` (its own status ignored),
+    /// each counted up to [`STATUS_COUNT_CAP`] so a huge history never makes a list slow: the
+    /// counts a monitoring list shows beside its pages.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] if the viewer is not a member of the workspace;
+    /// [`ServiceError::Forbidden`] for a member without the view capability;
+    /// [`ServiceError::Port`] when the store fails.
+    #[tracing::instrument(skip(self, filter), err(level = "debug"))]
+    pub async fn count_runs(
+        &self,
+        viewer: UserId,
+        workspace: WorkspaceId,
+        filter: &RunFilter,
+    ) -> Result<StatusCounts, ServiceError> {
+        self.authorize(viewer, workspace, Capability::ViewOperations)
+            .await?;
+        Ok(self
+            .ports
+            .queries
+            .count_by_status(workspace, filter, STATUS_COUNT_CAP)
+            .await?)
+    }
 }
+
+/// The bound of each count of [`OperationRunService::count_runs`]: beyond it a list says
+/// "10,000+" rather than reading further.
+pub const STATUS_COUNT_CAP: u32 = 10_000;

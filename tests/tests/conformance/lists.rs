@@ -3,7 +3,7 @@
 use crate::support::*;
 use chrono::{Duration, TimeZone, Utc};
 use operation_runs_domain::{OperationRun, RunId, RunOutcome, RunStatus, RunType, WorkspaceId};
-use operation_runs_ports::{RunCursor, RunFilter, RunListQuery};
+use operation_runs_ports::{CappedCount, RunCursor, RunFilter, RunListQuery};
 use operation_runs_tests::{TestStore, on_every_store};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -215,7 +215,81 @@ async fn list_pages_walk_everything_once_even_with_inserts_in_between(store: Tes
     assert_eq!(RunCursor::decode(&cursor.encode()), Some(cursor));
 }
 
+/// Counts per status follow the list's filters (but for status) and its workspace, and stop
+/// at the cap: one more row than the cap reads as "more than the cap".
+async fn counts_per_status_are_filtered_scoped_and_capped(store: TestStore) {
+    let f = fixture(store).await;
+    let mut queued = Vec::new();
+    for n in 0..4 {
+        queued.push(f.queued(n, t0() + Duration::minutes(n)).await);
+    }
+    let running = f.begin(&queued[0], t0() + Duration::hours(1)).await;
+    let done = f.begin(&queued[1], t0() + Duration::hours(1)).await;
+    f.complete(&done, RunOutcome::Succeeded, t0() + Duration::hours(2))
+        .await;
+    f.start(&new_run(
+        f.ws,
+        Some(f.tenant),
+        RunType::ENTRA_GROUP_SYNC,
+        json!({}),
+        t0(),
+    ))
+    .await;
+    // Another workspace's runs never count.
+    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
+    f.start(&new_run(
+        ws2,
+        None,
+        RunType::DRIFT_GENERATE,
+        json!({}),
+        t0(),
+    ))
+    .await;
+
+    let count = |filter: RunFilter, cap: u32| {
+        let store = f.store.clone();
+        async move { store.count_by_status(f.ws, &filter, cap).await }
+    };
+    let all = count(RunFilter::default(), 100).await.unwrap();
+    assert_eq!(
+        (all.queued, all.running, all.completed),
+        (
+            CappedCount::Exact(3),
+            CappedCount::Exact(1),
+            CappedCount::Exact(1)
+        )
+    );
+    // The filter's own status does not narrow the counts of the others.
+    let syncs = RunFilter {
+        run_type: Some("inventory_sync".into()),
+        status: Some(RunStatus::Running),
+        ..Default::default()
+    };
+    let of_syncs = count(syncs, 100).await.unwrap();
+    assert_eq!(
+        (of_syncs.queued, of_syncs.running, of_syncs.completed),
+        (
+            CappedCount::Exact(2),
+            CappedCount::Exact(1),
+            CappedCount::Exact(1)
+        )
+    );
+    assert_eq!(running.status(), RunStatus::Running);
+    // At the cap a count is exact; above it, it is "more than the cap".
+    let capped = count(RunFilter::default(), 2).await.unwrap();
+    assert_eq!(capped.queued, CappedCount::MoreThan(2));
+    assert_eq!(capped.running, CappedCount::Exact(1));
+    let at_cap = count(RunFilter::default(), 3).await.unwrap();
+    assert_eq!(at_cap.queued, CappedCount::Exact(3));
+    let other = f
+        .store
+        .count_by_status(ws2, &RunFilter::default(), 100)
+        .await;
+    assert_eq!(other.unwrap().queued, CappedCount::Exact(1));
+}
+
 on_every_store!(
+    counts_per_status_are_filtered_scoped_and_capped,
     list_filters_and_workspace_scope,
     time_filters_compare_as_times,
     list_pages_walk_everything_once_even_with_inserts_in_between,

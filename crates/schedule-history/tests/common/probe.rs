@@ -10,8 +10,8 @@ use operation_runs_domain::{
 use operation_runs_memory::MemoryStore;
 use operation_runs_ports::{
     BackupRepository, BackupSchedule, BackupSet, HistoryPurgeCriteria, PortError, RunCursor,
-    RunLifecycle, RunListQuery, RunPage, RunQueries, ScheduleHistoryQuery, ScheduleRunHistory,
-    StartError, StartedRun,
+    RunFilter, RunLifecycle, RunListQuery, RunPage, RunQueries, ScheduleHistoryQuery,
+    ScheduleRunHistory, StartError, StartedRun, StatusCounts,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -158,6 +158,16 @@ impl RunQueries for Probe {
     async fn list(&self, query: &RunListQuery) -> Result<RunPage, PortError> {
         self.enter("list")?;
         self.store.list(query).await
+    }
+
+    async fn count_by_status(
+        &self,
+        workspace: WorkspaceId,
+        filter: &RunFilter,
+        cap: u32,
+    ) -> Result<StatusCounts, PortError> {
+        self.enter("count_by_status")?;
+        self.store.count_by_status(workspace, filter, cap).await
     }
 
     async fn find_stale(

@@ -8,10 +8,16 @@ use crate::error::map_db_err;
 use crate::sql::ACTIVE;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use operation_runs_domain::{IdentityHash, OperationRun, RunId, RunOutcome, WorkspaceId};
-use operation_runs_ports::{PortError, RunListQuery, RunPage, RunQueries};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use operation_runs_domain::{
+    IdentityHash, OperationRun, RunId, RunOutcome, RunStatus, WorkspaceId,
+};
+use operation_runs_ports::{
+    CappedCount, PortError, RunFilter, RunListQuery, RunPage, RunQueries, StatusCounts,
+};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 
 #[async_trait]
 impl RunQueries for SeaOrmStore {
@@ -27,6 +33,46 @@ impl RunQueries for SeaOrmStore {
             .await
             .map_err(map_db_err)?;
         page(models, query.limit)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, filter), err)]
+    async fn count_by_status(
+        &self,
+        workspace: WorkspaceId,
+        filter: &RunFilter,
+        cap: u32,
+    ) -> Result<StatusCounts, PortError> {
+        let count = |status: RunStatus| async move {
+            // The list's own statement for that status, `cap + 1` ids at most, counted.
+            let query = RunListQuery {
+                workspace_id: workspace,
+                filter: RunFilter {
+                    status: Some(status),
+                    ..filter.clone()
+                },
+                after: None,
+                limit: cap,
+            };
+            let ids = list_select(&query)
+                .select_only()
+                .column(Column::Id)
+                .into_query();
+            let stmt = Query::select()
+                .expr(Expr::cust("COUNT(*)"))
+                .from_subquery(ids, Alias::new("capped"))
+                .to_owned();
+            let row = self.conn.query_one(&stmt).await.map_err(map_db_err)?;
+            let counted = match row {
+                Some(row) => row.try_get_by_index::<i64>(0).map_err(map_db_err)?,
+                None => 0,
+            };
+            Ok::<_, PortError>(CappedCount::of(u64::try_from(counted).unwrap_or(0), cap))
+        };
+        Ok(StatusCounts {
+            queued: count(RunStatus::Queued).await?,
+            running: count(RunStatus::Running).await?,
+            completed: count(RunStatus::Completed).await?,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
