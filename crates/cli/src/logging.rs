@@ -145,10 +145,20 @@ impl Bars {
         match line.progress(target) {
             Some((table, done, total)) => {
                 let bar = self.bar(&table, total);
+                if bar.is_finished() {
+                    return;
+                }
                 bar.set_length(total);
                 bar.set_position(done);
+                // A finished table's bar becomes a line above the others: a bar left behind
+                // would be redrawn under every later line.
                 if done >= total {
-                    bar.finish();
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                    let _ = self.multi.println(format!(
+                        "  backfill {table:<16} {done}/{total} rows in {:.1}s",
+                        bar.elapsed().as_secs_f64()
+                    ));
                 }
             }
             None => {
