@@ -82,9 +82,11 @@ pub(super) async fn tables(app: &App, ops: &ScheduleOperations, seed: &Seed) -> 
 
     println!();
     println!("To look at it in a browser:");
-    println!("   oprun tokens create --user {ALICE}   # prints a token, once");
+    let create = format!("oprun tokens create --user {ALICE}");
+    println!("   {create:<32} # prints a token, once");
     println!(
-        "   oprun serve                          # then sign in at http://127.0.0.1:8080/sign-in"
+        "   {:<32} # then sign in at http://127.0.0.1:8080/sign-in",
+        "oprun serve"
     );
     println!(
         "   and open http://127.0.0.1:8080/workspaces/{}/operations",
