@@ -106,6 +106,7 @@ pub async fn runs_of(
             workspace_id: workspace,
             filter,
             after: None,
+            newer_than: None,
             limit: 10_000,
         })
         .await

@@ -123,6 +123,7 @@ async fn monitoring_list_is_served_by_its_index(db: TestDb) {
         workspace_id: ws,
         filter: RunFilter::default(),
         after: None,
+        newer_than: None,
         limit: 50,
     };
     let plan = data.store.explain_list(&first_page).await.unwrap();
@@ -139,6 +140,7 @@ async fn monitoring_list_is_served_by_its_index(db: TestDb) {
             created_before: None,
         },
         after: Some(RunCursor(RunId::new(3000))),
+        newer_than: None,
         limit: 50,
     };
     let plan = data.store.explain_list(&filtered_later_page).await.unwrap();

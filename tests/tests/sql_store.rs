@@ -117,6 +117,7 @@ async fn unknown_stored_types_are_readable_and_corrupt_rows_are_errors(db: TestD
             workspace_id: f.ws,
             filter: RunFilter::default(),
             after: None,
+            newer_than: None,
             limit: 10,
         })
         .await;

@@ -84,6 +84,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
         ("from" = Option<String>, Query, description = "Created at or after (RFC 3339 or a date)"),
         ("before" = Option<String>, Query, description = "Created strictly before (RFC 3339 or a date)"),
         ("cursor" = Option<String>, Query, description = "The previous page's next_cursor"),
+        ("newer" = Option<String>, Query, description = "The next page's newer_cursor: walk back towards the newest runs"),
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 500 (default 50)"),
     ),
     responses(
@@ -101,7 +102,12 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<RunPageDto>, ApiRefusal> {
     let list = load::list(&state, viewer, &workspace, query.as_deref()).await?;
-    Ok(Json(RunPageDto::new(&list.page, &list.counts)))
+    Ok(Json(RunPageDto::new(
+        &list.page,
+        list.older(),
+        list.newer(),
+        &list.counts,
+    )))
 }
 
 /// One run, every field.

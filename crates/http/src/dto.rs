@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{Failure, OperationRun};
-use operation_runs_ports::{BackupSet, CappedCount, RunPage, StatusCounts};
+use operation_runs_ports::{BackupSet, CappedCount, RunCursor, RunPage, StatusCounts};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -102,17 +102,25 @@ pub struct RunPageDto {
     pub runs: Vec<RunSummaryDto>,
     /// Pass as `cursor` for the next (older) page; `null` on the last page.
     pub next_cursor: Option<String>,
+    /// Pass as `newer` for the page before (newer runs); `null` on the first page.
+    pub newer_cursor: Option<String>,
     /// How many runs match the filters (but for status), per status, counted up to a cap.
     pub counts: StatusCountsDto,
 }
 
 impl RunPageDto {
-    /// A page and its counts.
+    /// A page, the cursors of the older and newer pages, and its counts.
     #[must_use]
-    pub fn new(page: &RunPage, counts: &StatusCounts) -> Self {
+    pub fn new(
+        page: &RunPage,
+        older: Option<RunCursor>,
+        newer: Option<RunCursor>,
+        counts: &StatusCounts,
+    ) -> Self {
         Self {
             runs: page.runs.iter().map(RunSummaryDto::from).collect(),
-            next_cursor: page.next.map(|c| c.encode()),
+            next_cursor: older.map(RunCursor::encode),
+            newer_cursor: newer.map(RunCursor::encode),
             counts: StatusCountsDto::from(counts),
         }
     }

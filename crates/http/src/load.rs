@@ -6,7 +6,9 @@ use crate::security::{check_origin, record_workspace};
 use crate::{AppState, path_id};
 use axum::http::HeaderMap;
 use operation_runs_domain::{BackupScheduleId, OperationRun, RunId, UserId, WorkspaceId};
-use operation_runs_ports::{BackupSchedule, BackupSet, RunListQuery, RunPage, StatusCounts};
+use operation_runs_ports::{
+    BackupSchedule, BackupSet, RunCursor, RunListQuery, RunPage, StatusCounts,
+};
 use operation_runs_schedule_history::HistoryQuery;
 
 fn workspace(segment: &str) -> Result<WorkspaceId, Refusal> {
@@ -23,6 +25,27 @@ pub(crate) struct ListPage {
     pub(crate) counts: StatusCounts,
 }
 
+impl ListPage {
+    /// The cursor of the page of older runs, if there are any.
+    pub(crate) fn older(&self) -> Option<RunCursor> {
+        match self.params.newer {
+            // Walking back, the runs older than this page are the pages already seen.
+            Some(_) => self.page.runs.last().map(|r| RunCursor(r.id())),
+            None => self.page.next,
+        }
+    }
+
+    /// The cursor of the page of newer runs, if there are any.
+    pub(crate) fn newer(&self) -> Option<RunCursor> {
+        match (self.params.newer, self.params.cursor) {
+            (Some(_), _) => self.page.next,
+            // A page reached by walking forward has newer runs: those before its cursor.
+            (None, Some(_)) => self.page.runs.first().map(|r| RunCursor(r.id())),
+            (None, None) => None,
+        }
+    }
+}
+
 /// A page of a workspace's runs.
 pub(crate) async fn list(
     state: &AppState,
@@ -36,6 +59,7 @@ pub(crate) async fn list(
         workspace_id: workspace,
         filter: params.filter.clone(),
         after: params.cursor,
+        newer_than: params.newer,
         limit: params.limit,
     };
     let page = state.service().list_runs(viewer, &query).await?;

@@ -17,7 +17,10 @@ const MAX_PARAMS: usize = 16;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ListParams {
     pub(crate) filter: RunFilter,
+    /// Runs older than this (the `next_cursor` of the page before).
     pub(crate) cursor: Option<RunCursor>,
+    /// Runs newer than this (the `newer_cursor` of the page after), walking back.
+    pub(crate) newer: Option<RunCursor>,
     pub(crate) limit: u32,
 }
 
@@ -138,8 +141,8 @@ fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 impl ListParams {
     /// The accepted keys.
-    pub(crate) const KEYS: [&'static str; 8] = [
-        "type", "status", "outcome", "tenant", "from", "before", "cursor", "limit",
+    pub(crate) const KEYS: [&'static str; 9] = [
+        "type", "status", "outcome", "tenant", "from", "before", "cursor", "newer", "limit",
     ];
 
     /// Parses a list's query string. A type must be registered (a typo would otherwise show an
@@ -177,11 +180,30 @@ impl ListParams {
         {
             return Err(bad("`from` must be earlier than `before`".to_owned()));
         }
+        let cursor = get(&pairs, "cursor").map(parse_cursor).transpose()?;
+        let newer = get(&pairs, "newer").map(parse_cursor).transpose()?;
+        if cursor.is_some() && newer.is_some() {
+            return Err(bad(
+                "`cursor` (older runs) and `newer` (newer runs) cannot both be given".to_owned(),
+            ));
+        }
         Ok(Self {
             filter,
-            cursor: get(&pairs, "cursor").map(parse_cursor).transpose()?,
+            cursor,
+            newer,
             limit: parse_limit(get(&pairs, "limit"), MAX_PAGE_SIZE)?,
         })
+    }
+
+    /// The query string of the same filters and limit at the page of runs newer than `cursor`.
+    pub(crate) fn query_newer(&self, cursor: RunCursor) -> String {
+        let mut out = self.query_at(None);
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str("newer=");
+        out.push_str(&cursor.encode());
+        out
     }
 
     /// The query string of the same filters and limit at another cursor (`None`: first page).

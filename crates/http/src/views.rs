@@ -176,11 +176,13 @@ pub(crate) fn list_page(list: &ListPage, registry: &RunTypeRegistry) -> Markup {
             }
         }
         nav {
-            @if params.cursor.is_some() {
+            @if let Some(newer) = list.newer() {
                 a href={ "?" (params.query_at(None)) } rel="first" { "« Newest" }
+                " "
+                a href={ "?" (params.query_newer(newer)) } rel="prev" { "‹ Newer" }
             }
-            @if let Some(next) = page.next {
-                a href={ "?" (params.query_at(Some(next))) } rel="next" { "Older »" }
+            @if let Some(older) = list.older() {
+                a href={ "?" (params.query_at(Some(older))) } rel="next" { "Older »" }
             }
         }
     };

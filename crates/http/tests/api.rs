@@ -122,6 +122,67 @@ async fn keyset_cursors_walk_every_run_once() {
 }
 
 #[tokio::test]
+async fn newer_cursors_walk_back_to_the_newest_page() {
+    let world = seeded().await;
+    let page = |query: String| {
+        let world = &world;
+        async move {
+            let answer = get(
+                &world.app,
+                &format!("/api/workspaces/{}/operations?limit=1&{query}", world.ws),
+                Who::Viewer,
+            )
+            .await;
+            assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.body);
+            answer.json()
+        }
+    };
+    let id = |json: &serde_json::Value| json["runs"][0]["id"].as_i64().unwrap();
+    let first = page(String::new()).await;
+    assert!(first["newer_cursor"].is_null(), "{first}");
+    let second = page(format!("cursor={}", first["next_cursor"].as_str().unwrap())).await;
+    let third = page(format!(
+        "cursor={}",
+        second["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(id(&third), world.running.get());
+
+    // The pages link the same way: the second page's newer link is the first page.
+    let html = get(
+        &world.app,
+        &format!(
+            "/workspaces/{}/operations?limit=1&cursor={}",
+            world.ws,
+            first["next_cursor"].as_str().unwrap()
+        ),
+        Who::Viewer,
+    )
+    .await;
+    assert!(
+        html.body.contains(&format!("newer=r{}", id(&second))) && html.body.contains("Newer"),
+        "{}",
+        html.body
+    );
+
+    // Back from the last page: the same pages, each pointing further back until the first.
+    let back = page(format!("newer={}", third["newer_cursor"].as_str().unwrap())).await;
+    assert_eq!(id(&back), id(&second));
+    assert_eq!(back["next_cursor"], second["next_cursor"], "{back}");
+    let back = page(format!("newer={}", back["newer_cursor"].as_str().unwrap())).await;
+    assert_eq!(id(&back), id(&first));
+    assert!(back["newer_cursor"].is_null(), "the newest page: {back}");
+
+    let both = get(
+        &world.app,
+        &format!("/api/workspaces/{}/operations?cursor=r5&newer=r1", world.ws),
+        Who::Viewer,
+    )
+    .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST, "{}", both.body);
+}
+
+#[tokio::test]
 async fn list_rows_are_summaries_with_the_first_failure() {
     let world = seeded().await;
     let answer = get(

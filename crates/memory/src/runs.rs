@@ -268,12 +268,37 @@ impl RunQueries for MemoryStore {
 
     async fn list(&self, query: &RunListQuery) -> Result<RunPage, PortError> {
         let state = self.state();
-        let matching = state.runs.values().rev().filter(|r| {
+        let listed = |r: &&RunRecord| {
             r.workspace_id == query.workspace_id
                 && matches(&query.filter, r)
                 && older_than(query.after, r)
-        });
-        page(matching, query.limit)
+        };
+        let Some(RunCursor(newer_than)) = query.newer_than else {
+            return page(state.runs.values().rev().filter(listed), query.limit);
+        };
+        // Walking back: the `limit` runs just newer than the cursor, newest first, and the
+        // cursor of still newer runs if there are any.
+        let limit = usize::try_from(query.limit.max(1)).unwrap_or(usize::MAX);
+        let newer: Vec<&RunRecord> = state
+            .runs
+            .range(RunId::new(newer_than.get().saturating_add(1))..)
+            .map(|(_, r)| r)
+            .filter(listed)
+            .take(limit + 1)
+            .collect();
+        let more = newer.len() > limit;
+        let mut runs = newer
+            .into_iter()
+            .take(limit)
+            .map(to_run)
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.reverse();
+        let next = if more {
+            runs.first().map(|r| RunCursor(r.id()))
+        } else {
+            None
+        };
+        Ok(RunPage { runs, next })
     }
 
     async fn count_by_status(

@@ -62,6 +62,9 @@ pub struct RunListQuery {
     pub filter: RunFilter,
     /// Runs strictly older (smaller id) than this; `None` for the first page.
     pub after: Option<RunCursor>,
+    /// Runs strictly newer (larger id) than this: the page just before the one whose last
+    /// run this names, walking back towards the newest runs. `None` walks towards older runs.
+    pub newer_than: Option<RunCursor>,
     /// Page size (at least 1).
     pub limit: u32,
 }
@@ -71,7 +74,8 @@ pub struct RunListQuery {
 pub struct RunPage {
     /// The runs.
     pub runs: Vec<OperationRun>,
-    /// The cursor of the next page, `None` on the last page.
+    /// The cursor to continue in the query's direction, `None` when nothing is left there:
+    /// older runs (`after`) normally; newer runs (`newer_than`) for a query walking back.
     pub next: Option<RunCursor>,
 }
 

@@ -3,7 +3,7 @@
 use crate::support::*;
 use chrono::{Duration, TimeZone, Utc};
 use operation_runs_domain::{OperationRun, RunId, RunOutcome, RunStatus, RunType, WorkspaceId};
-use operation_runs_ports::{CappedCount, RunCursor, RunFilter, RunListQuery};
+use operation_runs_ports::{CappedCount, RunCursor, RunFilter, RunListQuery, RunPage};
 use operation_runs_tests::{TestStore, on_every_store};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -112,6 +112,7 @@ async fn list_filters_and_workspace_scope(store: TestStore) {
             workspace_id: WorkspaceId::new(999_999),
             filter: RunFilter::default(),
             after: None,
+            newer_than: None,
             limit: 10,
         })
         .await
@@ -288,7 +289,51 @@ async fn counts_per_status_are_filtered_scoped_and_capped(store: TestStore) {
     assert_eq!(other.unwrap().queued, CappedCount::Exact(1));
 }
 
+/// Walking back (`newer_than`) from any page gives the pages walked forward, in reverse, with
+/// a cursor to the newer runs until the newest page.
+async fn pages_walk_back_towards_the_newest_runs(store: TestStore) {
+    let f = fixture(store).await;
+    let mut ids = Vec::new();
+    for n in 0..7 {
+        ids.push(f.queued(n, t0() + Duration::minutes(n)).await.id());
+    }
+    // Another workspace's newer run is never listed.
+    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
+    f.start(&new_run(
+        ws2,
+        None,
+        RunType::DRIFT_GENERATE,
+        json!({}),
+        t0(),
+    ))
+    .await;
+    let back = |newer_than: RunId| {
+        let store = f.store.clone();
+        let query = RunListQuery {
+            workspace_id: f.ws,
+            filter: RunFilter::default(),
+            after: None,
+            newer_than: Some(RunCursor(newer_than)),
+            limit: 3,
+        };
+        async move { store.list(&query).await.unwrap() }
+    };
+    let ids_of = |page: &RunPage| page.runs.iter().map(OperationRun::id).collect::<Vec<_>>();
+
+    let from_oldest = back(ids[0]).await;
+    assert_eq!(ids_of(&from_oldest), [ids[3], ids[2], ids[1]]);
+    assert_eq!(from_oldest.next, Some(RunCursor(ids[3])));
+    let newest = back(ids[3]).await;
+    assert_eq!(ids_of(&newest), [ids[6], ids[5], ids[4]]);
+    assert_eq!(newest.next, None, "nothing newer than the newest page");
+    // The same page walked forward.
+    let forward = f.page(Some(RunCursor(ids[4])), 3).await;
+    assert_eq!(ids_of(&forward), ids_of(&from_oldest));
+    assert!(back(ids[6]).await.runs.is_empty());
+}
+
 on_every_store!(
+    pages_walk_back_towards_the_newest_runs,
     counts_per_status_are_filtered_scoped_and_capped,
     list_filters_and_workspace_scope,
     time_filters_compare_as_times,

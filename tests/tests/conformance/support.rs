@@ -138,6 +138,7 @@ impl Fixture {
             workspace_id: self.ws,
             filter: RunFilter::default(),
             after,
+            newer_than: None,
             limit,
         };
         self.store.list(&query).await.unwrap()

@@ -28,6 +28,7 @@ pub(crate) async fn walk(
             workspace_id: ws,
             filter: filter.clone(),
             after,
+            newer_than: None,
             limit,
         };
         let page = w.service.list_runs(viewer, &query).await.unwrap();
@@ -229,6 +230,7 @@ pub(crate) async fn monitoring(db: TestDb) {
                 workspace_id: ws_a,
                 filter: filter.clone(),
                 after,
+                newer_than: None,
                 limit: 3,
             };
             let page = w.service.list_runs(viewer, &query).await.unwrap();
@@ -289,6 +291,7 @@ pub(crate) async fn monitoring(db: TestDb) {
         workspace_id: ws_a,
         filter: RunFilter::default(),
         after: None,
+        newer_than: None,
         limit: 3,
     };
     // A non-member: not found, for the list and for a single run.

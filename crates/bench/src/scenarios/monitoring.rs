@@ -88,6 +88,7 @@ pub async fn run(env: &Env) -> Result<()> {
         workspace_id: ws,
         filter: Default::default(),
         after: after.map(|id| RunCursor(RunId::new(id))),
+        newer_than: None,
         limit: PAGE,
     };
     let n = samples(env.rows);

@@ -131,6 +131,7 @@ async fn list(global: &GlobalArgs, app: &App, args: &ListArgs) -> CliResult {
             created_before: args.until,
         },
         after: args.cursor,
+        newer_than: None,
         limit: args.limit,
     };
     let page = app

@@ -34,7 +34,7 @@ pub(crate) fn page_size(limit: u32) -> u64 {
 }
 
 /// A page from `limit + 1` rows: the extra row only says that there is a next page.
-fn page(models: Vec<operation_runs::Model>, limit: u32) -> Result<RunPage, PortError> {
+pub(crate) fn page(models: Vec<operation_runs::Model>, limit: u32) -> Result<RunPage, PortError> {
     let limit = usize::try_from(Ord::max(limit, 1)).unwrap_or(usize::MAX);
     let more = models.len() > limit;
     let runs = convert::runs(models.into_iter().take(limit).collect())?;
@@ -47,7 +47,8 @@ fn page(models: Vec<operation_runs::Model>, limit: u32) -> Result<RunPage, PortE
 }
 
 /// The monitoring list's statement: `workspace_id = ? [AND filters] [AND id < cursor]
-/// ORDER BY id DESC LIMIT n + 1`, served by `operation_runs_workspace_id_id_idx`.
+/// ORDER BY id DESC LIMIT n + 1`, served by `operation_runs_workspace_id_id_idx`; walking back
+/// (`newer_than`), `AND id > cursor ORDER BY id ASC` on the same index.
 pub(crate) fn list_select(query: &RunListQuery) -> Select<Entity> {
     let f = &query.filter;
     let mut select = Entity::find().filter(Column::WorkspaceId.eq(query.workspace_id.get()));
@@ -72,9 +73,28 @@ pub(crate) fn list_select(query: &RunListQuery) -> Select<Entity> {
     if let Some(cursor) = query.after {
         select = select.filter(Column::Id.lt(cursor.0.get()));
     }
-    select
-        .order_by_desc(Column::Id)
-        .limit(page_size(query.limit) + 1)
+    let select = match query.newer_than {
+        Some(cursor) => select
+            .filter(Column::Id.gt(cursor.0.get()))
+            .order_by_asc(Column::Id),
+        None => select.order_by_desc(Column::Id),
+    };
+    select.limit(page_size(query.limit) + 1)
+}
+
+/// A page walking back from `limit + 1` rows oldest first: the `limit` runs just newer than
+/// the cursor, newest first, and the cursor of still newer runs if the extra row exists.
+fn newer_page(models: Vec<operation_runs::Model>, limit: u32) -> Result<RunPage, PortError> {
+    let limit = usize::try_from(Ord::max(limit, 1)).unwrap_or(usize::MAX);
+    let more = models.len() > limit;
+    let mut runs = convert::runs(models.into_iter().take(limit).collect())?;
+    runs.reverse();
+    let next = if more {
+        runs.first().map(|r| RunCursor(r.id()))
+    } else {
+        None
+    };
+    Ok(RunPage { runs, next })
 }
 
 /// The newest completed run of one identity: `workspace_id = ? AND run_identity_hash = ? AND

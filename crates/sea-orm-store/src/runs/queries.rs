@@ -1,6 +1,6 @@
 //! `RunQueries`: reads of runs.
 
-use super::{latest_completed_select, list_select, page};
+use super::{latest_completed_select, list_select, newer_page, page};
 use crate::SeaOrmStore;
 use crate::convert::{self, db_time};
 use crate::entity::operation_runs::{Column, Entity};
@@ -32,7 +32,10 @@ impl RunQueries for SeaOrmStore {
             .all(&self.conn)
             .await
             .map_err(map_db_err)?;
-        page(models, query.limit)
+        match query.newer_than {
+            Some(_) => newer_page(models, query.limit),
+            None => page(models, query.limit),
+        }
     }
 
     #[tracing::instrument(level = "debug", skip(self, filter), err)]
@@ -51,6 +54,7 @@ impl RunQueries for SeaOrmStore {
                     ..filter.clone()
                 },
                 after: None,
+                newer_than: None,
                 limit: cap,
             };
             let ids = list_select(&query)

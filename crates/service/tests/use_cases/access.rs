@@ -88,6 +88,7 @@ fn query(workspace: operation_runs_domain::WorkspaceId) -> RunListQuery {
             ..RunFilter::default()
         },
         after: Some(RunCursor(RunId::new(50))),
+        newer_than: None,
         limit: 2,
     }
 }

@@ -15,6 +15,7 @@ pub(super) async fn access(app: &App, seed: &Seed) -> CliResult {
         workspace_id: seed.workspace,
         filter: RunFilter::default(),
         after: None,
+        newer_than: None,
         limit: 1,
     };
     for (user, who) in [
@@ -52,6 +53,7 @@ pub(super) async fn tables(app: &App, ops: &ScheduleOperations, seed: &Seed) -> 
                 workspace_id: seed.workspace,
                 filter: RunFilter::default(),
                 after: None,
+                newer_than: None,
                 limit: SHOWN,
             },
         )
