@@ -174,27 +174,19 @@ fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Cou
         let Reference {
             legacy, canonical, ..
         } = reference;
-        // The run reference `n` maps to, when its bridge leads to an existing run it may name.
-        let run = match flavor {
-            Flavor::Postgres => {
-                let allowed = reference.bridge_allowed(&format!("b{n}"), "f", same_type);
-                joins.push(format!(
-                    "LEFT JOIN bridge AS b{n} ON b{n}.id = f.{legacy} AND {allowed}"
-                ));
-                format!("b{n}.run")
-            }
-            Flavor::Sqlite => {
-                let allowed = reference.bridge_allowed(&format!("o{n}"), "f", same_type);
-                joins.push(format!(
-                    "LEFT JOIN {INVENTORY_SYNC_RUNS} AS l{n} ON l{n}.id = f.{legacy} \
-                     LEFT JOIN operation_runs AS o{n} ON o{n}.id = l{n}.operation_run_id \
-                     AND {allowed}"
-                ));
-                format!("o{n}.id")
-            }
-        };
+        // `o{n}` is the run reference `n` maps to, when its bridge leads to one it may name.
+        // The tables are joined themselves, not a CTE of the bridges shared by the references:
+        // a CTE has no statistics, so PostgreSQL guessed that its join conditions kept a few
+        // rows and merge-joined it on `tenant_id` alone, comparing each finding with every
+        // bridge of its tenant.
+        let allowed = reference.bridge_allowed(&format!("o{n}"), "f", same_type);
+        joins.push(format!(
+            "LEFT JOIN {INVENTORY_SYNC_RUNS} AS l{n} ON l{n}.id = f.{legacy} \
+             LEFT JOIN operation_runs AS o{n} ON o{n}.id = l{n}.operation_run_id \
+             AND {allowed}"
+        ));
         mapped.push(format!(
-            "CASE WHEN f.{canonical} IS NULL THEN {run} END AS r{n}"
+            "CASE WHEN f.{canonical} IS NULL THEN o{n}.id END AS r{n}"
         ));
         sets.push(format!("{canonical} = COALESCE(t.{canonical}, m.r{n})"));
         any.push(format!("m.r{n} IS NOT NULL"));
@@ -206,11 +198,9 @@ fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Cou
         any.join(" OR "),
     );
     match flavor {
-        // `bridge` (the legacy rows whose bridge leads to an existing run, and that run's
-        // workspace, tenant and type) is computed once per statement, however many references
-        // use it. `m` is materialized so the planner sizes its joins by the batch, not by its
-        // guess of how the batch's rows join back to the table, which is far too small and
-        // leads it to nested loops.
+        // `m` is materialized so the planner sizes its joins by the batch, not by its guess of
+        // how the batch's rows join back to the table, which is far too small and leads it to
+        // nested loops.
         Flavor::Postgres => {
             let returned: Vec<String> = (0..references.len()).map(|n| format!("m.r{n}")).collect();
             let counted: Vec<String> = (0..references.len())
@@ -218,10 +208,7 @@ fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Cou
                 .collect();
             (
                 format!(
-                    "WITH bridge AS (SELECT l.id, o.id AS run, o.workspace_id, o.tenant_id, \
-                       o.type FROM {INVENTORY_SYNC_RUNS} AS l \
-                       JOIN operation_runs AS o ON o.id = l.operation_run_id), \
-                     m AS MATERIALIZED (SELECT f.id, {mapped} FROM {table} AS f {joins} \
+                    "WITH m AS MATERIALIZED (SELECT f.id, {mapped} FROM {table} AS f {joins} \
                        WHERE f.id >= $1 AND f.id <= $2), \
                      u AS (UPDATE {table} AS t SET {sets} FROM m \
                        WHERE t.id = m.id AND t.id >= $1 AND t.id <= $2 AND ({any}) \
