@@ -124,7 +124,7 @@ pub(crate) const REFERENCES: [Reference; 3] = [
 
 /// How the references a batch wrote are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Counting {
+pub(crate) enum Counting {
     /// One reference: every row the `UPDATE` affected got one.
     RowsAffected,
     /// The statement returns one row with the references written per column (PostgreSQL).
@@ -146,7 +146,7 @@ enum Counting {
 /// rows affected are the references mapped. With several, each reference has its own outer
 /// join, and the row is written when any of them maps (`COALESCE` keeps references that are
 /// already set).
-fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Counting) {
+pub(crate) fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (String, Counting) {
     let table = references.first().map_or("", |r| r.table);
     let same_type = |column: &str| column.to_owned();
     if let [reference] = references {

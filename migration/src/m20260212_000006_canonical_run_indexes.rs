@@ -38,7 +38,7 @@ pub struct Migration;
 const SUPERSEDED_MESSAGE: &str =
     "a newer active run of the same identity, during the cutover migration";
 
-fn supersede_statement(flavor: Flavor) -> String {
+pub(crate) fn supersede_statement(flavor: Flavor) -> String {
     let now = sql::now(flavor);
     match flavor {
         Flavor::Postgres => format!(
@@ -75,7 +75,7 @@ fn supersede_statement(flavor: Flavor) -> String {
     }
 }
 
-fn index_statements(flavor: Flavor) -> Vec<String> {
+pub(crate) fn index_statements(flavor: Flavor) -> Vec<String> {
     let schedule_key = match flavor {
         Flavor::Postgres => "(context->>'backup_schedule_id')",
         Flavor::Sqlite => "json_extract(context, '$.backup_schedule_id')",

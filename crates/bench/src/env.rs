@@ -406,6 +406,12 @@ impl Env {
         Ok((self.open(&source).await?, copies))
     }
 
+    /// A second pool on the database of `db`, as another process would open (for example the
+    /// application writing while an operator migrates).
+    pub async fn reopen(&self, db: &Db) -> Result<Db> {
+        self.open(&db.name).await
+    }
+
     /// Closes and removes a database.
     pub async fn drop_db(&self, db: Db) -> Result<()> {
         db.conn.close().await.ok();

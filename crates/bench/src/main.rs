@@ -20,17 +20,20 @@ enum Scenario {
     History,
     Monitoring,
     Purge,
+    #[value(name = "cutover_live")]
+    CutoverLive,
     All,
 }
 
 impl Scenario {
-    const EACH: [Self; 6] = [
+    const EACH: [Self; 7] = [
         Self::Start,
         Self::Progress,
         Self::Backfill,
         Self::History,
         Self::Monitoring,
         Self::Purge,
+        Self::CutoverLive,
     ];
 
     fn name(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Scenario {
             Self::History => "history",
             Self::Monitoring => "monitoring",
             Self::Purge => "purge",
+            Self::CutoverLive => "cutover_live",
             Self::All => "all",
         }
     }
@@ -121,6 +125,7 @@ async fn run(cli: Cli) -> Result<usize> {
             Scenario::History => scenarios::history::run(&env).await,
             Scenario::Monitoring => scenarios::monitoring::run(&env).await,
             Scenario::Purge => scenarios::purge::run(&env).await,
+            Scenario::CutoverLive => scenarios::cutover_live::run(&env).await,
             Scenario::All => Ok(()),
         };
         if let Err(err) = outcome {

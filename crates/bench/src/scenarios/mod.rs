@@ -1,6 +1,7 @@
-//! The six scenarios and what they share.
+//! The seven scenarios and what they share.
 
 pub mod backfill;
+pub mod cutover_live;
 pub mod history;
 pub mod monitoring;
 pub mod progress;
