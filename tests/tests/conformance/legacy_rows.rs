@@ -327,8 +327,40 @@ async fn schedule_maintenance_skips_unreadable_set_references(store: TestStore) 
     );
 }
 
+async fn a_start_reuses_an_active_legacy_run_of_its_identity(store: TestStore) {
+    let f = fixture(store).await;
+    let new = new_run(
+        f.ws,
+        Some(f.tenant),
+        RunType::INVENTORY_SYNC,
+        json!({"n": 1}),
+        t0(),
+    );
+    let legacy = f.start(&new).await;
+    f.harness
+        .overwrite_run(
+            &legacy,
+            &[
+                ("summary_counts", RawColumn::Json(json!([1, 2]))),
+                ("context", RawColumn::Json(json!({"scheduled_for": 5}))),
+            ],
+        )
+        .await;
+    let again = f.store.insert_or_get_active(&new).await.unwrap();
+    assert!(again.reused);
+    assert_eq!(again.run.id(), legacy.id());
+    let fields: Vec<&str> = again
+        .run
+        .unreadable_fields()
+        .iter()
+        .map(|(f, _)| *f)
+        .collect();
+    assert_eq!(fields, ["summary_counts", "context"]);
+}
+
 on_every_store!(
     reads_show_each_legacy_class_and_leave_valid_rows_alone,
+    a_start_reuses_an_active_legacy_run_of_its_identity,
     the_reaper_completes_stale_legacy_runs_keeping_what_they_held,
     schedule_maintenance_skips_unreadable_set_references,
 );
