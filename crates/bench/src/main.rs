@@ -19,6 +19,8 @@ enum Scenario {
     Backfill,
     History,
     Monitoring,
+    #[value(name = "http_list")]
+    HttpList,
     Purge,
     #[value(name = "cutover_live")]
     CutoverLive,
@@ -26,12 +28,13 @@ enum Scenario {
 }
 
 impl Scenario {
-    const EACH: [Self; 7] = [
+    const EACH: [Self; 8] = [
         Self::Start,
         Self::Progress,
         Self::Backfill,
         Self::History,
         Self::Monitoring,
+        Self::HttpList,
         Self::Purge,
         Self::CutoverLive,
     ];
@@ -43,6 +46,7 @@ impl Scenario {
             Self::Backfill => "backfill",
             Self::History => "history",
             Self::Monitoring => "monitoring",
+            Self::HttpList => "http_list",
             Self::Purge => "purge",
             Self::CutoverLive => "cutover_live",
             Self::All => "all",
@@ -124,6 +128,7 @@ async fn run(cli: Cli) -> Result<usize> {
             Scenario::Backfill => scenarios::backfill::run(&env).await,
             Scenario::History => scenarios::history::run(&env).await,
             Scenario::Monitoring => scenarios::monitoring::run(&env).await,
+            Scenario::HttpList => scenarios::http_list::run(&env).await,
             Scenario::Purge => scenarios::purge::run(&env).await,
             Scenario::CutoverLive => scenarios::cutover_live::run(&env).await,
             Scenario::All => Ok(()),

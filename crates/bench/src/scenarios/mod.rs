@@ -1,8 +1,9 @@
-//! The seven scenarios and what they share.
+//! The scenarios and what they share.
 
 pub mod backfill;
 pub mod cutover_live;
 pub mod history;
+pub mod http_list;
 pub mod monitoring;
 pub mod progress;
 pub mod purge;

@@ -2,23 +2,41 @@
 //! the last page when there are fewer. Baseline: the hand-written keyset `SELECT`.
 
 use super::{emit, plan_line_using, plan_summary, plan_uses_an_index, samples, service};
+use crate::env::Db;
 use crate::env::Env;
 use crate::progress;
 use crate::raw::{Bind, Pool, RUN_COLUMNS, fetch_runs};
 use crate::report::{Figure, Samples, Target, timed};
 use crate::seed::{Runs, json_literal};
 use anyhow::{Result, bail};
-use operation_runs_domain::{RunId, UserId};
+use operation_runs_domain::{RunId, UserId, WorkspaceId};
 use operation_runs_ports::{Provisioning, RunCursor, RunListQuery};
+use operation_runs_sea_orm::SeaOrmStore;
 use serde_json::json;
 
-const PAGE: u32 = 50;
-const FAR_PAGE: i64 = 2000;
+pub const PAGE: u32 = 50;
+pub const FAR_PAGE: i64 = 2000;
 const INDEX: &str = "operation_runs_workspace_id_id_idx";
 
-pub async fn run(env: &Env) -> Result<()> {
+/// A workspace of the monitoring scenarios, seeded: 9 in 10 of `env.rows` runs, its viewer,
+/// and the keyset cursor of page [`FAR_PAGE`] (or of the last page, when there are fewer).
+pub struct Watched {
+    pub db: Db,
+    pub store: SeaOrmStore,
+    pub ws: WorkspaceId,
+    pub viewer: UserId,
+    pub in_workspace: i64,
+    pub last_page: i64,
+    /// The page the cursor leads to.
+    pub far: i64,
+    /// The last id of the page before `far`.
+    pub cursor: i64,
+}
+
+/// Seeds a database named after `scenario` for a list of a workspace's runs.
+pub async fn seed_watched(env: &Env, scenario: &str) -> Result<Watched> {
     let b = env.backend;
-    let db = env.create_migrated("monitoring").await?;
+    let db = env.create_migrated(scenario).await?;
     let store = db.store();
     let ws = store.create_workspace("watched").await?;
     let other = store.create_workspace("other").await?;
@@ -27,7 +45,7 @@ pub async fn run(env: &Env) -> Result<()> {
     let viewer = UserId::new(1);
     store.add_member(ws, viewer, true, false).await?;
     progress!(
-        "monitoring: seeding {} runs (1 in 10 of another workspace)",
+        "{scenario}: seeding {} runs (1 in 10 of another workspace)",
         env.rows
     );
     Runs {
@@ -72,6 +90,30 @@ pub async fn run(env: &Env) -> Result<()> {
         ))
         .await?;
     db.warm().await?;
+    Ok(Watched {
+        db,
+        store,
+        ws,
+        viewer,
+        in_workspace,
+        last_page,
+        far,
+        cursor,
+    })
+}
+
+pub async fn run(env: &Env) -> Result<()> {
+    let b = env.backend;
+    let Watched {
+        db,
+        store,
+        ws,
+        viewer,
+        in_workspace,
+        last_page,
+        far,
+        cursor,
+    } = seed_watched(env, "monitoring").await?;
     let service = service(&store);
     let pool = Pool::of(&db)?;
     let first_sql = b.sql(&format!(
