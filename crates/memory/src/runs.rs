@@ -5,9 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::context::keys as context_keys;
 use operation_runs_domain::{
-    BackupScheduleId, CountError, FailureSummary, IdentityHash, NewOperationRun, OperationRun,
-    RunContext, RunId, RunOutcome, RunRecord, RunState, RunStatus, RunType, Stored, SummaryCounts,
-    WorkspaceId,
+    BackupScheduleId, CountError, IdentityHash, NewOperationRun, OperationRun, RunContext, RunId,
+    RunOutcome, RunRecord, RunState, RunStatus, RunType, Stored, SummaryCounts, WorkspaceId,
 };
 use operation_runs_ports::{
     CappedCount, HistoryPurgeCriteria, PortError, RunCursor, RunFilter, RunLifecycle, RunListQuery,
@@ -186,24 +185,9 @@ impl RunLifecycle for MemoryStore {
             });
         }
         let created = stored_time(new.created_at);
-        let record = RunRecord {
-            id: RunId::new(state.next_id(Table::Runs)),
-            workspace_id: new.workspace_id,
-            tenant_id: new.tenant_id,
-            user_id: new.user_id,
-            initiator_name: new.initiator_name.clone(),
-            run_type: new.run_type.to_string(),
-            status: Stored::Readable(RunStatus::Queued),
-            outcome: Stored::Readable(RunOutcome::Pending),
-            started_at: Stored::Readable(None),
-            completed_at: Stored::Readable(None),
-            failure_summary: Stored::Readable(FailureSummary::new()),
-            identity_hash: Stored::Readable(new.identity_hash.clone()),
-            summary_counts: Stored::Readable(new.summary_counts.clone()),
-            context: Stored::Readable(new.context.clone()),
-            created_at: created,
-            updated_at: created,
-        };
+        let mut record = RunRecord::queued(RunId::new(state.next_id(Table::Runs)), new);
+        record.created_at = created;
+        record.updated_at = created;
         let run = to_run(&record);
         state.runs.insert(record.id, record);
         Ok(StartedRun { run, reused: false })

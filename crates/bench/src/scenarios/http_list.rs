@@ -3,7 +3,7 @@
 //! and at page 2,000 of the keyset walk (50 runs a page). In process, without a socket: the
 //! figure is what the adapter adds (routing, authentication, access rules, rendering).
 
-use super::monitoring::{PAGE, Watched, seed_watched};
+use super::monitoring::{PAGE, seed_watched};
 use super::{emit, samples, service};
 use crate::env::Env;
 use crate::progress;
@@ -71,17 +71,9 @@ async fn direct(
 
 pub async fn run(env: &Env) -> Result<()> {
     let b = env.backend;
-    let Watched {
-        db,
-        store,
-        ws,
-        viewer,
-        last_page,
-        far,
-        cursor,
-        ..
-    } = seed_watched(env, "http_list").await?;
-    let service = service(&store);
+    let w = seed_watched(env, "http_list").await?;
+    let (store, ws, viewer, far, cursor) = (&w.store, w.ws, w.viewer, w.far, w.cursor);
+    let service = service(store);
     let history = ScheduleHistory::new(
         service.clone(),
         SchedulePorts::from_store(Arc::new(store.clone())),
@@ -104,7 +96,10 @@ pub async fn run(env: &Env) -> Result<()> {
         )
     };
     let n = samples(env.rows);
-    progress!("http_list: page 1 and page {far} of {last_page}, {n} requests per side");
+    progress!(
+        "http_list: page 1 and page {far} of {}, {n} requests per side",
+        w.last_page
+    );
     // [page][direct, json, html]
     let mut s: [[Samples; 3]; 2] = Default::default();
     let mut html_bytes = 0;
@@ -160,7 +155,7 @@ pub async fn run(env: &Env) -> Result<()> {
         .extra("page", json!(far))
         .note("both sides are the JSON endpoint; baseline column = page 1"),
     );
-    env.drop_db(db).await
+    env.drop_db(w.db).await
 }
 
 /// The JSON page lists exactly the service's runs, in order, and the HTML page links each.

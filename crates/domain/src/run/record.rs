@@ -1,7 +1,7 @@
 //! A run as stored, read tolerantly: each column is decoded on its own, and a value that breaks
 //! today's rules is kept as [`Unreadable`] instead of failing the run.
 
-use super::{RunOutcome, RunState, RunStatus, Transition, TransitionError};
+use super::{NewOperationRun, RunOutcome, RunState, RunStatus, Transition, TransitionError};
 use crate::context::RunContext;
 use crate::counts::SummaryCounts;
 use crate::failure::FailureSummary;
@@ -89,6 +89,30 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// `new` as stored by an insert: run `id`, queued, every field readable, last changed when
+    /// created.
+    #[must_use]
+    pub fn queued(id: RunId, new: &NewOperationRun) -> Self {
+        Self {
+            id,
+            workspace_id: new.workspace_id,
+            tenant_id: new.tenant_id,
+            user_id: new.user_id,
+            initiator_name: new.initiator_name.clone(),
+            run_type: new.run_type.to_string(),
+            status: Stored::Readable(RunStatus::Queued),
+            outcome: Stored::Readable(RunOutcome::Pending),
+            started_at: Stored::Readable(None),
+            completed_at: Stored::Readable(None),
+            failure_summary: Stored::Readable(FailureSummary::new()),
+            identity_hash: Stored::Readable(new.identity_hash.clone()),
+            summary_counts: Stored::Readable(new.summary_counts.clone()),
+            context: Stored::Readable(new.context.clone()),
+            created_at: new.created_at,
+            updated_at: new.created_at,
+        }
+    }
+
     /// Decodes a row column by column, without checking the columns against each other (that is
     /// [`OperationRun::from_record`]'s job).
     #[must_use]

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use operation_runs_domain::{
-    CountName, FailureSummary, IdentityHash, Membership, NewOperationRun, OperationRun, RunId,
-    RunOutcome, RunRecord, RunScope, RunState, RunStatus, RunType, RunTypeDescriptor,
-    RunTypeRegistry, Stored, SummaryCounts, TenantId, WorkspaceId,
+    CountName, IdentityHash, Membership, NewOperationRun, OperationRun, RunId, RunRecord, RunScope,
+    RunState, RunType, RunTypeDescriptor, RunTypeRegistry, Stored, SummaryCounts, TenantId,
+    WorkspaceId,
 };
 use operation_runs_ports::testing::RunBuilder;
 use operation_runs_ports::{
@@ -77,24 +77,7 @@ pub fn add_counts(mut record: RunRecord, delta: &SummaryCounts) -> RunRecord {
 
 /// What a store returns after inserting `new` as run `id`.
 pub fn inserted(id: i64, new: &NewOperationRun) -> OperationRun {
-    OperationRun::from_record(RunRecord {
-        id: RunId::new(id),
-        workspace_id: new.workspace_id,
-        tenant_id: new.tenant_id,
-        user_id: new.user_id,
-        initiator_name: new.initiator_name.clone(),
-        run_type: new.run_type.to_string(),
-        status: Stored::Readable(RunStatus::Queued),
-        outcome: Stored::Readable(RunOutcome::Pending),
-        started_at: Stored::Readable(None),
-        completed_at: Stored::Readable(None),
-        failure_summary: Stored::Readable(FailureSummary::new()),
-        identity_hash: Stored::Readable(new.identity_hash.clone()),
-        summary_counts: Stored::Readable(new.summary_counts.clone()),
-        context: Stored::Readable(new.context.clone()),
-        created_at: new.created_at,
-        updated_at: new.created_at,
-    })
+    OperationRun::from_record(RunRecord::queued(RunId::new(id), new))
 }
 
 pub fn started(run: OperationRun, reused: bool) -> StartedRun {
