@@ -127,6 +127,14 @@ pub trait RunLifecycle: Send + Sync {
 }
 
 /// Reads of runs.
+///
+/// Every read of this port, and every run a [`RunLifecycle`] or [`crate::ScheduleRunHistory`]
+/// method returns, is tolerant: a stored field that breaks today's rules (a row the legacy
+/// product wrote) never fails the read. The run comes back with that field
+/// [`operation_runs_domain::Stored::Unreadable`], holding the raw value and the reason, and
+/// the rest of the run intact ([`OperationRun::from_columns`] decodes a row so). Filters and
+/// keys work on the stored values as they are: a status that is no known spelling matches no
+/// status filter and is not active.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait RunQueries: Send + Sync {
