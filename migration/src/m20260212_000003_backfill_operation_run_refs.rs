@@ -61,6 +61,11 @@ pub(crate) const SQLITE_BATCH_ROWS: u64 = 50_000;
 /// hashing the bridges once, so fewer, larger batches are cheaper.
 pub(crate) const POSTGRES_BATCH_ROWS: u64 = 250_000;
 
+/// Rows per backfill statement on MariaDB, where each batch is one multi-table `UPDATE`
+/// holding the row locks of its rows until it commits: small enough that writers touching
+/// those rows wait well under a second.
+pub(crate) const MARIADB_BATCH_ROWS: u64 = 20_000;
+
 /// A legacy reference column into `inventory_sync_runs` and the canonical column replacing it.
 pub(crate) struct Reference {
     pub table: &'static str,
@@ -156,8 +161,20 @@ pub(crate) fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (
         let allowed = reference.bridge_allowed("o", "t", same_type);
         let (lower, upper) = match flavor {
             Flavor::Postgres => ("$1", "$2"),
-            Flavor::Sqlite => ("?", "?"),
+            Flavor::Sqlite | Flavor::MySql => ("?", "?"),
         };
+        if flavor == Flavor::MySql {
+            return (
+                format!(
+                    "UPDATE {table} AS t JOIN {INVENTORY_SYNC_RUNS} AS l ON l.id = t.{legacy} \
+                     JOIN operation_runs AS o ON o.id = l.operation_run_id \
+                     SET t.{canonical} = l.operation_run_id \
+                     WHERE t.{canonical} IS NULL AND {allowed} \
+                     AND t.id >= {lower} AND t.id <= {upper}"
+                ),
+                Counting::RowsAffected,
+            );
+        }
         return (
             format!(
                 "UPDATE {table} AS t SET {canonical} = l.operation_run_id \
@@ -218,6 +235,25 @@ pub(crate) fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (
                     counted = counted.join(", "),
                 ),
                 Counting::Returned,
+            )
+        }
+        // MariaDB materializes the derived table of the batch's mapped references before the
+        // multi-table `UPDATE` writes (it may not read the table it writes otherwise), then
+        // joins it back by primary key. Counted as on SQLite.
+        Flavor::MySql => {
+            let sets: Vec<String> = references
+                .iter()
+                .enumerate()
+                .map(|(n, r)| format!("t.{c} = COALESCE(t.{c}, m.r{n})", c = r.canonical))
+                .collect();
+            (
+                format!(
+                    "UPDATE {table} AS t JOIN (SELECT f.id, {mapped} FROM {table} AS f {joins} \
+                       WHERE f.id >= ? AND f.id <= ?) AS m ON t.id = m.id \
+                     SET {sets} WHERE ({any})",
+                    sets = sets.join(", ")
+                ),
+                Counting::Difference,
             )
         }
         // SQLite plans the joins as look-ups by rowid for each row of the batch, and
@@ -295,7 +331,7 @@ async fn backfill_table<C: ConnectionTrait + ?Sized>(
     };
     let placeholders = match flavor {
         Flavor::Postgres => ("$1", "$2"),
-        Flavor::Sqlite => ("?", "?"),
+        Flavor::Sqlite | Flavor::MySql => ("?", "?"),
     };
     let bounds = format!(
         "SELECT MAX(id), COUNT(*){before} FROM \
@@ -478,6 +514,19 @@ async fn foreign_key_validated<C: ConnectionTrait + ?Sized>(
 /// and that moment are nulled as the key would have done, then it is validated (a scan that
 /// lets writes through).
 async fn add_foreign_keys(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    if sql::flavor(db)? == Flavor::MySql {
+        for (name, column) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
+            let nulled = crate::mysql::add_foreign_key(db, name, column).await?;
+            if nulled > 0 {
+                tracing::warn!(
+                    column,
+                    nulled,
+                    "nulled references to runs deleted while the backfill ran"
+                );
+            }
+        }
+        return Ok(());
+    }
     for (name, column) in missing_foreign_keys(db).await? {
         live::short_lock(
             db,
@@ -535,6 +584,7 @@ impl MigrationTrait for Migration {
         let batch = match sql::flavor(db)? {
             Flavor::Postgres => POSTGRES_BATCH_ROWS,
             Flavor::Sqlite => SQLITE_BATCH_ROWS,
+            Flavor::MySql => MARIADB_BATCH_ROWS,
         };
         backfill_references(db, live::batch_rows(batch)).await?;
         // Built once after the backfill, instead of maintained for every row it writes.
@@ -548,6 +598,16 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let transaction = live::begin_if_sqlite(manager).await?;
         let db = live::conn(manager, &transaction);
+        if sql::flavor(db)? == Flavor::MySql {
+            // Before the indexes, which MariaDB keeps while a foreign key needs them.
+            for (name, _) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
+                live::short_lock(
+                    db,
+                    &format!("ALTER TABLE findings DROP FOREIGN KEY IF EXISTS {name}"),
+                )
+                .await?;
+            }
+        }
         for index in INDEXES {
             live::drop_index(db, index).await?;
         }

@@ -17,6 +17,7 @@ pub use stores::{StoreBackend, TestStore, runs_of, service_ports};
 pub enum Backend {
     Sqlite,
     Postgres,
+    MariaDb,
 }
 
 /// A fresh, empty database for one test.
@@ -32,6 +33,7 @@ pub struct TestDb {
 enum Cleanup {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
+    MariaDb { admin_url: String, name: String },
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -57,6 +59,23 @@ pub fn postgres_admin_url() -> Option<String> {
             None
         }
     }
+}
+
+/// The MariaDB server of the tests, when none is named: the one these machines run.
+pub const DEFAULT_MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
+
+/// The MariaDB admin URL: `OPRUN_TEST_MARIADB_URL`, else [`DEFAULT_MARIADB_URL`].
+pub fn mariadb_admin_url() -> String {
+    match std::env::var("OPRUN_TEST_MARIADB_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => DEFAULT_MARIADB_URL.to_owned(),
+    }
+}
+
+/// Whether an unreachable MariaDB fails the tests (`OPRUN_REQUIRE_MARIADB` set) rather than
+/// skipping them.
+pub fn mariadb_required() -> bool {
+    std::env::var("OPRUN_REQUIRE_MARIADB").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// `url` with its database name replaced.
@@ -120,11 +139,50 @@ impl TestDb {
         })
     }
 
-    /// A fresh database of the given backend (`None`: PostgreSQL not configured).
+    /// A fresh MariaDB database on [`mariadb_admin_url`], or `None` when that server does not
+    /// answer (a failure instead with `OPRUN_REQUIRE_MARIADB` set).
+    pub async fn mariadb() -> Option<Self> {
+        let admin_url = mariadb_admin_url();
+        let mut options = ConnectOptions::new(admin_url.clone());
+        options
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .sqlx_logging(false);
+        let admin = match Database::connect(options).await {
+            Ok(admin) => admin,
+            Err(e) => {
+                assert!(
+                    !mariadb_required(),
+                    "OPRUN_REQUIRE_MARIADB is set but MariaDB at {admin_url} does not answer: {e}"
+                );
+                eprintln!("skipping: MariaDB at {admin_url} does not answer ({e})");
+                return None;
+            }
+        };
+        let name = unique_name();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE `{name}`"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database on {admin_url}: {e}"));
+        admin.close().await.ok();
+        let url = with_database(&admin_url, &name);
+        let conn = connect(&url, 40).await;
+        Some(Self {
+            backend: Backend::MariaDb,
+            url,
+            conn,
+            cleanup: Cleanup::MariaDb { admin_url, name },
+        })
+    }
+
+    /// A fresh database of the given backend (`None`: PostgreSQL or MariaDB not configured or
+    /// not answering).
     pub async fn new(backend: Backend) -> Option<Self> {
         match backend {
             Backend::Sqlite => Some(Self::sqlite().await),
             Backend::Postgres => Self::postgres().await,
+            Backend::MariaDb => Self::mariadb().await,
         }
     }
 
@@ -165,8 +223,18 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
+        let drop = match &self.cleanup {
+            Cleanup::Sqlite(_) => return,
+            Cleanup::Postgres { admin_url, name } => (
+                admin_url.clone(),
+                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            ),
+            Cleanup::MariaDb { admin_url, name } => {
+                (admin_url.clone(), format!("DROP DATABASE IF EXISTS `{name}`"))
+            }
+        };
+        {
+            let (admin_url, statement) = drop;
             // Dropping needs async I/O; a thread with its own runtime works inside or outside one.
             let _ = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -175,11 +243,7 @@ impl Drop for TestDb {
                     .unwrap();
                 runtime.block_on(async {
                     let admin = connect(&admin_url, 1).await;
-                    let _ = admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
+                    let _ = admin.execute_unprepared(&statement).await;
                     admin.close().await.ok();
                 });
             })

@@ -31,6 +31,10 @@ async fn all_applied(db: &TestDb) {
             "SELECT COUNT(*) FROM sqlite_master \
              WHERE name = 'operation_runs_active_identity_key'"
         }
+        Backend::MariaDb => {
+            "SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND index_name = 'operation_runs_active_identity_key'"
+        }
     };
     assert_eq!(db.scalar_i64(index).await, Some(1));
 }

@@ -36,6 +36,20 @@ pub(crate) async fn exec_without_foreign_keys(db: &TestDb, statements: &[String]
             }
             txn.commit().await.unwrap();
         }
+        Backend::MariaDb => {
+            // One connection (the transaction's), checks off for it alone, then on again.
+            let txn = db.conn.begin().await.unwrap();
+            txn.execute_unprepared("SET SESSION foreign_key_checks = 0")
+                .await
+                .unwrap();
+            for statement in statements {
+                txn.execute_unprepared(statement).await.unwrap();
+            }
+            txn.execute_unprepared("SET SESSION foreign_key_checks = 1")
+                .await
+                .unwrap();
+            txn.commit().await.unwrap();
+        }
     }
 }
 

@@ -138,6 +138,26 @@ pub(crate) async fn schema_shape(db: &TestDb) -> BTreeSet<String> {
              FROM sqlite_master AS m JOIN pragma_foreign_key_list(m.name) AS fk \
              WHERE m.type = 'table'",
         ],
+        Backend::MariaDb => &[
+            "SELECT 'column', table_name, column_name, column_type, is_nullable, \
+               column_default, collation_name, generation_expression \
+             FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name <> 'seaql_migrations'",
+            "SELECT 'index', table_name, index_name, CAST(non_unique AS CHAR), \
+               GROUP_CONCAT(column_name ORDER BY seq_in_index) \
+             FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND table_name <> 'seaql_migrations' \
+             GROUP BY table_name, index_name, non_unique",
+            "SELECT 'foreign key', k.table_name, k.constraint_name, k.column_name, \
+               k.referenced_table_name, k.referenced_column_name, r.delete_rule \
+             FROM information_schema.key_column_usage AS k \
+             JOIN information_schema.referential_constraints AS r \
+               ON r.constraint_schema = k.constraint_schema \
+              AND r.constraint_name = k.constraint_name \
+             WHERE k.table_schema = DATABASE()",
+            "SELECT 'check', table_name, constraint_name, check_clause \
+             FROM information_schema.check_constraints WHERE constraint_schema = DATABASE()",
+        ],
     };
     let mut shape = BTreeSet::new();
     for sql in queries {
@@ -160,6 +180,9 @@ pub(crate) async fn tables(db: &TestDb) -> BTreeSet<String> {
              WHERE table_schema = current_schema()"
         }
         Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        Backend::MariaDb => {
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+        }
     };
     text_rows(&db.conn, sql)
         .await
@@ -176,6 +199,10 @@ pub(crate) async fn columns(db: &TestDb, table: &str) -> BTreeSet<String> {
              WHERE table_schema = current_schema() AND table_name = '{table}'"
         ),
         Backend::Sqlite => format!("SELECT name FROM pragma_table_info('{table}')"),
+        Backend::MariaDb => format!(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = '{table}'"
+        ),
     };
     text_rows(&db.conn, &sql)
         .await
