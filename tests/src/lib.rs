@@ -78,6 +78,26 @@ pub fn mariadb_required() -> bool {
     std::env::var("OPRUN_REQUIRE_MARIADB").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
+/// `sql` as `backend` reads it. The tests write their own SQL once, in the spelling PostgreSQL
+/// and SQLite share; on MariaDB (without `ANSI_QUOTES`) that needs three rewrites, made outside
+/// string literals unless said: `"name"` becomes `` `name` ``, the reserved word `change` (a
+/// `findings` column) is quoted, `CAST(… AS TEXT)` becomes `CAST(… AS CHAR)`; and inside them
+/// an RFC 3339 UTC time (`'2026-01-01T00:00:00+00:00'`) becomes MariaDB's DATETIME text.
+pub fn sql_for(backend: Backend, sql: &str) -> std::borrow::Cow<'_, str> {
+    if backend != Backend::MariaDb {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    std::borrow::Cow::Owned(operation_runs_migration::fixtures::sql_for_mariadb(sql))
+}
+
+/// [`sql_for`] by a connection's SeaORM backend.
+pub fn sql_for_conn<'a>(conn: &DatabaseConnection, sql: &'a str) -> std::borrow::Cow<'a, str> {
+    match conn.get_database_backend() {
+        DbBackend::MySql => sql_for(Backend::MariaDb, sql),
+        _ => std::borrow::Cow::Borrowed(sql),
+    }
+}
+
 /// `url` with its database name replaced.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -202,8 +222,9 @@ impl TestDb {
         self.conn.get_database_backend()
     }
 
-    /// Runs one raw statement.
+    /// Runs one raw statement (see [`sql_for`]).
     pub async fn exec(&self, sql: &str) {
+        let sql = &*sql_for(self.backend, sql);
         self.conn
             .execute_unprepared(sql)
             .await
@@ -212,6 +233,7 @@ impl TestDb {
 
     /// The first column of the first row of a query, as i64 (counts, ids).
     pub async fn scalar_i64(&self, sql: &str) -> Option<i64> {
+        let sql = &*sql_for(self.backend, sql);
         let row = self
             .conn
             .query_one_raw(Statement::from_string(self.db_backend(), sql.to_owned()))
@@ -253,10 +275,21 @@ impl Drop for TestDb {
 }
 
 /// Declares each `async fn name(db: TestDb)` as one test per backend:
-/// `sqlite::name` always, `postgres::name` when PostgreSQL is configured.
+/// `sqlite::name` always, `postgres::name` when PostgreSQL is configured, `mariadb::name` when
+/// MariaDB answers (see [`TestDb::mariadb`]).
 #[macro_export]
 macro_rules! on_every_backend {
     ($setup:ident => $($name:ident),+ $(,)?) => {
+        mod mariadb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::$setup($crate::Backend::MariaDb).await {
+                        super::$name(db).await;
+                    }
+                }
+            )+
+        }
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

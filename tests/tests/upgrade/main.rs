@@ -51,6 +51,7 @@ pub(crate) fn allowed_types() -> BTreeSet<String> {
 
 /// Every column of every row of a query, as text (the SQL must cast non-text columns).
 pub(crate) async fn text_rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String>>> {
+    let sql = &*operation_runs_tests::sql_for_conn(conn, sql);
     let rows = conn
         .query_all_raw(Statement::from_string(
             conn.get_database_backend(),
@@ -86,7 +87,7 @@ pub(crate) async fn exec_with(
             })
             .collect()
     } else {
-        sql.to_owned()
+        operation_runs_tests::sql_for_conn(conn, sql).into_owned()
     };
     conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await
@@ -94,6 +95,7 @@ pub(crate) async fn exec_with(
 }
 
 pub(crate) async fn opt_i64(conn: &DatabaseConnection, sql: &str, column: usize) -> Option<i64> {
+    let sql = &*operation_runs_tests::sql_for_conn(conn, sql);
     let row = conn
         .query_one_raw(Statement::from_string(
             conn.get_database_backend(),
