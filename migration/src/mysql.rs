@@ -186,7 +186,7 @@ pub(crate) async fn drop_index<C: ConnectionTrait + ?Sized>(
     short_lock(
         db,
         &format!(
-            "DROP INDEX IF EXISTS {name} ON {} {ONLINE}",
+            "ALTER TABLE {} DROP INDEX IF EXISTS {name}, ALGORITHM=INPLACE, LOCK=NONE",
             table_of(name)
         ),
     )

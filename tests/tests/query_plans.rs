@@ -77,7 +77,11 @@ async fn seed(db: &TestDb) -> Data {
         ))
         .await;
     }
-    db.exec("ANALYZE").await;
+    db.exec(match db.backend {
+        Backend::MariaDb => "ANALYZE TABLE operation_runs",
+        _ => "ANALYZE",
+    })
+    .await;
     assert_eq!(
         db.scalar_i64("SELECT COUNT(*) FROM operation_runs").await,
         Some(RUNS as i64)
