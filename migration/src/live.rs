@@ -128,7 +128,11 @@ pub(crate) fn unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-pub(crate) async fn wait_before_retry(attempt: u32, statement: &str, error: &DbErr) -> Result<(), DbErr> {
+pub(crate) async fn wait_before_retry(
+    attempt: u32,
+    statement: &str,
+    error: &DbErr,
+) -> Result<(), DbErr> {
     if attempt + 1 >= ATTEMPTS {
         return Err(DbErr::Migration(format!(
             "gave up after {ATTEMPTS} attempts waiting for a lock ({error}) on: {statement}. \

@@ -158,9 +158,10 @@ impl MigrationTrait for Migration {
         if flavor == Flavor::MySql {
             // The columns the MariaDB indexes are built on (it has no partial or expression
             // indexes); added once, each `IF NOT EXISTS`.
-            for column in crate::mysql::generated_columns() {
-                live::short_lock(db, &column).await?;
-            }
+            let [stored, virtual_column] = crate::mysql::generated_columns();
+            live::short_lock(db, &stored).await?;
+            live::pause_point("between-generated-columns").await;
+            live::short_lock(db, &virtual_column).await?;
         }
         let mut round = 0;
         loop {

@@ -251,9 +251,10 @@ impl Drop for TestDb {
                 admin_url.clone(),
                 format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
             ),
-            Cleanup::MariaDb { admin_url, name } => {
-                (admin_url.clone(), format!("DROP DATABASE IF EXISTS `{name}`"))
-            }
+            Cleanup::MariaDb { admin_url, name } => (
+                admin_url.clone(),
+                format!("DROP DATABASE IF EXISTS `{name}`"),
+            ),
         };
         {
             let (admin_url, statement) = drop;

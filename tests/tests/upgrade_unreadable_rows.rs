@@ -188,8 +188,9 @@ async fn a_context_that_is_no_json_blocks_the_cutover_before_it_changes_anything
     assert!(report.blocking_rows.is_empty());
     assert_eq!(report.blocking_problems(), 0);
     let id = *exp.changes.keys().next().unwrap();
-    let not_json =
-        format!("UPDATE operation_runs SET context = '{{\"backup_schedule_id\": 1' WHERE id = {id}");
+    let not_json = format!(
+        "UPDATE operation_runs SET context = '{{\"backup_schedule_id\": 1' WHERE id = {id}"
+    );
     match db.backend {
         Backend::Postgres => return,
         // The column is `JSON`, checked with `JSON_VALID`: the value cannot be stored at all.

@@ -59,22 +59,23 @@ impl InventoryRepository for SeaOrmStore {
                 created_at: Set(now),
                 updated_at: Set(now),
             });
-            let insert = Entity::insert_many(rows)
-                .on_conflict(
-                    OnConflict::columns([Column::TenantId, Column::ExternalId])
-                        .update_columns([
-                            Column::LastSeenOperationRunId,
-                            Column::DisplayName,
-                            Column::Kind,
-                            Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                ;
+            let insert = Entity::insert_many(rows).on_conflict(
+                OnConflict::columns([Column::TenantId, Column::ExternalId])
+                    .update_columns([
+                        Column::LastSeenOperationRunId,
+                        Column::DisplayName,
+                        Column::Kind,
+                        Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            );
             let models = if txn.get_database_backend() == DbBackend::MySql {
                 // `INSERT … ON DUPLICATE KEY UPDATE` cannot return the rows it updated: they
                 // are read back in the same transaction, which holds their locks.
-                insert.exec_without_returning(&txn).await.map_err(map_db_err)?;
+                insert
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(map_db_err)?;
                 Entity::find()
                     .filter(Column::TenantId.eq(tenant.get()))
                     .filter(Column::ExternalId.is_in(chunk.iter().map(|i| i.external_id.clone())))

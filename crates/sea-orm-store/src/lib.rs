@@ -18,9 +18,9 @@ mod tokens;
 mod url;
 
 pub use error::{StoreError, redact_url};
+pub use mysql::MIN_MARIADB;
 pub use schema::REQUIRED_MIGRATIONS;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-pub use mysql::MIN_MARIADB;
 pub use tokens::ApiToken;
 pub use url::{DatabaseTarget, DatabaseUrl, UrlError};
 

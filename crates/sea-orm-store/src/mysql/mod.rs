@@ -33,7 +33,9 @@ pub const MIN_MARIADB: (u32, u32) = (10, 6);
 /// cannot: MySQL, or MariaDB older than [`MIN_MARIADB`].
 pub(crate) fn refusal(version: &str) -> Option<&'static str> {
     if !version.contains("MariaDB") {
-        return Some("MySQL has no INSERT … RETURNING, which starting a run in one round trip needs");
+        return Some(
+            "MySQL has no INSERT … RETURNING, which starting a run in one round trip needs",
+        );
     }
     // Old clients needed a 5.x version: MariaDB 10 and 11 used to announce `5.5.5-10.x.y`.
     let mut numbers = version

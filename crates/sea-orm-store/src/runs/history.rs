@@ -211,25 +211,25 @@ impl SeaOrmStore {
     /// One purge batch on PostgreSQL and SQLite: the first `batch` ids of `candidates` deleted,
     /// their ids returned.
     async fn delete_batch(&self, candidates: Condition, batch: u64) -> Result<Vec<i64>, PortError> {
-            let ids = Query::select()
-                .column(Column::Id)
-                .from(Entity)
-                .cond_where(candidates)
-                .order_by(Column::Id, sea_orm::sea_query::Order::Asc)
-                .limit(batch)
-                .to_owned();
-            let delete = Query::delete()
-                .from_table(Entity)
-                .and_where(Expr::col(Column::Id).in_subquery(ids))
-                .returning_col(Column::Id)
-                .to_owned();
-            self.conn
-                .query_all(&delete)
-                .await
-                .map_err(map_db_err)?
-                .iter()
-                .map(|row| row.try_get_by_index::<i64>(0))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_db_err)
+        let ids = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .cond_where(candidates)
+            .order_by(Column::Id, sea_orm::sea_query::Order::Asc)
+            .limit(batch)
+            .to_owned();
+        let delete = Query::delete()
+            .from_table(Entity)
+            .and_where(Expr::col(Column::Id).in_subquery(ids))
+            .returning_col(Column::Id)
+            .to_owned();
+        self.conn
+            .query_all(&delete)
+            .await
+            .map_err(map_db_err)?
+            .iter()
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_db_err)
     }
 }
