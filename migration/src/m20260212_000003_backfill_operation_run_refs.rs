@@ -61,11 +61,6 @@ pub(crate) const SQLITE_BATCH_ROWS: u64 = 50_000;
 /// hashing the bridges once, so fewer, larger batches are cheaper.
 pub(crate) const POSTGRES_BATCH_ROWS: u64 = 250_000;
 
-/// Rows per backfill statement on MariaDB, where each batch is one multi-table `UPDATE`
-/// holding the row locks of its rows until it commits: small enough that writers touching
-/// those rows wait well under a second.
-pub(crate) const MARIADB_BATCH_ROWS: u64 = 20_000;
-
 /// A legacy reference column into `inventory_sync_runs` and the canonical column replacing it.
 pub(crate) struct Reference {
     pub table: &'static str,
@@ -165,13 +160,7 @@ pub(crate) fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (
         };
         if flavor == Flavor::MySql {
             return (
-                format!(
-                    "UPDATE {table} AS t JOIN {INVENTORY_SYNC_RUNS} AS l ON l.id = t.{legacy} \
-                     JOIN operation_runs AS o ON o.id = l.operation_run_id \
-                     SET t.{canonical} = l.operation_run_id \
-                     WHERE t.{canonical} IS NULL AND {allowed} \
-                     AND t.id >= {lower} AND t.id <= {upper}"
-                ),
+                crate::mysql::backfill_one(table, legacy, canonical, &allowed),
                 Counting::RowsAffected,
             );
         }
@@ -237,22 +226,11 @@ pub(crate) fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (
                 Counting::Returned,
             )
         }
-        // MariaDB materializes the derived table of the batch's mapped references before the
-        // multi-table `UPDATE` writes (it may not read the table it writes otherwise), then
-        // joins it back by primary key. Counted as on SQLite.
+        // Counted as on SQLite.
         Flavor::MySql => {
-            let sets: Vec<String> = references
-                .iter()
-                .enumerate()
-                .map(|(n, r)| format!("t.{c} = COALESCE(t.{c}, m.r{n})", c = r.canonical))
-                .collect();
+            let canonical: Vec<&str> = references.iter().map(|r| r.canonical).collect();
             (
-                format!(
-                    "UPDATE {table} AS t JOIN (SELECT f.id, {mapped} FROM {table} AS f {joins} \
-                       WHERE f.id >= ? AND f.id <= ?) AS m ON t.id = m.id \
-                     SET {sets} WHERE ({any})",
-                    sets = sets.join(", ")
-                ),
+                crate::mysql::backfill_many(table, &canonical, &mapped, &joins, &any),
                 Counting::Difference,
             )
         }
@@ -515,17 +493,7 @@ async fn foreign_key_validated<C: ConnectionTrait + ?Sized>(
 /// lets writes through).
 async fn add_foreign_keys(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
     if sql::flavor(db)? == Flavor::MySql {
-        for (name, column) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
-            let nulled = crate::mysql::add_foreign_key(db, name, column).await?;
-            if nulled > 0 {
-                tracing::warn!(
-                    column,
-                    nulled,
-                    "nulled references to runs deleted while the backfill ran"
-                );
-            }
-        }
-        return Ok(());
+        return crate::mysql::add_foreign_keys(db).await;
     }
     for (name, column) in missing_foreign_keys(db).await? {
         live::short_lock(
@@ -584,7 +552,7 @@ impl MigrationTrait for Migration {
         let batch = match sql::flavor(db)? {
             Flavor::Postgres => POSTGRES_BATCH_ROWS,
             Flavor::Sqlite => SQLITE_BATCH_ROWS,
-            Flavor::MySql => MARIADB_BATCH_ROWS,
+            Flavor::MySql => crate::mysql::BATCH_ROWS,
         };
         backfill_references(db, live::batch_rows(batch)).await?;
         // Built once after the backfill, instead of maintained for every row it writes.
@@ -600,13 +568,7 @@ impl MigrationTrait for Migration {
         let db = live::conn(manager, &transaction);
         if sql::flavor(db)? == Flavor::MySql {
             // Before the indexes, which MariaDB keeps while a foreign key needs them.
-            for (name, _) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
-                live::short_lock(
-                    db,
-                    &format!("ALTER TABLE findings DROP FOREIGN KEY IF EXISTS {name}"),
-                )
-                .await?;
-            }
+            crate::mysql::drop_foreign_keys(db).await?;
         }
         for index in INDEXES {
             live::drop_index(db, index).await?;

@@ -259,11 +259,80 @@ pub(crate) fn drop_generated_columns() -> [String; 2] {
     ]
 }
 
+/// Rows per backfill statement on MariaDB, where each batch is one multi-table `UPDATE`
+/// holding the row locks of its rows until it commits: small enough that writers touching
+/// those rows wait well under a second.
+pub(crate) const BATCH_ROWS: u64 = 20_000;
+
+/// Step 3's batch for one reference (`inventory_items`): a multi-table `UPDATE … JOIN`, MariaDB's
+/// `UPDATE … FROM`; `allowed` is the bridge condition over `o` (the run) and `t` (the row).
+/// Placeholders: the batch's lower and upper id.
+pub(crate) fn backfill_one(table: &str, legacy: &str, canonical: &str, allowed: &str) -> String {
+    format!(
+        "UPDATE {table} AS t JOIN {} AS l ON l.id = t.{legacy} \
+         JOIN operation_runs AS o ON o.id = l.operation_run_id \
+         SET t.{canonical} = l.operation_run_id \
+         WHERE t.{canonical} IS NULL AND {allowed} AND t.id >= ? AND t.id <= ?",
+        crate::names::INVENTORY_SYNC_RUNS
+    )
+}
+
+/// Step 3's batch for several references of one table (`findings`): the derived table `m` of
+/// the batch's mapped references (`r0`, `r1`, … from `mapped` over `joins`) is materialized
+/// before the `UPDATE` writes (MariaDB may not read the table it writes otherwise), then joined
+/// back by primary key; a row is written when `any` reference maps, and a set one is kept.
+pub(crate) fn backfill_many(
+    table: &str,
+    canonical: &[&str],
+    mapped: &str,
+    joins: &str,
+    any: &str,
+) -> String {
+    let sets: Vec<String> = canonical
+        .iter()
+        .enumerate()
+        .map(|(n, c)| format!("t.{c} = COALESCE(t.{c}, m.r{n})"))
+        .collect();
+    format!(
+        "UPDATE {table} AS t JOIN (SELECT f.id, {mapped} FROM {table} AS f {joins} \
+           WHERE f.id >= ? AND f.id <= ?) AS m ON t.id = m.id \
+         SET {} WHERE ({any})",
+        sets.join(", ")
+    )
+}
+
+/// Step 3's finding foreign keys, each added if missing ([`add_foreign_key`]).
+pub(crate) async fn add_foreign_keys<C: ConnectionTrait + ?Sized>(db: &C) -> Result<(), DbErr> {
+    for (name, column) in crate::sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
+        let nulled = add_foreign_key(db, name, column).await?;
+        if nulled > 0 {
+            tracing::warn!(
+                column,
+                nulled,
+                "nulled references to runs deleted while the backfill ran"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Drops step 3's finding foreign keys, if there.
+pub(crate) async fn drop_foreign_keys<C: ConnectionTrait + ?Sized>(db: &C) -> Result<(), DbErr> {
+    for (name, _) in crate::sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
+        short_lock(
+            db,
+            &format!("ALTER TABLE findings DROP FOREIGN KEY IF EXISTS {name}"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Adds the canonical finding foreign key `name` on `column`, if missing, online: with
 /// `foreign_key_checks` off for this statement MariaDB adds it in place without reading the
 /// table (step 3 only writes references to existing runs), then references to runs deleted
 /// between their batch and the key's addition are nulled, as the key would have done.
-pub(crate) async fn add_foreign_key<C: ConnectionTrait + ?Sized>(
+async fn add_foreign_key<C: ConnectionTrait + ?Sized>(
     db: &C,
     name: &str,
     column: &str,

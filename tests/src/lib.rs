@@ -162,7 +162,17 @@ impl TestDb {
     /// A fresh MariaDB database on [`mariadb_admin_url`], or `None` when that server does not
     /// answer (a failure instead with `OPRUN_REQUIRE_MARIADB` set).
     pub async fn mariadb() -> Option<Self> {
+        // Once the server did not answer, this process's other tests skip (or fail) at once
+        // instead of each waiting for the connect timeout.
+        static DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         let admin_url = mariadb_admin_url();
+        if DOWN.load(Ordering::Relaxed) {
+            assert!(
+                !mariadb_required(),
+                "OPRUN_REQUIRE_MARIADB is set but MariaDB at {admin_url} does not answer"
+            );
+            return None;
+        }
         let mut options = ConnectOptions::new(admin_url.clone());
         options
             .max_connections(1)
@@ -172,6 +182,7 @@ impl TestDb {
         let admin = match Database::connect(options).await {
             Ok(admin) => admin,
             Err(e) => {
+                DOWN.store(true, Ordering::Relaxed);
                 assert!(
                     !mariadb_required(),
                     "OPRUN_REQUIRE_MARIADB is set but MariaDB at {admin_url} does not answer: {e}"
