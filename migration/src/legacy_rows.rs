@@ -460,3 +460,30 @@ pub(crate) async fn normalize<C: ConnectionTrait + ?Sized>(
     }
     Ok(done)
 }
+
+/// Rows whose `summary_counts` name a count their (registered) type does not declare:
+/// `declared` maps each type to its count names. Types not in it are not judged. Not part of
+/// [`UNREADABLE`]: the declarations are the host's, not the migration history's.
+pub(crate) fn undeclared_count_predicate(
+    flavor: Flavor,
+    declared: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<String> {
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let per_type: Vec<String> = declared
+        .iter()
+        .map(|(run_type, names)| {
+            let undeclared = if names.is_empty() {
+                "TRUE".to_owned()
+            } else {
+                let names: Vec<String> = names.iter().map(|n| literal(n)).collect();
+                format!("e.key NOT IN ({})", names.join(", "))
+            };
+            format!(
+                "(r.type = {} AND EXISTS (SELECT 1 FROM {} WHERE {undeclared}))",
+                literal(run_type),
+                object_entries(flavor, "summary_counts")
+            )
+        })
+        .collect();
+    (!per_type.is_empty()).then(|| per_type.join(" OR "))
+}

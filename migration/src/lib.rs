@@ -29,6 +29,7 @@ pub use m20260212_000003_backfill_operation_run_refs::{ReferenceBackfill, backfi
 pub use preflight::{
     BridgeRejection, BrokenForeignKey, DuplicateIdentity, LegacyTableStats, MAX_LISTED_IDS,
     PreflightReport, ReferenceStats, RejectedBridge, RowClassStats, TypeStats, preflight,
+    undeclared_counts,
 };
 
 /// The current UTC time as a SQLite expression, in exactly the text format SeaORM/sqlx writes a

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use operation_runs_migration::Migrator;
 
 mod stores;
-pub use stores::{StoreBackend, TestStore, runs_of, service_ports};
+pub use stores::{RawColumn, StoreBackend, TestStore, runs_of, service_ports};
 
 /// Which server a test database lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

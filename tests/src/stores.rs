@@ -2,7 +2,7 @@
 //! runs on (`on_every_store!`).
 
 use crate::{Backend, TestDb};
-use operation_runs_domain::{OperationRun, WorkspaceId};
+use operation_runs_domain::{OperationRun, RunColumns, WorkspaceId};
 use operation_runs_memory::MemoryStore;
 use operation_runs_ports::{RunFilter, RunListQuery, RunStore};
 use operation_runs_sea_orm::SeaOrmStore;
@@ -79,6 +79,34 @@ impl TestStore {
             (None, Some(memory)) => Arc::new(memory.clone()),
             (None, None) => unreachable!("a test store is SQL or in memory"),
         }
+    }
+
+    /// Overwrites columns of a stored run with raw values, bypassing every rule, as the legacy
+    /// product wrote rows: an `UPDATE` on a SQL store, the same row re-read from its columns in
+    /// memory. `run` is the run as stored before.
+    pub async fn overwrite_run(&self, run: &OperationRun, columns: &[(&str, RawColumn)]) {
+        if let Some(db) = &self.db {
+            let sets: Vec<String> = columns
+                .iter()
+                .map(|(column, value)| format!("{column} = {}", value.sql_literal(db.backend)))
+                .collect();
+            db.exec(&format!(
+                "UPDATE operation_runs SET {} WHERE id = {}",
+                sets.join(", "),
+                run.id()
+            ))
+            .await;
+            return;
+        }
+        let memory = self
+            .memory
+            .as_ref()
+            .expect("a test store is SQL or in memory");
+        let mut row = columns_of(run);
+        for (column, value) in columns {
+            value.write_into(&mut row, column);
+        }
+        memory.put_run_columns(row);
     }
 
     /// The database behind a SQL store, `None` for the in-memory one.
@@ -165,4 +193,69 @@ macro_rules! __store_module {
             )+
         }
     };
+}
+
+/// A raw value for [`TestStore::overwrite_run`].
+#[derive(Debug, Clone)]
+pub enum RawColumn {
+    /// Text (`status`, `outcome`, `run_identity_hash`).
+    Text(&'static str),
+    /// JSON (`summary_counts`, `failure_summary`, `context`).
+    Json(serde_json::Value),
+    /// `NULL` (`started_at`, `completed_at`).
+    Null,
+}
+
+impl RawColumn {
+    fn sql_literal(&self, backend: Backend) -> String {
+        let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        match (self, backend) {
+            (Self::Text(text), _) => quoted(text),
+            (Self::Json(value), Backend::Postgres) => {
+                format!("{}::jsonb", quoted(&value.to_string()))
+            }
+            (Self::Json(value), Backend::Sqlite) => quoted(&value.to_string()),
+            // MariaDB reads a backslash in a literal as an escape: JSON's own are doubled.
+            (Self::Json(value), Backend::MariaDb) => {
+                quoted(&value.to_string().replace('\\', "\\\\"))
+            }
+            (Self::Null, _) => "NULL".to_owned(),
+        }
+    }
+
+    fn write_into(&self, row: &mut RunColumns, column: &str) {
+        match (column, self) {
+            ("status", Self::Text(text)) => row.status = (*text).to_owned(),
+            ("outcome", Self::Text(text)) => row.outcome = (*text).to_owned(),
+            ("run_identity_hash", Self::Text(text)) => row.run_identity_hash = (*text).to_owned(),
+            ("summary_counts", Self::Json(value)) => row.summary_counts = value.clone(),
+            ("failure_summary", Self::Json(value)) => row.failure_summary = value.clone(),
+            ("context", Self::Json(value)) => row.context = value.clone(),
+            ("started_at", Self::Null) => row.started_at = None,
+            ("completed_at", Self::Null) => row.completed_at = None,
+            (column, value) => panic!("no raw {value:?} for column {column}"),
+        }
+    }
+}
+
+/// The columns of a run whose fields are all readable, as a row holds them.
+fn columns_of(run: &OperationRun) -> RunColumns {
+    RunColumns {
+        id: run.id(),
+        workspace_id: run.workspace_id(),
+        tenant_id: run.tenant_id(),
+        user_id: run.user_id(),
+        initiator_name: run.initiator_name().to_owned(),
+        run_type: run.run_type().to_owned(),
+        status: run.status().readable().unwrap().to_string(),
+        outcome: run.outcome().readable().unwrap().to_string(),
+        started_at: *run.started_at().readable().unwrap(),
+        completed_at: *run.completed_at().readable().unwrap(),
+        run_identity_hash: run.identity_hash().readable().unwrap().to_string(),
+        summary_counts: run.summary_counts().readable().unwrap().to_json(),
+        failure_summary: run.failure_summary().readable().unwrap().to_json(),
+        context: run.context().readable().unwrap().to_json(),
+        created_at: run.created_at(),
+        updated_at: run.updated_at(),
+    }
 }

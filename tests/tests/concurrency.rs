@@ -126,7 +126,10 @@ async fn concurrent_starters_of_one_identity_share_one_run(harness: TestStore) {
         let active = runs_of(&store, ws, RunFilter::default())
             .await
             .into_iter()
-            .filter(|r| r.status().is_active() && r.identity_hash() == &new.identity_hash)
+            .filter(|r| {
+                r.status().readable().unwrap().is_active()
+                    && r.identity_hash() == &new.identity_hash
+            })
             .count();
         assert_eq!(active, 1, "round {round}");
         let run = store.get(id).await.unwrap();
@@ -174,11 +177,14 @@ async fn concurrent_increments_lose_nothing(harness: TestStore) {
         .collect();
     for task in tasks {
         let r = task.await.unwrap().unwrap();
-        assert_eq!(r.status(), RunStatus::Queued);
+        assert_eq!(*r.status().readable().unwrap(), RunStatus::Queued);
     }
     let stored = store.get(run.id()).await.unwrap();
-    assert_eq!(stored.summary_counts().get(&total), 50);
-    assert_eq!(stored.summary_counts().get(&processed), 50);
+    assert_eq!(stored.summary_counts().readable().unwrap().get(&total), 50);
+    assert_eq!(
+        stored.summary_counts().readable().unwrap().get(&processed),
+        50
+    );
     assert_eq!(stored.updated_at(), t0() + Duration::seconds(1));
 }
 
@@ -223,7 +229,11 @@ async fn increments_racing_a_completion_with_counts_lose_nothing(harness: TestSt
         for task in increments {
             match task.await.unwrap() {
                 Ok(r) => {
-                    assert_eq!(r.status(), RunStatus::Running, "round {round}");
+                    assert_eq!(
+                        *r.status().readable().unwrap(),
+                        RunStatus::Running,
+                        "round {round}"
+                    );
                     applied += 1;
                 }
                 Err(PortError::Conflict(_)) => {}
@@ -233,11 +243,11 @@ async fn increments_racing_a_completion_with_counts_lose_nothing(harness: TestSt
         let completed = completion.await.unwrap().unwrap();
         let stored = store.get(running.id()).await.unwrap();
         assert_eq!(stored, completed, "round {round}");
-        assert_eq!(stored.status(), RunStatus::Completed);
+        assert_eq!(*stored.status().readable().unwrap(), RunStatus::Completed);
         // Every increment that reported success is in the final count, and so are the
         // completion's own counts: nothing lost on either side.
         assert_eq!(
-            stored.summary_counts().get(&total),
+            stored.summary_counts().readable().unwrap().get(&total),
             100 + applied,
             "round {round}"
         );
@@ -285,11 +295,11 @@ async fn a_reaper_racing_a_completion_never_overwrites_it(harness: TestStore) {
         let (worker, reaper) = (worker.await.unwrap(), reaper.await.unwrap());
         let winner: OperationRun = match (worker, reaper) {
             (Ok(w), Err(PortError::Conflict(_))) => {
-                assert_eq!(w.outcome(), RunOutcome::Succeeded);
+                assert_eq!(*w.outcome().readable().unwrap(), RunOutcome::Succeeded);
                 w
             }
             (Err(PortError::Conflict(_)), Ok(r)) => {
-                assert_eq!(r.outcome(), RunOutcome::Failed);
+                assert_eq!(*r.outcome().readable().unwrap(), RunOutcome::Failed);
                 assert_eq!(r.failure_summary(), &reaped.failure_summary);
                 r
             }
@@ -357,6 +367,8 @@ fn is_reaped(run: &OperationRun) -> bool {
         && run.outcome() == RunOutcome::Failed
         && run
             .failure_summary()
+            .readable()
+            .unwrap()
             .failures()
             .iter()
             .any(|f| f.code().as_str() == FailureCode::RUN_STALE)
@@ -462,8 +474,18 @@ async fn progress_right_after_the_reapers_query_keeps_runs_alive(harness: TestSt
     assert_eq!(report.lost_races, ids);
     for id in ids {
         let run = store.get(id).await.unwrap();
-        assert_eq!(run.status(), RunStatus::Running, "run {id} was reaped");
-        assert_eq!(run.summary_counts().get_str("processed"), 1);
+        assert_eq!(
+            *run.status().readable().unwrap(),
+            RunStatus::Running,
+            "run {id} was reaped"
+        );
+        assert_eq!(
+            run.summary_counts()
+                .readable()
+                .unwrap()
+                .get_str("processed"),
+            1
+        );
         assert_eq!(run.updated_at(), reaped_at);
     }
 }
@@ -504,19 +526,26 @@ async fn progress_racing_the_reaper_is_never_reaped_after_it_landed(harness: Tes
             match result {
                 // The heartbeat landed: whatever the reaper saw before, the run stays alive.
                 Ok(updated) => {
-                    assert_eq!(updated.status(), RunStatus::Running);
+                    assert_eq!(*updated.status().readable().unwrap(), RunStatus::Running);
                     assert_eq!(
-                        stored.status(),
+                        *stored.status().readable().unwrap(),
                         RunStatus::Running,
                         "round {round}: run {id} reaped after its heartbeat"
                     );
-                    assert_eq!(stored.summary_counts().get_str("processed"), 1);
+                    assert_eq!(
+                        stored
+                            .summary_counts()
+                            .readable()
+                            .unwrap()
+                            .get_str("processed"),
+                        1
+                    );
                     assert!(!report.reaped.contains(&id), "round {round}: {report:?}");
                 }
                 // The reaper won: its worker's progress is refused and writes nothing.
                 Err(ServiceError::Conflict(_) | ServiceError::Transition(_)) => {
                     assert!(is_reaped(&stored), "round {round}: {stored:?}");
-                    assert!(stored.summary_counts().is_empty());
+                    assert!(stored.summary_counts().readable().unwrap().is_empty());
                     assert!(report.reaped.contains(&id), "round {round}: {report:?}");
                 }
                 Err(other) => panic!("round {round}: {other:?}"),
@@ -533,12 +562,12 @@ async fn progress_racing_the_reaper_is_never_reaped_after_it_landed(harness: Tes
         // Leave no active run behind for the next round's reaper.
         for id in ids {
             let run = store.get(id).await.unwrap();
-            if run.status().is_active() {
+            if run.status().readable().unwrap().is_active() {
                 let done = run
                     .next_state(Transition::Complete(RunOutcome::Succeeded), now)
                     .unwrap();
                 store
-                    .transition(id, run.status(), &done, now)
+                    .transition(id, *run.status().readable().unwrap(), &done, now)
                     .await
                     .unwrap();
             }

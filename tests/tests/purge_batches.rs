@@ -47,7 +47,7 @@ async fn batches_delete_exactly_the_purgeable_runs_between_kept_ones(harness: Te
             .next_state(Transition::Complete(RunOutcome::Failed), at)
             .unwrap();
         store
-            .transition(run.id(), run.status(), &next, at)
+            .transition(run.id(), *run.status().readable().unwrap(), &next, at)
             .await
             .unwrap();
     };

@@ -193,7 +193,7 @@ async fn schedule_history_is_served_by_its_index(db: TestDb) {
     let page = data.store.schedule_history(&query).await.unwrap();
     assert!(!page.runs.is_empty());
     assert!(page.runs.iter().all(|r| {
-        r.context().backup_schedule_id() == Some(BackupScheduleId::new(8))
+        r.context().readable().unwrap().backup_schedule_id() == Some(BackupScheduleId::new(8))
             && r.workspace_id() == data.workspaces[7]
     }));
 }

@@ -7,8 +7,11 @@
 #[path = "legacy_data/support.rs"]
 mod support;
 
+use operation_runs_domain::RunId;
 use operation_runs_migration::fixtures::{self, RowChange};
 use operation_runs_migration::preflight;
+use operation_runs_ports::RunQueries;
+use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend};
 use sea_orm::{ConnectionTrait, Statement};
 use sea_orm_migration::MigratorTrait;
@@ -174,6 +177,25 @@ async fn the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_
     assert!(report.cutover_rewrites.is_empty());
     assert_eq!(report.unreadable_rows, exp.unreadable_rows);
     assert!(!report.would_lose_anything());
+
+    // The store reads every run, and finds unreadable exactly what the preflight named.
+    let store = SeaOrmStore::from_connection(db.conn.clone());
+    for id in after.keys() {
+        store.get(RunId::new(*id)).await.unwrap();
+    }
+    for stats in &report.unreadable_rows {
+        for id in &stats.ids {
+            let run = store.get(RunId::new(*id)).await.unwrap();
+            assert!(
+                run.unreadable_fields()
+                    .iter()
+                    .any(|(field, _)| *field == stats.column),
+                "run {id}: {} ({}) should read as unreadable: {run:?}",
+                stats.column,
+                stats.class
+            );
+        }
+    }
 }
 
 /// On SQLite a `context` that is no JSON would fail step 6's index after the legacy data is

@@ -1,7 +1,7 @@
 //! Output: human tables and the JSON shapes of `--json`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use operation_runs_domain::OperationRun;
+use operation_runs_domain::{FailureSummary, OperationRun, RunContext, Stored, SummaryCounts};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -72,10 +72,24 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A stored field in a table cell: its value, or `UNREADABLE` (`runs show` says why).
+fn cell<T: ToString>(stored: &Stored<T>) -> String {
+    stored
+        .ok()
+        .map_or_else(|| "UNREADABLE".to_owned(), ToString::to_string)
+}
+
+/// A stored field in JSON: its value, or `null` (the run's `unreadable` list says why).
+fn json_or_null<T>(stored: &Stored<T>, to_json: impl FnOnce(&T) -> Value) -> Value {
+    stored.ok().map_or(Value::Null, to_json)
+}
+
 /// Counts as `name=value name=value`.
 pub fn counts(run: &OperationRun) -> String {
-    let text = run
-        .summary_counts()
+    let Stored::Readable(counts) = run.summary_counts() else {
+        return "UNREADABLE".to_owned();
+    };
+    let text = counts
         .iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
@@ -96,16 +110,21 @@ pub fn run_json(run: &OperationRun) -> Value {
         "user_id": run.user_id().map(|u| u.get()),
         "initiator_name": run.initiator_name(),
         "type": run.run_type(),
-        "status": run.status().as_str(),
-        "outcome": run.outcome().as_str(),
-        "run_identity_hash": run.identity_hash().as_str(),
-        "summary_counts": run.summary_counts().to_json(),
-        "failure_summary": run.failure_summary().to_json(),
-        "context": run.context().to_json(),
-        "started_at": run.started_at().map(rfc3339),
-        "completed_at": run.completed_at().map(rfc3339),
+        "status": json_or_null(&run.status(), |s| s.as_str().into()),
+        "outcome": json_or_null(&run.outcome(), |o| o.as_str().into()),
+        "run_identity_hash": json_or_null(run.identity_hash(), |h| h.as_str().into()),
+        "summary_counts": json_or_null(run.summary_counts(), SummaryCounts::to_json),
+        "failure_summary": json_or_null(run.failure_summary(), FailureSummary::to_json),
+        "context": json_or_null(run.context(), RunContext::to_json),
+        "started_at": json_or_null(&run.started_at(), |t| t.map(rfc3339).into()),
+        "completed_at": json_or_null(&run.completed_at(), |t| t.map(rfc3339).into()),
         "created_at": rfc3339(run.created_at()),
         "updated_at": rfc3339(run.updated_at()),
+        "unreadable": run.unreadable_fields().into_iter().map(|(field, u)| json!({
+            "field": field,
+            "stored": u.shown_raw(),
+            "reason": u.reason(),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -128,8 +147,8 @@ pub fn run_row(run: &OperationRun) -> Vec<String> {
         run.run_type().to_owned(),
         run.tenant_id()
             .map_or_else(|| "-".to_owned(), |t| t.to_string()),
-        run.status().to_string(),
-        run.outcome().to_string(),
+        cell(&run.status()),
+        cell(&run.outcome()),
         time(run.created_at()),
         run.initiator_name().to_owned(),
         counts(run),
@@ -161,16 +180,22 @@ pub const HISTORY_COLUMNS: [&str; 8] = [
 pub fn history_table<'a>(runs: impl IntoIterator<Item = &'a OperationRun>) -> Table {
     let mut table = Table::new(HISTORY_COLUMNS);
     for run in runs {
-        let context = run.context();
+        let (scheduled_for, backup_set) = match run.context() {
+            Stored::Readable(context) => (
+                optional_time(context.scheduled_for()),
+                context
+                    .backup_set_id()
+                    .map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            ),
+            Stored::Unreadable(_) => ("UNREADABLE".to_owned(), "UNREADABLE".to_owned()),
+        };
         table.row([
             run.id().to_string(),
             run.run_type().to_owned(),
-            run.status().to_string(),
-            run.outcome().to_string(),
-            optional_time(context.scheduled_for()),
-            context
-                .backup_set_id()
-                .map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            cell(&run.status()),
+            cell(&run.outcome()),
+            scheduled_for,
+            backup_set,
             counts(run),
             first_failure(run),
         ]);
@@ -180,7 +205,10 @@ pub fn history_table<'a>(runs: impl IntoIterator<Item = &'a OperationRun>) -> Ta
 
 /// The first failure as `code: message`, `-` without failures.
 pub fn first_failure(run: &OperationRun) -> String {
-    run.failure_summary().failures().first().map_or_else(
+    let Stored::Readable(summary) = run.failure_summary() else {
+        return "UNREADABLE".to_owned();
+    };
+    summary.failures().first().map_or_else(
         || "-".to_owned(),
         |f| format!("{}: {}", f.code(), f.message()),
     )
@@ -206,20 +234,43 @@ pub fn run_details(run: &OperationRun) -> String {
             None => run.initiator_name().to_owned(),
         },
     ));
-    table.push(("identity", run.identity_hash().to_string()));
+    table.push(("identity", cell(run.identity_hash())));
     table.push(("counts", counts(run)));
-    table.push(("context", run.context().to_json().to_string()));
+    table.push((
+        "context",
+        run.context()
+            .ok()
+            .map_or_else(|| "UNREADABLE".to_owned(), |c| c.to_json().to_string()),
+    ));
     table.push(("created", time(run.created_at())));
-    table.push(("started", optional_time(run.started_at())));
-    table.push(("completed", optional_time(run.completed_at())));
+    let stored_time = |t: Stored<Option<DateTime<Utc>>>| match t {
+        Stored::Readable(t) => optional_time(t),
+        Stored::Unreadable(_) => "UNREADABLE".to_owned(),
+    };
+    table.push(("started", stored_time(run.started_at())));
+    table.push(("completed", stored_time(run.completed_at())));
     table.push(("updated", time(run.updated_at())));
-    let failures = run.failure_summary();
-    if failures.is_empty() {
+    let no_failures = FailureSummary::new();
+    let failures = run.failure_summary().ok().unwrap_or(&no_failures);
+    if run
+        .failure_summary()
+        .is_readable_and(FailureSummary::is_empty)
+    {
         table.push(("failures", "-".to_owned()));
     }
     let mut out = String::new();
     for (name, value) in table {
         let _ = writeln!(out, "{name:<10} {value}");
+    }
+    // Fields a legacy row holds against today's rules: what it holds (redacted) and why.
+    for (field, u) in run.unreadable_fields() {
+        let _ = writeln!(
+            out,
+            "{:<10} {field} is unreadable ({}): {}",
+            "unreadable",
+            u.reason(),
+            u.shown_raw()
+        );
     }
     for failure in failures.failures() {
         let _ = writeln!(

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod ids;
 pub mod run;
 pub mod run_type;
+pub mod stored;
 
 pub use access::{AccessDenied, Capability, Membership, authorize};
 pub use context::{ContextError, RunContext};
@@ -19,10 +20,11 @@ pub use ids::{
     BackupScheduleId, BackupSetId, FindingId, InventoryItemId, RunId, TenantId, UserId, WorkspaceId,
 };
 pub use run::{
-    InconsistentRun, NewOperationRun, OperationRun, RunOutcome, RunRecord, RunState, RunStatus,
+    NewOperationRun, OperationRun, RunColumns, RunOutcome, RunRecord, RunState, RunStatus,
     Transition, TransitionError, UnknownValue,
 };
 pub use run_type::{
     BUILTIN_LEGACY_SPELLINGS, RegistryError, RunScope, RunType, RunTypeDescriptor, RunTypeError,
     RunTypeRegistry, UnknownRunType, canonicalize, is_canonical,
 };
+pub use stored::{Stored, Unreadable};

@@ -200,7 +200,7 @@ async fn history(
         .runs
         .iter()
         .map(|run| {
-            let set_id = run.context().backup_set_id();
+            let set_id = run.context().ok().and_then(|c| c.backup_set_id());
             HistoryEntryDto {
                 run: RunSummaryDto::from(run),
                 backup_set_id: set_id.map(|id| id.get()),

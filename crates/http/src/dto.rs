@@ -2,7 +2,7 @@
 //! their own.
 
 use chrono::{DateTime, Utc};
-use operation_runs_domain::{Failure, OperationRun};
+use operation_runs_domain::{Failure, OperationRun, Stored};
 use operation_runs_ports::{BackupSet, CappedCount, RunCursor, RunPage, StatusCounts};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -26,6 +26,30 @@ impl From<&Failure> for FailureDto {
     }
 }
 
+/// A stored field of a run that breaks today's rules (a row the legacy product wrote): the
+/// field itself is `null` (or empty) in the run, and described here.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnreadableFieldDto {
+    /// The column (`status`, `outcome`, `run_identity_hash`, `summary_counts`,
+    /// `failure_summary`, `context`, `started_at`, `completed_at`).
+    pub field: String,
+    /// What the row holds, with secrets redacted and bounded in length.
+    pub stored: String,
+    /// Why it cannot be read.
+    pub reason: String,
+}
+
+fn unreadable_fields(run: &OperationRun) -> Vec<UnreadableFieldDto> {
+    run.unreadable_fields()
+        .into_iter()
+        .map(|(field, unreadable)| UnreadableFieldDto {
+            field: field.to_owned(),
+            stored: unreadable.shown_raw(),
+            reason: unreadable.reason().to_owned(),
+        })
+        .collect()
+}
+
 /// A run in a list: its state, counts and first failure.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunSummaryDto {
@@ -38,37 +62,53 @@ pub struct RunSummaryDto {
     /// Stored type (possibly one this server does not register).
     #[serde(rename = "type")]
     pub run_type: String,
-    /// `queued`, `running` or `completed`.
-    pub status: String,
+    /// `queued`, `running` or `completed`; `null` when unreadable.
+    pub status: Option<String>,
     /// `pending` until completed; then `succeeded`, `partially_succeeded`, `failed` or
-    /// `cancelled`.
-    pub outcome: String,
+    /// `cancelled`; `null` when unreadable.
+    pub outcome: Option<String>,
     /// Who started it (a person's name, `scheduler`, `system`).
     pub initiator_name: String,
-    /// Summary counts (count name to value).
-    pub summary_counts: BTreeMap<String, u64>,
-    /// How many failures the run recorded (including ones counted but not kept).
-    pub failure_count: u64,
+    /// Summary counts (count name to value); `null` when unreadable.
+    pub summary_counts: Option<BTreeMap<String, u64>>,
+    /// How many failures the run recorded (including ones counted but not kept); `null` when
+    /// unreadable.
+    pub failure_count: Option<u64>,
     /// The first failure, if any.
     pub first_failure: Option<FailureDto>,
     /// Recorded.
     pub created_at: DateTime<Utc>,
-    /// Started running.
+    /// Started running (`null` also when unreadable).
     pub started_at: Option<DateTime<Utc>>,
-    /// Completed.
+    /// Completed (`null` also when unreadable).
     pub completed_at: Option<DateTime<Utc>>,
+    /// The fields that could not be read.
+    pub unreadable: Vec<UnreadableFieldDto>,
 }
 
-fn counts(run: &OperationRun) -> BTreeMap<String, u64> {
-    run.summary_counts()
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value))
-        .collect()
+fn counts(run: &OperationRun) -> Option<BTreeMap<String, u64>> {
+    let counts = run.summary_counts().ok()?;
+    Some(
+        counts
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), value))
+            .collect(),
+    )
 }
 
-fn failure_count(run: &OperationRun) -> u64 {
-    let kept = run.failure_summary().failures().len() as u64;
-    kept.saturating_add(run.failure_summary().omitted())
+fn failure_count(run: &OperationRun) -> Option<u64> {
+    let summary = run.failure_summary().ok()?;
+    Some((summary.failures().len() as u64).saturating_add(summary.omitted()))
+}
+
+fn failures(run: &OperationRun) -> &[Failure] {
+    run.failure_summary()
+        .ok()
+        .map_or(&[], operation_runs_domain::FailureSummary::failures)
+}
+
+fn text<T: ToString>(stored: &Stored<T>) -> Option<String> {
+    stored.ok().map(ToString::to_string)
 }
 
 impl From<&OperationRun> for RunSummaryDto {
@@ -78,19 +118,16 @@ impl From<&OperationRun> for RunSummaryDto {
             workspace_id: run.workspace_id().get(),
             tenant_id: run.tenant_id().map(|t| t.get()),
             run_type: run.run_type().to_owned(),
-            status: run.status().as_str().to_owned(),
-            outcome: run.outcome().as_str().to_owned(),
+            status: text(&run.status()),
+            outcome: text(&run.outcome()),
             initiator_name: run.initiator_name().to_owned(),
             summary_counts: counts(run),
             failure_count: failure_count(run),
-            first_failure: run
-                .failure_summary()
-                .failures()
-                .first()
-                .map(FailureDto::from),
+            first_failure: failures(run).first().map(FailureDto::from),
             created_at: run.created_at(),
-            started_at: run.started_at(),
-            completed_at: run.completed_at(),
+            started_at: run.started_at().ok().copied().flatten(),
+            completed_at: run.completed_at().ok().copied().flatten(),
+            unreadable: unreadable_fields(run),
         }
     }
 }
@@ -183,27 +220,29 @@ pub struct RunDetailDto {
     pub run_type: String,
     /// Whether this server registers the type (an unregistered one is still shown).
     pub type_registered: bool,
-    /// Lifecycle status.
-    pub status: String,
-    /// Outcome.
-    pub outcome: String,
-    /// Identity hash (64 hex characters).
-    pub run_identity_hash: String,
-    /// Summary counts.
-    pub summary_counts: BTreeMap<String, u64>,
-    /// The failures kept.
+    /// Lifecycle status; `null` when unreadable.
+    pub status: Option<String>,
+    /// Outcome; `null` when unreadable.
+    pub outcome: Option<String>,
+    /// Identity hash (64 hex characters); `null` when unreadable.
+    pub run_identity_hash: Option<String>,
+    /// Summary counts; `null` when unreadable.
+    pub summary_counts: Option<BTreeMap<String, u64>>,
+    /// The failures kept (none when the summary is unreadable).
     pub failures: Vec<FailureDto>,
-    /// Failures counted but not kept (the list is bounded).
-    pub omitted_failures: u64,
-    /// Type-specific data.
+    /// Failures counted but not kept (the list is bounded); `null` when unreadable.
+    pub omitted_failures: Option<u64>,
+    /// Type-specific data; `null` when unreadable.
     #[schema(value_type = Object)]
     pub context: serde_json::Value,
     /// Recorded.
     pub created_at: DateTime<Utc>,
-    /// Started running.
+    /// Started running (`null` also when unreadable).
     pub started_at: Option<DateTime<Utc>>,
-    /// Completed.
+    /// Completed (`null` also when unreadable).
     pub completed_at: Option<DateTime<Utc>>,
+    /// The fields that could not be read.
+    pub unreadable: Vec<UnreadableFieldDto>,
     /// Last change (the heartbeat of a running run).
     pub updated_at: DateTime<Utc>,
     /// Whether the asking viewer may cancel it (an active run and the manage capability).
@@ -220,23 +259,22 @@ impl RunDetailDto {
             initiator_name: run.initiator_name().to_owned(),
             run_type: run.run_type().to_owned(),
             type_registered: registered,
-            status: run.status().as_str().to_owned(),
-            outcome: run.outcome().as_str().to_owned(),
-            run_identity_hash: run.identity_hash().to_string(),
+            status: text(&run.status()),
+            outcome: text(&run.outcome()),
+            run_identity_hash: text(run.identity_hash()),
             summary_counts: counts(run),
-            failures: run
-                .failure_summary()
-                .failures()
-                .iter()
-                .map(FailureDto::from)
-                .collect(),
-            omitted_failures: run.failure_summary().omitted(),
-            context: run.context().to_json(),
+            failures: failures(run).iter().map(FailureDto::from).collect(),
+            omitted_failures: run.failure_summary().ok().map(|s| s.omitted()),
+            context: run
+                .context()
+                .ok()
+                .map_or(serde_json::Value::Null, |c| c.to_json()),
             created_at: run.created_at(),
-            started_at: run.started_at(),
-            completed_at: run.completed_at(),
+            started_at: run.started_at().ok().copied().flatten(),
+            completed_at: run.completed_at().ok().copied().flatten(),
             updated_at: run.updated_at(),
-            cancellable: may_manage && run.status().is_active(),
+            cancellable: may_manage && run.is_active() == Some(true),
+            unreadable: unreadable_fields(run),
         }
     }
 }

@@ -93,7 +93,8 @@ pub(crate) async fn run(
     let id = RunId::new(path_id(run_segment)?);
     let service = state.service();
     let run = service.show_run(viewer, workspace, id).await?;
-    let cancellable = run.status().is_active() && service.may_manage(viewer, workspace).await?;
+    let cancellable =
+        run.is_active() == Some(true) && service.may_manage(viewer, workspace).await?;
     Ok(ShownRun {
         registered: service.registry().is_registered(run.run_type()),
         run,
@@ -162,7 +163,7 @@ pub(crate) async fn history(
     let sets = if page
         .runs
         .iter()
-        .any(|r| r.context().backup_set_id().is_some())
+        .any(|r| r.context().is_readable_and(|c| c.backup_set_id().is_some()))
     {
         history.sets(workspace, schedule_id).await?
     } else {

@@ -7,7 +7,9 @@ use crate::load::ListPage;
 use crate::params::HistoryParams;
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use operation_runs_domain::{OperationRun, RunOutcome, RunStatus, RunType, RunTypeRegistry};
+use operation_runs_domain::{
+    OperationRun, RunOutcome, RunStatus, RunType, RunTypeRegistry, Stored, Unreadable,
+};
 use operation_runs_ports::{BackupSchedule, BackupSet, CappedCount, RunPage};
 
 /// The one stylesheet, inline and allowed by its hash in the Content-Security-Policy.
@@ -15,7 +17,8 @@ pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5
 table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;\
 text-align:left;vertical-align:top}th{background:#f4f4f4}.failed,.cancelled{color:#a00}\
 .succeeded{color:#060}.partially_succeeded{color:#a60}form.filters label{margin-right:.75rem}\
-nav a{margin-right:1rem}pre{background:#f8f8f8;padding:.5rem;overflow:auto}.muted{color:#666}";
+nav a{margin-right:1rem}pre{background:#f8f8f8;padding:.5rem;overflow:auto}.muted{color:#666}\
+.unreadable{color:#a00}";
 
 /// Longest first-failure message shown in a list row.
 const LIST_MESSAGE_CHARS: usize = 160;
@@ -41,6 +44,31 @@ fn time(at: DateTime<Utc>) -> String {
 
 fn optional_time(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "—".to_owned(), time)
+}
+
+/// A stored field that breaks today's rules: marked, with the reason on hover; the stored value
+/// is in the run page's "Unreadable fields" table.
+fn unreadable(unreadable: &Unreadable) -> Markup {
+    html! { span.unreadable title=(unreadable.reason()) { "unreadable" } }
+}
+
+fn stored_text<T: std::fmt::Display>(stored: &Stored<T>) -> Markup {
+    match stored {
+        Stored::Readable(value) => html! { (value) },
+        Stored::Unreadable(u) => unreadable(u),
+    }
+}
+
+fn stored_time(stored: &Stored<Option<DateTime<Utc>>>) -> Markup {
+    match stored {
+        Stored::Readable(at) => html! { (optional_time(*at)) },
+        Stored::Unreadable(u) => unreadable(u),
+    }
+}
+
+/// A time the timeline can use: stored and readable.
+fn known_time(stored: Stored<Option<DateTime<Utc>>>) -> Option<DateTime<Utc>> {
+    stored.ok().copied().flatten()
 }
 
 /// `1h 2m 3s`, `4m 5s`, `6s`, `120 ms`.
@@ -87,23 +115,34 @@ fn truncated(text: &str, max: usize) -> String {
     }
 }
 
-fn counts_inline(run: &OperationRun) -> String {
-    run.summary_counts()
-        .iter()
-        .map(|(name, value)| format!("{name} {value}"))
-        .collect::<Vec<_>>()
-        .join(" · ")
+fn counts_inline(run: &OperationRun) -> Markup {
+    match run.summary_counts() {
+        Stored::Readable(counts) => html! {
+            (counts
+                .iter()
+                .map(|(name, value)| format!("{name} {value}"))
+                .collect::<Vec<_>>()
+                .join(" · "))
+        },
+        Stored::Unreadable(u) => unreadable(u),
+    }
 }
 
 fn outcome_cell(run: &OperationRun) -> Markup {
-    html! { span class=(run.outcome().as_str()) { (run.outcome().as_str()) } }
+    match run.outcome() {
+        Stored::Readable(outcome) => html! { span class=(outcome.as_str()) { (outcome.as_str()) } },
+        Stored::Unreadable(u) => unreadable(&u),
+    }
 }
 
 fn first_failure(run: &OperationRun) -> Markup {
-    html! {
-        @if let Some(failure) = run.failure_summary().failures().first() {
-            code { (failure.code().as_str()) } ": " (truncated(failure.message(), LIST_MESSAGE_CHARS))
-        }
+    match run.failure_summary() {
+        Stored::Readable(summary) => html! {
+            @if let Some(failure) = summary.failures().first() {
+                code { (failure.code().as_str()) } ": " (truncated(failure.message(), LIST_MESSAGE_CHARS))
+            }
+        },
+        Stored::Unreadable(u) => unreadable(u),
     }
 }
 
@@ -163,11 +202,11 @@ pub(crate) fn list_page(list: &ListPage, registry: &RunTypeRegistry) -> Markup {
                             td { a href={ "operations/" (run.id()) } { "#" (run.id()) } }
                             td { (run.run_type()) }
                             td { (run.tenant_id().map(|t| t.to_string()).unwrap_or_default()) }
-                            td { (run.status().as_str()) }
+                            td { (stored_text(&run.status())) }
                             td { (outcome_cell(run)) }
                             td { (run.initiator_name()) }
                             td { (time(run.created_at())) }
-                            td { @if let (Some(start), Some(end)) = (run.started_at(), run.completed_at()) { (duration(start, end)) } }
+                            td { @if let (Some(start), Some(end)) = (known_time(run.started_at()), known_time(run.completed_at())) { (duration(start, end)) } }
                             td { (counts_inline(run)) }
                             td { (first_failure(run)) }
                         }
@@ -191,8 +230,6 @@ pub(crate) fn list_page(list: &ListPage, registry: &RunTypeRegistry) -> Markup {
 
 /// One run.
 pub(crate) fn run_page(run: &OperationRun, registered: bool, cancellable: bool) -> Markup {
-    let context = serde_json::to_string_pretty(&run.context().to_json()).unwrap_or_default();
-    let summary = run.failure_summary();
     let body = html! {
         nav { a href="../operations" { "« Operations" } }
         h1 { "Run #" (run.id()) " · " (run.run_type()) }
@@ -202,14 +239,14 @@ pub(crate) fn run_page(run: &OperationRun, registered: bool, cancellable: bool) 
                 tr { th { "Tenant" } td { (run.tenant_id().map(|t| t.to_string()).unwrap_or_else(|| "—".to_owned())) } }
                 tr { th { "Type" } td { (run.run_type())
                     @if !registered { " " span.muted { "(not registered here)" } } } }
-                tr { th { "Status" } td { (run.status().as_str()) } }
+                tr { th { "Status" } td { (stored_text(&run.status())) } }
                 tr { th { "Outcome" } td { (outcome_cell(run)) } }
                 tr { th { "Started by" } td { (run.initiator_name())
                     @if let Some(user) = run.user_id() { " (user " (user) ")" } } }
-                tr { th { "Identity" } td { code { (run.identity_hash().as_str()) } } }
+                tr { th { "Identity" } td { code { (stored_text(run.identity_hash())) } } }
                 tr { th { "Created" } td { (time(run.created_at())) } }
-                tr { th { "Started" } td { (optional_time(run.started_at())) } }
-                tr { th { "Completed" } td { (optional_time(run.completed_at())) } }
+                tr { th { "Started" } td { (stored_time(&run.started_at())) } }
+                tr { th { "Completed" } td { (stored_time(&run.completed_at())) } }
                 tr { th { "Last heartbeat" } td { (time(run.updated_at())) } }
             }
         }
@@ -220,53 +257,79 @@ pub(crate) fn run_page(run: &OperationRun, registered: bool, cancellable: bool) 
                 button type="submit" { "Cancel this run" }
             }
         }
+        (unreadable_fields(run))
         h2 { "Counts" }
-        @if run.summary_counts().is_empty() {
-            p.muted { "No counts recorded." }
-        } @else {
-            table {
+        @match run.summary_counts() {
+            Stored::Unreadable(u) => p { (unreadable(u)) }
+            Stored::Readable(counts) if counts.is_empty() => p.muted { "No counts recorded." }
+            Stored::Readable(counts) => table {
                 thead { tr { th { "Count" } th { "Value" } } }
-                tbody { @for (name, value) in run.summary_counts().iter() {
+                tbody { @for (name, value) in counts.iter() {
                     tr { td { (name.as_str()) } td { (value) } }
                 } }
             }
         }
         h2 { "Failures" }
-        @if summary.is_empty() {
-            p.muted { "No failures." }
-        } @else {
-            table {
-                thead { tr { th { "Code" } th { "Message" } } }
-                tbody { @for failure in summary.failures() {
-                    tr { td { code { (failure.code().as_str()) } } td { (failure.message()) } }
-                } }
-            }
-            @if summary.omitted() > 0 {
-                p { (summary.omitted()) " more failures were counted but not kept." }
+        @match run.failure_summary() {
+            Stored::Unreadable(u) => p { (unreadable(u)) }
+            Stored::Readable(summary) if summary.is_empty() => p.muted { "No failures." }
+            Stored::Readable(summary) => {
+                table {
+                    thead { tr { th { "Code" } th { "Message" } } }
+                    tbody { @for failure in summary.failures() {
+                        tr { td { code { (failure.code().as_str()) } } td { (failure.message()) } }
+                    } }
+                }
+                @if summary.omitted() > 0 {
+                    p { (summary.omitted()) " more failures were counted but not kept." }
+                }
             }
         }
         h2 { "Context" }
-        pre { (context) }
+        @match run.context() {
+            Stored::Unreadable(u) => p { (unreadable(u)) }
+            Stored::Readable(context) => pre {
+                (serde_json::to_string_pretty(&context.to_json()).unwrap_or_default())
+            }
+        }
     };
     layout(&format!("Run {}", run.id()), body)
+}
+
+/// Fields of a legacy row that break today's rules: what the row holds (redacted) and why.
+fn unreadable_fields(run: &OperationRun) -> Markup {
+    let fields = run.unreadable_fields();
+    html! {
+        @if !fields.is_empty() {
+            h2.unreadable { "Unreadable fields" }
+            p { "This run was stored without today's validation; these fields are shown as stored." }
+            table {
+                thead { tr { th { "Field" } th { "Why" } th { "Stored value" } } }
+                tbody { @for (field, u) in &fields {
+                    tr { td { code { (field) } } td { (u.reason()) } td { code { (u.shown_raw()) } } }
+                } }
+            }
+        }
+    }
 }
 
 /// queued → running → completed, with how long each step took.
 fn timeline(run: &OperationRun) -> Markup {
     let created = run.created_at();
+    let outcome = run.outcome();
     html! {
         ol {
             li { "queued at " (time(created)) }
-            @if let Some(started) = run.started_at() {
+            @if let Some(started) = known_time(run.started_at()) {
                 li { "running at " (time(started)) " after " (duration(created, started)) " in the queue" }
-                @if let Some(completed) = run.completed_at() {
-                    li { "completed (" (run.outcome().as_str()) ") at " (time(completed))
+                @if let Some(completed) = known_time(run.completed_at()) {
+                    li { "completed (" (stored_text(&outcome)) ") at " (time(completed))
                         " after " (duration(started, completed)) " running" }
                 } @else {
                     li { "running for " (duration(started, run.updated_at())) " at the last heartbeat" }
                 }
-            } @else if let Some(completed) = run.completed_at() {
-                li { "completed (" (run.outcome().as_str()) ") at " (time(completed))
+            } @else if let Some(completed) = known_time(run.completed_at()) {
+                li { "completed (" (stored_text(&outcome)) ") at " (time(completed))
                     " after " (duration(created, completed)) " without running" }
             }
         }
@@ -306,7 +369,7 @@ pub(crate) fn history_page(
                     tr {
                         td { a href={ "../../operations/" (run.id()) } { "#" (run.id()) } }
                         td { (run.run_type()) }
-                        td { (run.status().as_str()) }
+                        td { (stored_text(&run.status())) }
                         td { (outcome_cell(run)) }
                         td { (time(run.created_at())) }
                         td { (backup_set(run, sets)) }
@@ -328,7 +391,11 @@ pub(crate) fn history_page(
 }
 
 fn backup_set(run: &OperationRun, sets: &[BackupSet]) -> Markup {
-    let Some(id) = run.context().backup_set_id() else {
+    let id = match run.context() {
+        Stored::Readable(context) => context.backup_set_id(),
+        Stored::Unreadable(u) => return unreadable(u),
+    };
+    let Some(id) = id else {
         return html! {};
     };
     match sets.iter().find(|s| s.id == id) {

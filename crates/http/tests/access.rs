@@ -280,7 +280,7 @@ async fn cancelling_a_run() {
                             world.ws
                         };
                         match service.show_run(manager, ws, id).await {
-                            Ok(run) => Some(run.outcome().as_str()),
+                            Ok(run) => Some(run.outcome().readable().unwrap().as_str()),
                             Err(_) => None,
                         }
                     }
@@ -302,7 +302,11 @@ async fn cancelling_a_run() {
                         .show_run(manager, world.other_ws, run)
                         .await
                         .unwrap();
-                    assert_eq!(run.outcome().as_str(), "pending", "{what}");
+                    assert_eq!(
+                        run.outcome().readable().unwrap().as_str(),
+                        "pending",
+                        "{what}"
+                    );
                 }
                 match (expected, surface) {
                     (StatusCode::OK, _) => {

@@ -6,8 +6,8 @@ mod runs;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use operation_runs_domain::{
-    BackupScheduleId, BackupSetId, FindingId, InconsistentRun, InventoryItemId, Membership,
-    OperationRun, RunId, RunRecord, TenantId, UserId, WorkspaceId,
+    BackupScheduleId, BackupSetId, FindingId, InventoryItemId, Membership, OperationRun,
+    RunColumns, RunId, RunRecord, TenantId, UserId, WorkspaceId,
 };
 use operation_runs_ports::{BackupSchedule, BackupSet, Finding, InventoryItem, PortError};
 use std::collections::BTreeMap;
@@ -92,10 +92,10 @@ fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
 
-/// A stored record as a run; a record this store wrote is always consistent, so a failure here
-/// is a bug reported as a backend failure rather than a panic.
-fn to_run(record: &RunRecord) -> Result<OperationRun, PortError> {
-    OperationRun::from_record(record.clone()).map_err(PortError::backend)
+/// A stored record as a run, read as the SQL stores read a row (see
+/// [`OperationRun::from_record`]).
+fn to_run(record: &RunRecord) -> OperationRun {
+    OperationRun::from_record(record.clone())
 }
 
 /// Stored state set or read directly, for tests that start from a given state: rows keep the
@@ -137,26 +137,26 @@ impl MemoryStore {
         state.sets.insert(set.id, set);
     }
 
-    /// Stores (or replaces) a run in any state, as if a worker had written it.
-    ///
-    /// # Errors
-    /// [`InconsistentRun`] if the record could not be read back as a run (nothing is stored).
-    pub fn put_run(&self, record: RunRecord) -> Result<OperationRun, InconsistentRun> {
-        let run = OperationRun::from_record(record.clone())?;
+    /// Stores (or replaces) a run in any state, as if a worker had written it, and returns it
+    /// as it reads back.
+    pub fn put_run(&self, record: RunRecord) -> OperationRun {
+        let run = to_run(&record);
         let mut state = self.state();
         state.reserve_id(Table::Runs, record.id.get());
         state.runs.insert(record.id, record);
-        Ok(run)
+        run
+    }
+
+    /// Stores (or replaces) a run from the columns of a row, which may break today's rules as
+    /// rows the legacy product wrote do; it reads back as a SQL store reads that row.
+    pub fn put_run_columns(&self, columns: RunColumns) -> OperationRun {
+        self.put_run(RunRecord::from_columns(columns))
     }
 
     /// Every stored run, by id.
     #[must_use]
     pub fn runs(&self) -> Vec<OperationRun> {
-        self.state()
-            .runs
-            .values()
-            .filter_map(|record| OperationRun::from_record(record.clone()).ok())
-            .collect()
+        self.state().runs.values().map(to_run).collect()
     }
 
     /// Every stored backup set, by id.

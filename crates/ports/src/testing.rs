@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use operation_runs_domain::{
-    FailureSummary, IdentityHash, InconsistentRun, OperationRun, RunContext, RunId, RunOutcome,
-    RunRecord, RunState, RunStatus, RunType, SummaryCounts, TenantId, UserId, WorkspaceId,
+    FailureSummary, IdentityHash, OperationRun, RunContext, RunId, RunOutcome, RunRecord, RunState,
+    RunStatus, RunType, Stored, SummaryCounts, TenantId, UserId, WorkspaceId,
 };
 
 /// How long [`RunBuilder::completed`] lets a run take, unless [`RunBuilder::completed_at`] says.
@@ -13,8 +13,8 @@ const RUN_LENGTH: Duration = Duration::minutes(5);
 /// Builds a run in any state: `RunBuilder::new(id, workspace, &type, hash, at).running()`.
 ///
 /// Starts queued, without tenant, user, counts or context, initiated by `scheduler`, last
-/// changed when created. Every state it builds is one the domain accepts, so
-/// [`RunBuilder::try_build`] fails only when a time was set out of order by hand.
+/// changed when created. Every field it sets is readable; a legacy row with unreadable fields is
+/// read from its columns instead ([`OperationRun::from_columns`]).
 #[derive(Debug, Clone)]
 pub struct RunBuilder {
     record: RunRecord,
@@ -38,10 +38,14 @@ impl RunBuilder {
                 user_id: None,
                 initiator_name: "scheduler".into(),
                 run_type: run_type.to_string(),
-                state: RunState::queued(),
-                identity_hash,
-                summary_counts: SummaryCounts::new(),
-                context: RunContext::new(),
+                status: Stored::Readable(RunStatus::Queued),
+                outcome: Stored::Readable(RunOutcome::Pending),
+                started_at: Stored::Readable(None),
+                completed_at: Stored::Readable(None),
+                failure_summary: Stored::Readable(FailureSummary::new()),
+                identity_hash: Stored::Readable(identity_hash),
+                summary_counts: Stored::Readable(SummaryCounts::new()),
+                context: Stored::Readable(RunContext::new()),
                 created_at,
                 updated_at: created_at,
             },
@@ -94,34 +98,34 @@ impl RunBuilder {
     /// Sets the counts.
     #[must_use]
     pub fn counts(mut self, counts: SummaryCounts) -> Self {
-        self.record.summary_counts = counts;
+        self.record.summary_counts = Stored::Readable(counts);
         self
     }
 
     /// Sets the context.
     #[must_use]
     pub fn context(mut self, context: RunContext) -> Self {
-        self.record.context = context;
+        self.record.context = Stored::Readable(context);
         self
     }
 
     /// Queued.
     #[must_use]
     pub fn queued(mut self) -> Self {
-        self.record.state = RunState::queued();
+        self.record.set_state(RunState::queued());
         self
     }
 
     /// Running since it was created.
     #[must_use]
     pub fn running(mut self) -> Self {
-        self.record.state = RunState {
+        self.record.set_state(RunState {
             status: RunStatus::Running,
             outcome: RunOutcome::Pending,
             started_at: Some(self.record.created_at),
             completed_at: None,
             failure_summary: FailureSummary::new(),
-        };
+        });
         self
     }
 
@@ -129,21 +133,21 @@ impl RunBuilder {
     #[must_use]
     pub fn completed(mut self, outcome: RunOutcome) -> Self {
         let started = self.record.created_at;
-        self.record.state = RunState {
+        self.record.set_state(RunState {
             status: RunStatus::Completed,
             outcome,
             started_at: Some(started),
             completed_at: Some(started + RUN_LENGTH),
             failure_summary: FailureSummary::new(),
-        };
+        });
         self
     }
 
     /// Moves the completion of a completed run.
     #[must_use]
     pub fn completed_at(mut self, at: DateTime<Utc>) -> Self {
-        if self.record.state.completed_at.is_some() {
-            self.record.state.completed_at = Some(at);
+        if let Stored::Readable(Some(completed_at)) = &mut self.record.completed_at {
+            *completed_at = at;
         }
         self
     }
@@ -155,10 +159,8 @@ impl RunBuilder {
     }
 
     /// The run.
-    ///
-    /// # Errors
-    /// [`InconsistentRun`] if times were set out of order by hand.
-    pub fn try_build(self) -> Result<OperationRun, InconsistentRun> {
+    #[must_use]
+    pub fn build(self) -> OperationRun {
         OperationRun::from_record(self.record)
     }
 }

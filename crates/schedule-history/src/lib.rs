@@ -17,5 +17,5 @@ pub use operations::{
     Mode, PurgeReport, RetentionReport, ScheduleOperations, ScheduleRequest, Trigger,
 };
 pub use purge::{PurgePlan, PurgePolicy};
-pub use retention::{LeftReason, LeftSet, RetentionDecision, RetentionPlan, RunSet};
+pub use retention::{LeftReason, LeftSet, RetentionDecision, RetentionPlan, RunSet, SkippedRun};
 pub use source::{BackupContent, BackupSource, BackupSourceError, FnSource, source_fn};

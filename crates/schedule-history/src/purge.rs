@@ -1,7 +1,7 @@
 //! Purge planning: what is removed for good.
 
 use crate::error::ScheduleError;
-use crate::retention::RunSet;
+use crate::retention::{RunSet, SkippedRun};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use operation_runs_domain::{BackupScheduleId, BackupSetId, OperationRun, RunType, WorkspaceId};
 use operation_runs_ports::HistoryPurgeCriteria;
@@ -60,6 +60,10 @@ pub struct PurgePlan {
     pub held_back_by: Option<RunSet>,
     /// How many runs that is (never an active run, never the newest run of each type).
     pub runs_to_purge: u64,
+    /// `backup_schedule_run` runs older than the window cutoff whose context cannot be read, so
+    /// whether they hold a live set back is unknown: they hold nothing back (retention cannot
+    /// find a set through them either) and are reported here.
+    pub skipped: Vec<SkippedRun>,
 }
 
 impl PurgePlan {
@@ -75,26 +79,42 @@ impl PurgePlan {
 }
 
 /// The history cutoff: the window cutoff, or the creation time of the oldest run referencing a
-/// live set if that is earlier (so no such run is purged).
+/// live set if that is earlier (so no such run is purged); and the runs older than the window
+/// whose reference cannot be read.
 pub(crate) fn history_cutoff(
     window_cutoff: DateTime<Utc>,
     backup_runs: &[OperationRun],
     live_sets: &BTreeSet<BackupSetId>,
-) -> (DateTime<Utc>, Option<RunSet>) {
-    let oldest_holding = backup_runs
-        .iter()
-        .filter(|run| run.is_type(&RunType::BACKUP_SCHEDULE_RUN))
-        .filter_map(|run| {
-            let set = run.context().backup_set_id()?;
-            live_sets
-                .contains(&set)
-                .then_some((run.created_at(), RunSet { set, run: run.id() }))
-        })
-        .filter(|(created_at, _)| *created_at < window_cutoff)
-        .min_by_key(|(created_at, run_set)| (*created_at, run_set.run));
+) -> (DateTime<Utc>, Option<RunSet>, Vec<SkippedRun>) {
+    let mut oldest_holding: Option<(DateTime<Utc>, RunSet)> = None;
+    let mut skipped = Vec::new();
+    let old_runs = backup_runs.iter().filter(|run| {
+        run.is_type(&RunType::BACKUP_SCHEDULE_RUN) && run.created_at() < window_cutoff
+    });
+    for run in old_runs {
+        let set = match run.context().readable() {
+            Ok(context) => context.backup_set_id(),
+            Err(unreadable) => {
+                skipped.push(SkippedRun {
+                    run: run.id(),
+                    field: "context",
+                    reason: unreadable.reason().to_owned(),
+                });
+                continue;
+            }
+        };
+        let Some(set) = set.filter(|set| live_sets.contains(set)) else {
+            continue;
+        };
+        let holding = (run.created_at(), RunSet { set, run: run.id() });
+        if oldest_holding.is_none_or(|oldest| (holding.0, holding.1.run) < (oldest.0, oldest.1.run))
+        {
+            oldest_holding = Some(holding);
+        }
+    }
     match oldest_holding {
-        Some((created_at, run_set)) => (created_at, Some(run_set)),
-        None => (window_cutoff, None),
+        Some((created_at, run_set)) => (created_at, Some(run_set), skipped),
+        None => (window_cutoff, None, skipped),
     }
 }
 
@@ -128,6 +148,9 @@ impl fmt::Display for PurgePlan {
                 "\n  history window ends at {}, held back to {held}: its backup set still exists",
                 time(self.window_cutoff)
             )?;
+        }
+        for skipped in &self.skipped {
+            write!(f, "\n  holds nothing back, {skipped}")?;
         }
         Ok(())
     }

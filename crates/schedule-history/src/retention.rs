@@ -4,7 +4,9 @@
 //! order and `context.backup_set_id`); the backup-set store is only asked which of the sets to
 //! delete are deleted already.
 
-use operation_runs_domain::{BackupScheduleId, BackupSetId, OperationRun, RunId, RunType};
+use operation_runs_domain::{
+    BackupScheduleId, BackupSetId, OperationRun, RunId, RunType, Stored, Unreadable,
+};
 use operation_runs_ports::{BackupSchedule, BackupSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -59,6 +61,75 @@ pub struct LeftSet {
     pub reason: LeftReason,
 }
 
+/// A run retention could not judge because a field it needs breaks today's rules (a row the
+/// legacy product wrote): it neither keeps nor deletes anything on that run's account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRun {
+    /// The run.
+    pub run: RunId,
+    /// The stored field that cannot be read.
+    pub field: &'static str,
+    /// Why it cannot be read.
+    pub reason: String,
+}
+
+impl fmt::Display for SkippedRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "run {}: its {} cannot be read ({})",
+            self.run, self.field, self.reason
+        )
+    }
+}
+
+/// Where a run with a set stands, as far as retention is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Active,
+    Successful,
+    Unsuccessful,
+}
+
+/// What retention reads of one run: its set and standing, nothing (another schedule's run, or
+/// no set), or the field that stops it.
+enum Judged {
+    Relevant(RunSet, Standing),
+    Ignored,
+    Skipped(SkippedRun),
+}
+
+fn judge(schedule: BackupScheduleId, run: &OperationRun) -> Judged {
+    let skipped = |field, unreadable: &Unreadable| {
+        Judged::Skipped(SkippedRun {
+            run: run.id(),
+            field,
+            reason: unreadable.reason().to_owned(),
+        })
+    };
+    let context = match run.context().readable() {
+        Ok(context) => context,
+        Err(unreadable) => return skipped("context", unreadable),
+    };
+    let Some(set) = context
+        .backup_set_id()
+        .filter(|_| context.backup_schedule_id() == Some(schedule))
+    else {
+        return Judged::Ignored;
+    };
+    let run_set = RunSet { set, run: run.id() };
+    let standing = match run.status() {
+        Stored::Unreadable(unreadable) => return skipped("status", &unreadable),
+        Stored::Readable(status) if status.is_active() => Standing::Active,
+        Stored::Readable(_) => match run.outcome() {
+            Stored::Unreadable(unreadable) => return skipped("outcome", &unreadable),
+            Stored::Readable(outcome) if outcome.is_successful() => Standing::Successful,
+            Stored::Readable(_) => Standing::Unsuccessful,
+        },
+    };
+    Judged::Relevant(run_set, standing)
+}
+
 /// Whether retention deletes anything at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -76,7 +147,8 @@ pub enum RetentionDecision {
 /// Rules: the sets of the newest `keep_last` successful (`succeeded` or `partially_succeeded`)
 /// runs are kept; the sets of completed runs older than the oldest kept run are soft-deleted,
 /// except a set that a kept or an active run references too; the set of an active run is never
-/// touched; runs without a `backup_set_id` are ignored (they neither count nor lose anything).
+/// touched; runs without a `backup_set_id` are ignored (they neither count nor lose anything),
+/// and runs whose context, status or outcome cannot be read are skipped and reported.
 /// With `keep_last = 0`, or fewer successful runs than `keep_last`, nothing is deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPlan {
@@ -94,6 +166,9 @@ pub struct RetentionPlan {
     pub already_deleted: Vec<RunSet>,
     /// Sets neither kept nor deleted, with the reason.
     pub left: Vec<LeftSet>,
+    /// Runs that could not be judged (a field retention needs cannot be read): they count for
+    /// nothing, and nothing is kept or deleted on their account.
+    pub skipped: Vec<SkippedRun>,
 }
 
 impl RetentionPlan {
@@ -103,23 +178,26 @@ impl RetentionPlan {
     /// [`RetentionPlan::exclude_deleted_sets`] moves the deleted ones out.
     #[must_use]
     pub fn from_runs(schedule: &BackupSchedule, runs: &[OperationRun]) -> Self {
-        let mut relevant: Vec<(RunSet, &OperationRun)> = runs
+        let mut relevant: Vec<(RunSet, Standing)> = Vec::new();
+        let mut skipped = Vec::new();
+        for run in runs
             .iter()
-            .filter(|run| {
-                run.is_type(&RunType::BACKUP_SCHEDULE_RUN)
-                    && run.context().backup_schedule_id() == Some(schedule.id)
-            })
-            .filter_map(|run| {
-                let set = run.context().backup_set_id()?;
-                Some((RunSet { set, run: run.id() }, run))
-            })
-            .collect();
+            .filter(|run| run.is_type(&RunType::BACKUP_SCHEDULE_RUN))
+        {
+            match judge(schedule.id, run) {
+                Judged::Relevant(run_set, standing) => relevant.push((run_set, standing)),
+                Judged::Ignored => {}
+                Judged::Skipped(run) => skipped.push(run),
+            }
+        }
         relevant.sort_by_key(|(run_set, _)| std::cmp::Reverse(run_set.run));
         relevant.dedup_by_key(|(run_set, _)| run_set.run);
+        skipped.sort_by_key(|s: &SkippedRun| std::cmp::Reverse(s.run));
+        skipped.dedup_by_key(|s| s.run);
 
         let successful: Vec<RunSet> = relevant
             .iter()
-            .filter(|(_, run)| !run.status().is_active() && run.outcome().is_successful())
+            .filter(|(_, standing)| *standing == Standing::Successful)
             .map(|(run_set, _)| *run_set)
             .collect();
         let mut plan = Self {
@@ -130,6 +208,7 @@ impl RetentionPlan {
             to_soft_delete: Vec::new(),
             already_deleted: Vec::new(),
             left: Vec::new(),
+            skipped,
         };
         let keep_last = usize::try_from(schedule.keep_last).unwrap_or(usize::MAX);
         let kept_runs: Vec<RunSet> = match plan.decision() {
@@ -149,18 +228,18 @@ impl RetentionPlan {
         let kept_run_ids: BTreeSet<RunId> = kept_runs.iter().map(|k| k.run).collect();
         let oldest_kept = kept_runs.last().map_or(RunId::new(i64::MAX), |k| k.run);
         let mut active_sets: BTreeMap<BackupSetId, RunId> = BTreeMap::new();
-        for (run_set, run) in &relevant {
-            if run.status().is_active() {
+        for (run_set, standing) in &relevant {
+            if *standing == Standing::Active {
                 // Runs are newest first, so the first (newest) active referrer is named.
                 active_sets.entry(run_set.set).or_insert(run_set.run);
             }
         }
         let mut doomed: BTreeSet<BackupSetId> = BTreeSet::new();
-        for (run_set, run) in &relevant {
+        for (run_set, standing) in &relevant {
             if kept_run_ids.contains(&run_set.run) {
                 continue;
             }
-            let reason = if run.status().is_active() {
+            let reason = if *standing == Standing::Active {
                 Some(LeftReason::ActiveRun)
             } else if let Some(kept_by) = kept_sets.get(&run_set.set) {
                 Some(LeftReason::SharedWithKeptRun(*kept_by))
@@ -266,6 +345,9 @@ impl fmt::Display for RetentionPlan {
         }
         for left in &self.left {
             write!(f, "\n  leave {}: {}", left.run_set, left.reason)?;
+        }
+        for skipped in &self.skipped {
+            write!(f, "\n  skip {skipped}")?;
         }
         Ok(())
     }

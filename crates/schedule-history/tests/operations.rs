@@ -53,18 +53,45 @@ async fn a_backup_creates_a_set_and_records_it_on_its_run() {
     };
     assert!(run.is_type(&RunType::BACKUP_SCHEDULE_RUN));
     assert_eq!(
-        (run.status(), run.outcome()),
+        (
+            *run.status().readable().unwrap(),
+            *run.outcome().readable().unwrap()
+        ),
         (RunStatus::Completed, RunOutcome::Succeeded)
     );
     assert_eq!(run.tenant_id(), Some(TENANT));
     assert_eq!(run.initiator_name(), "scheduler");
-    assert_eq!(run.context().backup_schedule_id(), Some(SCHEDULE));
-    assert_eq!(run.context().backup_set_id(), Some(report.set.id));
-    assert_eq!(run.context().scheduled_for(), Some(request().scheduled_for));
-    assert_eq!(run.context().trigger(), Some("schedule"));
-    assert_eq!(run.summary_counts().get_str("sets_created"), 1);
-    assert_eq!(run.summary_counts().get_str("items_backed_up"), 42);
-    assert!(run.failure_summary().is_empty());
+    assert_eq!(
+        run.context().readable().unwrap().backup_schedule_id(),
+        Some(SCHEDULE)
+    );
+    assert_eq!(
+        run.context().readable().unwrap().backup_set_id(),
+        Some(report.set.id)
+    );
+    assert_eq!(
+        run.context().readable().unwrap().scheduled_for(),
+        Some(request().scheduled_for)
+    );
+    assert_eq!(
+        run.context().readable().unwrap().trigger(),
+        Some("schedule")
+    );
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("sets_created"),
+        1
+    );
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("items_backed_up"),
+        42
+    );
+    assert!(run.failure_summary().readable().unwrap().is_empty());
     assert_eq!(report.set.item_count, 42);
     assert_eq!(report.set.schedule_id, SCHEDULE);
     assert!(
@@ -93,9 +120,21 @@ async fn a_backup_with_failed_items_is_partially_succeeded() {
         .await
         .unwrap();
     let run = done.run().unwrap();
-    assert_eq!(run.outcome(), RunOutcome::PartiallySucceeded);
-    assert_eq!(run.failure_summary().failures(), &[failure]);
-    assert_eq!(run.summary_counts().get_str("items_backed_up"), 5);
+    assert_eq!(
+        *run.outcome().readable().unwrap(),
+        RunOutcome::PartiallySucceeded
+    );
+    assert_eq!(
+        run.failure_summary().readable().unwrap().failures(),
+        &[failure]
+    );
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("items_backed_up"),
+        5
+    );
 }
 
 #[tokio::test]
@@ -112,7 +151,7 @@ async fn a_manual_backup_names_its_person_and_trigger() {
     let run = done.run().unwrap();
     assert_eq!(run.user_id(), Some(UserId::new(5)));
     assert_eq!(run.initiator_name(), "Ada");
-    assert_eq!(run.context().trigger(), Some("manual"));
+    assert_eq!(run.context().readable().unwrap().trigger(), Some("manual"));
 }
 
 #[tokio::test]
@@ -131,10 +170,13 @@ async fn a_failing_backup_source_fails_the_run_with_a_sanitized_failure() {
     let run = err.failed_run().expect("a run was recorded").clone();
     assert!(matches!(err.root(), ScheduleError::Source(_)), "{err:?}");
     assert_eq!(
-        (run.status(), run.outcome()),
+        (
+            *run.status().readable().unwrap(),
+            *run.outcome().readable().unwrap()
+        ),
         (RunStatus::Completed, RunOutcome::Failed)
     );
-    let failures = run.failure_summary().failures();
+    let failures = run.failure_summary().readable().unwrap().failures();
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].code().as_str(), FAILURE_BACKUP);
     assert!(failures[0].message().contains("graph login failed"));
@@ -151,7 +193,7 @@ async fn a_failing_backup_source_fails_the_run_with_a_sanitized_failure() {
     assert!(!chain.join(": ").contains("secret123"), "{chain:?}");
     assert_eq!(world.run(run.id()), run);
     assert!(world.sets().is_empty(), "no set for a failed backup");
-    assert_eq!(run.context().backup_set_id(), None);
+    assert_eq!(run.context().readable().unwrap().backup_set_id(), None);
 }
 
 #[tokio::test]
@@ -168,9 +210,11 @@ async fn a_port_failing_midway_fails_the_run_and_returns_the_error() {
         "{err:?}"
     );
     let run = world.run(err.failed_run().unwrap().id());
-    assert_eq!(run.outcome(), RunOutcome::Failed);
+    assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Failed);
     assert_eq!(
-        run.failure_summary().failures()[0].code().as_str(),
+        run.failure_summary().readable().unwrap().failures()[0]
+            .code()
+            .as_str(),
         FAILURE_BACKUP
     );
     assert!(!stored_text(&world).contains("hunter22"));
@@ -199,9 +243,12 @@ async fn counts_failing_after_the_set_exists_leave_the_set_on_the_failed_run() {
         .await
         .unwrap_err();
     let run = world.run(err.failed_run().unwrap().id());
-    assert_eq!(run.outcome(), RunOutcome::Failed);
+    assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Failed);
     // Retention removes it once it is older than the oldest kept run.
-    assert_eq!(run.context().backup_set_id(), Some(BackupSetId::new(1)));
+    assert_eq!(
+        run.context().readable().unwrap().backup_set_id(),
+        Some(BackupSetId::new(1))
+    );
     assert!(world.deleted_sets().is_empty());
 }
 
@@ -311,7 +358,7 @@ async fn a_backup_that_completes_between_look_up_and_start_is_not_redone() {
         .unwrap();
 
     let done = world.run(other);
-    assert_eq!(done.outcome(), RunOutcome::Succeeded);
+    assert_eq!(*done.outcome().readable().unwrap(), RunOutcome::Succeeded);
     assert_eq!(answer, Execution::AlreadyCompleted(done));
     // Our start inserted a run (the other one was no longer active); it was cancelled as a
     // duplicate before doing anything.
@@ -322,11 +369,21 @@ async fn a_backup_that_completes_between_look_up_and_start_is_not_redone() {
         .collect();
     assert_eq!(ours.len(), 1);
     let duplicate = &ours[0];
-    assert_eq!(duplicate.status(), RunStatus::Completed);
-    assert_eq!(duplicate.outcome(), RunOutcome::Cancelled);
-    assert_eq!(duplicate.started_at(), None, "never began");
+    assert_eq!(
+        *duplicate.status().readable().unwrap(),
+        RunStatus::Completed
+    );
+    assert_eq!(
+        *duplicate.outcome().readable().unwrap(),
+        RunOutcome::Cancelled
+    );
+    assert_eq!(
+        *duplicate.started_at().readable().unwrap(),
+        None,
+        "never began"
+    );
     assert_eq!(duplicate.identity_hash(), world.run(other).identity_hash());
-    let failures = duplicate.failure_summary().failures();
+    let failures = duplicate.failure_summary().readable().unwrap().failures();
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].code().as_str(), FAILURE_DUPLICATE);
     assert!(
@@ -362,10 +419,12 @@ async fn a_failing_second_look_up_fails_the_new_run() {
 
     let run = err.failed_run().expect("the new run is reported").clone();
     let stored = world.run(run.id());
-    assert_eq!(stored.outcome(), RunOutcome::Failed);
-    assert_eq!(stored.started_at(), None);
+    assert_eq!(*stored.outcome().readable().unwrap(), RunOutcome::Failed);
+    assert_eq!(*stored.started_at().readable().unwrap(), None);
     assert_eq!(
-        stored.failure_summary().failures()[0].code().as_str(),
+        stored.failure_summary().readable().unwrap().failures()[0]
+            .code()
+            .as_str(),
         FAILURE_BACKUP
     );
     assert!(
@@ -426,8 +485,8 @@ async fn retention_failing_midway_fails_its_run() {
         .unwrap_err();
     let run = world.run(err.failed_run().unwrap().id());
     assert!(run.is_type(&RunType::BACKUP_SCHEDULE_RETENTION));
-    assert_eq!(run.outcome(), RunOutcome::Failed);
-    let failure = &run.failure_summary().failures()[0];
+    assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Failed);
+    let failure = &run.failure_summary().readable().unwrap().failures()[0];
     assert_eq!(failure.code().as_str(), FAILURE_RETENTION);
     assert!(
         !failure.message().contains("abc123xyz"),
@@ -495,9 +554,21 @@ async fn purge_removes_old_deleted_sets_and_old_history() {
         panic!("purge should have run");
     };
     assert_eq!((report.sets_purged, report.runs_purged), (2, 5));
-    assert_eq!(run.summary_counts().get_str("sets_purged"), 2);
-    assert_eq!(run.summary_counts().get_str("runs_purged"), 5);
-    assert_eq!(run.outcome(), RunOutcome::Succeeded);
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("sets_purged"),
+        2
+    );
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("runs_purged"),
+        5
+    );
+    assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Succeeded);
     assert_eq!(world.purge_batches(), vec![3]);
     let remaining: Vec<_> = world.runs().iter().map(|r| r.id()).collect();
     assert_eq!(remaining, vec![b4, active_retention, run.id()]);
@@ -547,9 +618,15 @@ async fn purge_failing_midway_keeps_what_was_done_and_fails_its_run() {
         .await
         .unwrap_err();
     let run = world.run(err.failed_run().unwrap().id());
-    assert_eq!(run.outcome(), RunOutcome::Failed);
-    assert_eq!(run.summary_counts().get_str("sets_purged"), 1);
-    let failure = &run.failure_summary().failures()[0];
+    assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Failed);
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("sets_purged"),
+        1
+    );
+    let failure = &run.failure_summary().readable().unwrap().failures()[0];
     assert_eq!(failure.code().as_str(), FAILURE_PURGE);
     assert!(
         !failure.message().contains("abc.def.ghi"),

@@ -233,7 +233,13 @@ async fn already_soft_deleted_sets_are_not_counted_as_to_delete() {
         panic!("retention should have run");
     };
     assert_eq!(report.sets_soft_deleted, 1);
-    assert_eq!(run.summary_counts().get_str("sets_soft_deleted"), 1);
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("sets_soft_deleted"),
+        1
+    );
     assert_eq!(world.deleted_sets(), vec![1, 2]);
 }
 
@@ -312,11 +318,32 @@ async fn applying_retention_records_a_retention_run_with_its_counts() {
     assert!(run.is_type(&RunType::BACKUP_SCHEDULE_RETENTION));
     assert_eq!(run.status(), RunStatus::Completed);
     assert_eq!(run.outcome(), RunOutcome::Succeeded);
-    assert_eq!(run.context().backup_schedule_id(), Some(SCHEDULE));
-    assert_eq!(run.context().scheduled_for(), Some(scheduled_for));
-    assert_eq!(run.context().trigger(), Some("schedule"));
-    assert_eq!(run.summary_counts().get_str("sets_kept"), 2);
-    assert_eq!(run.summary_counts().get_str("sets_soft_deleted"), 2);
+    assert_eq!(
+        run.context().readable().unwrap().backup_schedule_id(),
+        Some(SCHEDULE)
+    );
+    assert_eq!(
+        run.context().readable().unwrap().scheduled_for(),
+        Some(scheduled_for)
+    );
+    assert_eq!(
+        run.context().readable().unwrap().trigger(),
+        Some("schedule")
+    );
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("sets_kept"),
+        2
+    );
+    assert_eq!(
+        run.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("sets_soft_deleted"),
+        2
+    );
     assert_eq!(report.sets_soft_deleted, 2);
     assert_eq!(world.deleted_sets(), vec![1, 2]);
     assert_eq!(

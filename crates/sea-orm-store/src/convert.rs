@@ -1,12 +1,11 @@
-//! Rows to domain values, with every stored rule checked: a row that breaks one becomes a
-//! [`StoreError::CorruptRow`] naming the row, never a panic.
+//! Rows to domain values. Runs are read tolerantly, column by column; other rows that break a
+//! stored rule become a [`StoreError::CorruptRow`] naming the row, never a panic.
 
 use crate::entity::{backup_schedules, backup_sets, findings, inventory_items, operation_runs};
 use crate::error::StoreError;
 use chrono::{DateTime, SubsecRound, Utc};
 use operation_runs_domain::{
-    BackupScheduleId, BackupSetId, FailureSummary, FindingId, IdentityHash, InventoryItemId,
-    OperationRun, RunContext, RunId, RunOutcome, RunRecord, RunState, RunStatus, SummaryCounts,
+    BackupScheduleId, BackupSetId, FindingId, InventoryItemId, OperationRun, RunColumns, RunId,
     TenantId, UserId, WorkspaceId,
 };
 use operation_runs_ports::{BackupSchedule, BackupSet, Finding, InventoryItem, PortError};
@@ -26,43 +25,30 @@ fn corrupt(table: &'static str, id: i64, reason: impl ToString) -> PortError {
     .into()
 }
 
-pub(crate) fn run(m: operation_runs::Model) -> Result<OperationRun, PortError> {
-    let bad = |reason: String| corrupt("operation_runs", m.id, reason);
-    let status: RunStatus = m.status.parse().map_err(|e| bad(format!("{e}")))?;
-    let outcome: RunOutcome = m.outcome.parse().map_err(|e| bad(format!("{e}")))?;
-    let identity_hash = IdentityHash::parse(&m.run_identity_hash)
-        .map_err(|e| bad(format!("run_identity_hash: {e}")))?;
-    let summary_counts = SummaryCounts::from_json(&m.summary_counts)
-        .map_err(|e| bad(format!("summary_counts: {e}")))?;
-    let failure_summary = FailureSummary::from_json(&m.failure_summary)
-        .map_err(|e| bad(format!("failure_summary: {e}")))?;
-    let context =
-        RunContext::from_json(m.context.clone()).map_err(|e| bad(format!("context: {e}")))?;
-    let record = RunRecord {
+/// Every column on its own: a value that breaks today's rules is read as unreadable, never as
+/// an error for the whole row (see [`OperationRun::from_columns`]).
+pub(crate) fn run(m: operation_runs::Model) -> OperationRun {
+    OperationRun::from_columns(RunColumns {
         id: RunId::new(m.id),
         workspace_id: WorkspaceId::new(m.workspace_id),
         tenant_id: m.tenant_id.map(TenantId::new),
         user_id: m.user_id.map(UserId::new),
-        initiator_name: m.initiator_name.clone(),
-        // Unknown and legacy types stay readable: monitoring must still show them.
-        run_type: m.run_type.clone(),
-        state: RunState {
-            status,
-            outcome,
-            started_at: m.started_at,
-            completed_at: m.completed_at,
-            failure_summary,
-        },
-        identity_hash,
-        summary_counts,
-        context,
+        initiator_name: m.initiator_name,
+        run_type: m.run_type,
+        status: m.status,
+        outcome: m.outcome,
+        started_at: m.started_at,
+        completed_at: m.completed_at,
+        run_identity_hash: m.run_identity_hash,
+        summary_counts: m.summary_counts,
+        failure_summary: m.failure_summary,
+        context: m.context,
         created_at: m.created_at,
         updated_at: m.updated_at,
-    };
-    OperationRun::from_record(record).map_err(|e| bad(e.to_string()))
+    })
 }
 
-pub(crate) fn runs(models: Vec<operation_runs::Model>) -> Result<Vec<OperationRun>, PortError> {
+pub(crate) fn runs(models: Vec<operation_runs::Model>) -> Vec<OperationRun> {
     models.into_iter().map(run).collect()
 }
 

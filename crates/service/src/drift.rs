@@ -30,7 +30,7 @@ impl OperationRunService {
                 found: current.run_type().to_owned(),
             });
         }
-        match current.status() {
+        match crate::service::status_of(&current)? {
             RunStatus::Running => {}
             RunStatus::Completed => return Err(TransitionError::AlreadyCompleted.into()),
             from @ RunStatus::Queued => {
@@ -122,7 +122,7 @@ impl OperationRunService {
         if run.status() != RunStatus::Completed {
             return Err(DriftRefusal::NotCompleted(id).into());
         }
-        if !run.outcome().is_successful() {
+        if !run.outcome().is_readable_and(|o| o.is_successful()) {
             return Err(DriftRefusal::NotSuccessful(id).into());
         }
         Ok(run)

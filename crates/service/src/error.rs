@@ -1,8 +1,8 @@
 //! What the use cases refuse, and how a web layer maps it.
 
 use operation_runs_domain::{
-    AccessDenied, ContextError, CountError, FailureError, IdentityError, RunId, TenantId,
-    TransitionError, UnknownRunType, WorkspaceId,
+    AccessDenied, ContextError, CountError, FailureError, IdentityError, OperationRun, RunId,
+    Stored, TenantId, TransitionError, UnknownRunType, WorkspaceId,
 };
 use operation_runs_ports::{PortError, StartRefusal};
 
@@ -90,9 +90,37 @@ pub enum ServiceError {
         /// The largest page size served.
         max: u32,
     },
+    /// The use case needs a stored field of the run that breaks today's rules (a row the legacy
+    /// product wrote); nothing was written. Reads show such a field as unreadable instead.
+    #[error("run {run}'s stored {field} cannot be read ({reason})")]
+    UnreadableField {
+        /// The run.
+        run: RunId,
+        /// The column.
+        field: &'static str,
+        /// Why it cannot be read.
+        reason: String,
+    },
     /// The backend failed.
     #[error(transparent)]
     Port(PortError),
+}
+
+impl ServiceError {
+    /// The value of `field` of `run`, or [`ServiceError::UnreadableField`].
+    pub(crate) fn readable<'a, T>(
+        run: &OperationRun,
+        field: &'static str,
+        stored: &'a Stored<T>,
+    ) -> Result<&'a T, Self> {
+        stored
+            .readable()
+            .map_err(|unreadable| Self::UnreadableField {
+                run: run.id(),
+                field,
+                reason: unreadable.reason().to_owned(),
+            })
+    }
 }
 
 /// Why two runs cannot be the baseline and the current run of drift findings.
@@ -184,7 +212,7 @@ impl ServiceError {
         match self {
             Self::NotFound | Self::UnknownWorkspace(_) => 404,
             Self::Forbidden => 403,
-            Self::Conflict(_) | Self::Transition(_) => 409,
+            Self::Conflict(_) | Self::Transition(_) | Self::UnreadableField { .. } => 409,
             Self::Port(_) => 500,
             _ => 422,
         }

@@ -65,11 +65,13 @@ impl OperationRunService {
         }
         self.authorize(viewer, workspace, Capability::ViewOperations)
             .await?;
-        Ok(found)
+        Ok(found.with_declared_counts(&self.registry))
     }
 
     /// A page of a workspace's runs, newest first, for a viewer; `query.limit` runs at most,
-    /// 1 to [`MAX_PAGE_SIZE`].
+    /// 1 to [`MAX_PAGE_SIZE`]. Runs are read tolerantly ([`operation_runs_domain::Stored`]):
+    /// besides what the store finds unreadable, counts a registered type does not declare are
+    /// shown as unreadable.
     ///
     /// # Errors
     /// [`ServiceError::InvalidPageSize`] for a limit of 0 or above [`MAX_PAGE_SIZE`] (checked
@@ -91,7 +93,13 @@ impl OperationRunService {
         }
         self.authorize(viewer, query.workspace_id, Capability::ViewOperations)
             .await?;
-        Ok(self.ports.queries.list(query).await?)
+        let mut page = self.ports.queries.list(query).await?;
+        page.runs = page
+            .runs
+            .into_iter()
+            .map(|run| run.with_declared_counts(&self.registry))
+            .collect();
+        Ok(page)
     }
 
     /// For each status, how many of a workspace's runs match `filter` (its own status ignored),

@@ -2,7 +2,7 @@
 
 use crate::error::ServiceError;
 use crate::request::ReapReport;
-use crate::service::OperationRunService;
+use crate::service::{OperationRunService, status_of};
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{Failure, FailureCode, RunOutcome, Transition};
 use operation_runs_ports::PortError;
@@ -41,8 +41,12 @@ impl OperationRunService {
             .checked_sub_signed(older_than)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         for run in self.ports.queries.find_stale(cutoff, limit).await? {
-            let Ok(mut next) = run.next_state(Transition::Complete(RunOutcome::Failed), now) else {
-                // Completed between the query and now: someone else won.
+            // The store found it active by its status; only a status read as completed since
+            // (someone else won) refuses the transition.
+            let (Ok(expected), Ok(mut next)) = (
+                status_of(&run),
+                run.next_state(Transition::Complete(RunOutcome::Failed), now),
+            ) else {
                 report.lost_races.push(run.id());
                 continue;
             };
@@ -56,7 +60,7 @@ impl OperationRunService {
             match self
                 .ports
                 .lifecycle
-                .complete_if_stale(run.id(), run.status(), cutoff, &next, now)
+                .complete_if_stale(run.id(), expected, cutoff, &next, now)
                 .await
             {
                 Ok(_) => report.reaped.push(run.id()),

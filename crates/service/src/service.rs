@@ -66,7 +66,7 @@ impl ServicePorts {
 #[derive(Clone)]
 pub struct OperationRunService {
     pub(crate) ports: ServicePorts,
-    registry: Arc<RunTypeRegistry>,
+    pub(crate) registry: Arc<RunTypeRegistry>,
 }
 
 impl fmt::Debug for OperationRunService {
@@ -188,7 +188,7 @@ impl OperationRunService {
         Ok(self
             .ports
             .lifecycle
-            .transition(run, current.status(), &next, now)
+            .transition(run, status_of(&current)?, &next, now)
             .await?)
     }
 
@@ -221,7 +221,9 @@ impl OperationRunService {
         }
         // The store adds atomically and refuses overflow itself; checking against what we read
         // saves a write that is bound to fail.
-        current.summary_counts().clone().merge(&delta)?;
+        ServiceError::readable(&current, "summary_counts", current.summary_counts())?
+            .clone()
+            .merge(&delta)?;
         let now = self.ports.clock.now();
         Ok(self
             .ports
@@ -252,7 +254,7 @@ impl OperationRunService {
         Ok(self
             .ports
             .lifecycle
-            .transition(run, current.status(), &next, now)
+            .transition(run, status_of(&current)?, &next, now)
             .await?)
     }
 
@@ -299,11 +301,13 @@ impl OperationRunService {
         };
         // The store refuses overflow itself; checking against what we read saves a write that
         // is bound to fail.
-        current.summary_counts().clone().merge(&delta)?;
+        ServiceError::readable(&current, "summary_counts", current.summary_counts())?
+            .clone()
+            .merge(&delta)?;
         Ok(self
             .ports
             .lifecycle
-            .transition_with_counts(run, current.status(), &next, &delta, now)
+            .transition_with_counts(run, status_of(&current)?, &next, &delta, now)
             .await?)
     }
 
@@ -325,7 +329,7 @@ impl OperationRunService {
         Ok(self
             .ports
             .lifecycle
-            .transition(run, current.status(), &next, now)
+            .transition(run, status_of(&current)?, &next, now)
             .await?)
     }
 
@@ -368,4 +372,12 @@ impl OperationRunService {
             .latest_completed_with_identity(workspace, identity, outcomes)
             .await?)
     }
+}
+
+/// The status a compare-and-set expects: the run's, as read.
+pub(crate) fn status_of(run: &OperationRun) -> Result<RunStatus, TransitionError> {
+    run.status()
+        .ok()
+        .copied()
+        .ok_or(TransitionError::UnreadableStatus)
 }

@@ -10,7 +10,7 @@ use crate::sql;
 use read::{duplicate_identities, legacy_table_stats, reference_stats, row_classes, type_stats};
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Everything the cutover will rewrite or lose on one database.
@@ -417,4 +417,24 @@ fn cutover_complete_so_far(
     references: &[Option<ReferenceStats>],
 ) -> bool {
     legacy_tables.is_empty() && references.iter().all(Option::is_none)
+}
+
+/// Rows whose `summary_counts` name counts their type does not declare, as one
+/// `summary_counts` / `count_not_declared` section for [`PreflightReport::unreadable_rows`]
+/// (`None` if there are none). `declared` maps each registered type to its count names (the
+/// host's registry); rows of other types are not judged. The tolerant reads show such counts
+/// as unreadable; the cutover leaves them as they are.
+///
+/// # Errors
+/// Any database error, or a backend other than PostgreSQL and SQLite.
+pub async fn undeclared_counts(
+    db: &impl ConnectionTrait,
+    declared: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<Option<RowClassStats>, DbErr> {
+    let Some(predicate) =
+        crate::legacy_rows::undeclared_count_predicate(sql::flavor(db)?, declared)
+    else {
+        return Ok(None);
+    };
+    read::row_class(db, "summary_counts", "count_not_declared", &predicate).await
 }

@@ -226,40 +226,50 @@ pub(super) async fn row_classes<C: ConnectionTrait>(
     classes: &[RowClass],
 ) -> Result<Vec<RowClassStats>, DbErr> {
     let flavor = sql::flavor(db)?;
-    let backend = db.get_database_backend();
     let mut out = Vec::new();
     for class in classes {
         let predicate = (class.predicate)(flavor);
-        let rows = count(
-            sql::scalar_i64(
-                db,
-                &format!("SELECT COUNT(*) FROM operation_runs AS r WHERE {predicate}"),
-                vec![],
-            )
-            .await?,
-        );
-        if rows == 0 {
-            continue;
-        }
-        let ids = db
-            .query_all_raw(Statement::from_string(
-                backend,
-                format!(
-                    "SELECT r.id FROM operation_runs AS r WHERE {predicate} \
-                     ORDER BY r.id LIMIT {MAX_LISTED_IDS}"
-                ),
-            ))
-            .await?
-            .iter()
-            .map(|row| row.try_get_by_index::<i64>(0))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.push(RowClassStats {
-            table: "operation_runs".to_owned(),
-            column: class.column.to_owned(),
-            class: class.class.to_owned(),
-            rows,
-            ids,
-        });
+        out.extend(row_class(db, class.column, class.class, &predicate).await?);
     }
     Ok(out)
+}
+
+/// The rows of `operation_runs AS r` matching `predicate`, as one class of `column`; `None` if
+/// there are none.
+pub(super) async fn row_class<C: ConnectionTrait>(
+    db: &C,
+    column: &str,
+    class: &str,
+    predicate: &str,
+) -> Result<Option<RowClassStats>, DbErr> {
+    let rows = count(
+        sql::scalar_i64(
+            db,
+            &format!("SELECT COUNT(*) FROM operation_runs AS r WHERE {predicate}"),
+            vec![],
+        )
+        .await?,
+    );
+    if rows == 0 {
+        return Ok(None);
+    }
+    let ids = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT r.id FROM operation_runs AS r WHERE {predicate} \
+                 ORDER BY r.id LIMIT {MAX_LISTED_IDS}"
+            ),
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(RowClassStats {
+        table: "operation_runs".to_owned(),
+        column: column.to_owned(),
+        class: class.to_owned(),
+        rows,
+        ids,
+    }))
 }

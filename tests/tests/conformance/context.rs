@@ -31,13 +31,16 @@ async fn context_merges_top_level_keys_while_active(store: TestStore) {
     .unwrap();
     let merged = f.store.merge_context(run.id(), &patch, t1).await.unwrap();
     assert_eq!(
-        merged.context().to_json(),
+        merged.context().readable().unwrap().to_json(),
         json!({
             "backup_schedule_id": 5, "trigger": "schedule", "backup_set_id": 42,
             "nested": {"c": 3}, "note": null, "weird key.with dots": "ok"
         })
     );
-    assert_eq!(merged.context().backup_set_id(), Some(BackupSetId::new(42)));
+    assert_eq!(
+        merged.context().readable().unwrap().backup_set_id(),
+        Some(BackupSetId::new(42))
+    );
     assert_eq!(merged.updated_at(), t1);
     assert_eq!(merged.summary_counts(), f_counts.summary_counts());
     assert_eq!(f.store.get(run.id()).await.unwrap(), merged);

@@ -65,7 +65,10 @@ async fn count_overflow_writes_nothing(store: TestStore) {
         .await
         .unwrap();
     let at_max = f.add(run.id(), &[("total", 1)], t1).await.unwrap();
-    assert_eq!(at_max.summary_counts().get_str("total"), MAX_COUNT);
+    assert_eq!(
+        at_max.summary_counts().readable().unwrap().get_str("total"),
+        MAX_COUNT
+    );
 
     let t2 = t0() + Duration::seconds(2);
     let over = f.add(run.id(), &[("total", 1)], t2).await;
@@ -87,7 +90,10 @@ async fn count_overflow_writes_nothing(store: TestStore) {
         .add(run.id(), &[("processed", MAX_COUNT)], t2)
         .await
         .unwrap();
-    assert_eq!(r.summary_counts().get_str("processed"), MAX_COUNT);
+    assert_eq!(
+        r.summary_counts().readable().unwrap().get_str("processed"),
+        MAX_COUNT
+    );
 }
 
 async fn completion_with_counts_is_all_or_nothing(store: TestStore) {
@@ -194,7 +200,7 @@ async fn completion_with_counts_is_all_or_nothing(store: TestStore) {
         .await
         .unwrap();
     assert_eq!(cancelled.outcome(), RunOutcome::Cancelled);
-    assert!(cancelled.summary_counts().is_empty());
+    assert!(cancelled.summary_counts().readable().unwrap().is_empty());
 
     assert!(matches!(
         f.store

@@ -10,6 +10,7 @@ mod context;
 mod counts;
 mod directory;
 mod inventory_findings;
+mod legacy_rows;
 mod lists;
 mod precision;
 mod purge;

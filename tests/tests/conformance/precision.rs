@@ -20,7 +20,10 @@ async fn times_are_stored_to_the_microsecond(store: TestStore) {
     assert_eq!((run.created_at(), run.updated_at()), (t0(), t0()));
     let running = f.begin(&run, at).await;
     assert_eq!(
-        (running.started_at(), running.updated_at()),
+        (
+            *running.started_at().readable().unwrap(),
+            running.updated_at()
+        ),
         (Some(t0()), t0())
     );
     assert_eq!(f.store.get(run.id()).await.unwrap(), running);

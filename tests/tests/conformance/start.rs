@@ -31,13 +31,19 @@ async fn start_inserts_then_reuses_until_completed(store: TestStore) {
     assert_eq!(run.user_id(), Some(UserId::new(7)));
     assert_eq!(run.initiator_name(), "Ada");
     assert_eq!(run.run_type(), "inventory_sync");
-    assert_eq!(run.status(), RunStatus::Queued);
-    assert_eq!(run.outcome(), RunOutcome::Pending);
+    assert_eq!(*run.status().readable().unwrap(), RunStatus::Queued);
+    assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Pending);
     assert_eq!(run.identity_hash(), &new.identity_hash);
     assert_eq!(run.summary_counts(), &counts(&[("total", 4)]));
     assert_eq!(run.context(), &context);
-    assert!(run.failure_summary().is_empty());
-    assert_eq!((run.started_at(), run.completed_at()), (None, None));
+    assert!(run.failure_summary().readable().unwrap().is_empty());
+    assert_eq!(
+        (
+            *run.started_at().readable().unwrap(),
+            *run.completed_at().readable().unwrap()
+        ),
+        (None, None)
+    );
     assert_eq!((run.created_at(), run.updated_at()), (t0(), t0()));
     assert_eq!(f.store.get(run.id()).await.unwrap(), *run);
 

@@ -89,7 +89,7 @@ impl Fixture {
     pub async fn begin(&self, run: &OperationRun, now: DateTime<Utc>) -> OperationRun {
         let next = run.next_state(Transition::Begin, now).unwrap();
         self.store
-            .transition(run.id(), run.status(), &next, now)
+            .transition(run.id(), *run.status().readable().unwrap(), &next, now)
             .await
             .unwrap()
     }
@@ -107,7 +107,7 @@ impl Fixture {
         };
         let next = run.next_state(Transition::Complete(outcome), now).unwrap();
         self.store
-            .transition(run.id(), run.status(), &next, now)
+            .transition(run.id(), *run.status().readable().unwrap(), &next, now)
             .await
             .unwrap()
     }
@@ -187,7 +187,13 @@ impl Fixture {
     ) -> Result<OperationRun, PortError> {
         let next = reaped_state(run, now);
         self.store
-            .complete_if_stale(run.id(), run.status(), cutoff, &next, now)
+            .complete_if_stale(
+                run.id(),
+                *run.status().readable().unwrap(),
+                cutoff,
+                &next,
+                now,
+            )
             .await
     }
 
@@ -239,7 +245,7 @@ pub async fn history_run(
     HistoryRun {
         id: run.id(),
         run_type,
-        outcome: run.outcome(),
+        outcome: *run.outcome().readable().unwrap(),
     }
 }
 

@@ -121,7 +121,10 @@ pub(crate) async fn entra_group_sync_partial_failure(db: TestDb) {
     assert_eq!(entries[50]["count"], 10);
 
     let read = w.store.get(run).await.unwrap();
-    assert_eq!(read.failure_summary().failures().len(), 50);
-    assert_eq!(read.failure_summary().omitted(), 10);
+    assert_eq!(
+        read.failure_summary().readable().unwrap().failures().len(),
+        50
+    );
+    assert_eq!(read.failure_summary().readable().unwrap().omitted(), 10);
     assert_eq!(read.outcome(), RunOutcome::PartiallySucceeded);
 }

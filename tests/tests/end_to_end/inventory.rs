@@ -112,7 +112,14 @@ pub(crate) async fn inventory_sync_job(db: TestDb) {
     assert_eq!(stored.completed_at, Some(completed_at));
     assert_eq!(stored.updated_at, completed_at);
     let through_port = w.store.get(run).await.unwrap();
-    assert_eq!(through_port.summary_counts().get_str("items_seen"), 3);
+    assert_eq!(
+        through_port
+            .summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("items_seen"),
+        3
+    );
     assert_eq!(through_port.outcome(), RunOutcome::Succeeded);
 
     let expected = vec![

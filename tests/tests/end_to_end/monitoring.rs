@@ -126,8 +126,8 @@ pub(crate) async fn monitoring(db: TestDb) {
             id: run.id(),
             ws: ws_a,
             run_type: types[i % 3],
-            status: run.status(),
-            outcome: run.outcome(),
+            status: *run.status().readable().unwrap(),
+            outcome: *run.outcome().readable().unwrap(),
             tenant,
             created_at: run.created_at(),
         });
@@ -145,8 +145,8 @@ pub(crate) async fn monitoring(db: TestDb) {
                 id: run.id(),
                 ws: ws_b,
                 run_type: types[i % 3],
-                status: run.status(),
-                outcome: run.outcome(),
+                status: *run.status().readable().unwrap(),
+                outcome: *run.outcome().readable().unwrap(),
                 tenant: tb,
                 created_at: run.created_at(),
             });
@@ -258,8 +258,8 @@ pub(crate) async fn monitoring(db: TestDb) {
                 id: new.id(),
                 ws: ws_a,
                 run_type: "entra_group_sync",
-                status: new.status(),
-                outcome: new.outcome(),
+                status: *new.status().readable().unwrap(),
+                outcome: *new.outcome().readable().unwrap(),
                 tenant: t1,
                 created_at: new.created_at(),
             });

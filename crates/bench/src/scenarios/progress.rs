@@ -165,5 +165,8 @@ pub async fn run(env: &Env) -> Result<()> {
 
 async fn processed(store: &dyn RunQueries, run: RunId) -> Result<u64> {
     let run = store.get(run).await?;
-    Ok(run.summary_counts().get_str("processed"))
+    match run.summary_counts().readable() {
+        Ok(counts) => Ok(counts.get_str("processed")),
+        Err(unreadable) => bail!("the bench run's counts cannot be read: {unreadable}"),
+    }
 }

@@ -4,10 +4,9 @@ use crate::cli::{GlobalArgs, PreflightArgs};
 use crate::db::{self, Purpose};
 use crate::error::{CliError, CliResult, Exit};
 use crate::output::print_json;
-use operation_runs_domain::RunTypeRegistry;
-use operation_runs_migration::{PreflightReport, preflight};
+use operation_runs_migration::{PreflightReport, preflight, undeclared_counts};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Prints the preflight report.
 pub async fn run(global: &GlobalArgs, args: &PreflightArgs) -> CliResult {
@@ -30,13 +29,23 @@ pub async fn run(global: &GlobalArgs, args: &PreflightArgs) -> CliResult {
         );
         return Ok(());
     }
-    let allowed = RunTypeRegistry::with_builtins()
+    let registry = crate::registry::load(global)?;
+    let allowed = registry
         .iter()
         .map(|d| d.id().to_string())
         .collect::<BTreeSet<_>>();
-    let report = preflight(&conn, &allowed)
-        .await
-        .map_err(|e| CliError::error(format!("preflight failed: {e}")))?;
+    let failed = |e| CliError::error(format!("preflight failed: {e}"));
+    let mut report = preflight(&conn, &allowed).await.map_err(failed)?;
+    let declared: BTreeMap<String, BTreeSet<String>> = registry
+        .iter()
+        .map(|d| {
+            let names = d.count_names().iter().map(ToString::to_string).collect();
+            (d.id().to_string(), names)
+        })
+        .collect();
+    report
+        .unreadable_rows
+        .extend(undeclared_counts(&conn, &declared).await.map_err(failed)?);
     let blocking = report.blocking_problems();
     if global.json {
         let mut value = serde_json::to_value(&report)

@@ -75,7 +75,7 @@ async fn start(global: &GlobalArgs, app: &App, args: StartArgs) -> CliResult {
         print_json(&json!({
             "id": run.id().get(),
             "reused": started.is_reused(),
-            "status": run.status().as_str(),
+            "status": run.status().ok().map(|s| s.as_str()),
         }));
     } else if started.is_reused() {
         println!(

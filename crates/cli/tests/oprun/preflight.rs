@@ -248,3 +248,40 @@ async fn preflight_and_cutover_of_a_legacy_database() {
         assert_eq!(after["would_lose_anything"], false);
     }
 }
+
+/// Counts a registered type does not declare (the host's declarations, from `--types` too) are
+/// reported as unreadable rows, and only for the types that do not declare them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_reports_counts_their_type_does_not_declare() {
+    for seeded in seeded_databases().await {
+        let Seeded { oprun, db, .. } = &seeded;
+        let undeclared = id_of(&seeded.start("inventory_sync").ok_json());
+        let declared = id_of(&seeded.start("entra_group_sync").ok_json());
+        let counts = |id: i64, json: &str| {
+            let value = if db.backend == operation_runs_tests::Backend::Postgres {
+                format!("'{json}'::jsonb")
+            } else {
+                format!("'{json}'")
+            };
+            format!("UPDATE operation_runs SET summary_counts = {value} WHERE id = {id}")
+        };
+        db.exec(&counts(undeclared, r#"{"processed": 1, "bogus_count": 2}"#))
+            .await;
+        db.exec(&counts(declared, r#"{"processed": 3}"#)).await;
+
+        let report = oprun.cmd(["preflight"]).arg("--strict").ok_json();
+        let sections: Vec<&Value> = report["unreadable_rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["class"] == "count_not_declared")
+            .collect();
+        assert_eq!(sections.len(), 1, "{report:#}");
+        assert_eq!(sections[0]["column"], "summary_counts");
+        assert_eq!(sections[0]["ids"], serde_json::json!([undeclared]));
+        assert_eq!(
+            report["would_lose_anything"], false,
+            "information, not loss"
+        );
+    }
+}

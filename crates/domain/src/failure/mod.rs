@@ -42,6 +42,9 @@ impl FailureCode {
     pub const RUN_STALE: &'static str = "run_stale";
     /// `superseded_duplicate`: the cutover resolved several active runs of one identity.
     pub const SUPERSEDED_DUPLICATE: &'static str = "superseded_duplicate";
+    /// `unreadable_failure_summary`: a lifecycle write replaced a stored failure summary that
+    /// broke today's rules; the message keeps what it held.
+    pub const UNREADABLE_FAILURE_SUMMARY: &'static str = "unreadable_failure_summary";
 
     /// Validates a code.
     ///
@@ -150,6 +153,22 @@ impl FailureSummary {
         let mut summary = Self::new();
         summary.push(failure);
         summary
+    }
+
+    /// The summary a lifecycle write stores in place of one it could not read: one
+    /// [`FailureCode::UNREADABLE_FAILURE_SUMMARY`] failure whose message keeps the stored value
+    /// (sanitized and bounded like every message), so nothing the legacy row said is lost.
+    #[must_use]
+    pub fn replacing_unreadable(unreadable: &crate::Unreadable) -> Self {
+        let message = format!(
+            "the stored failure summary could not be read ({}): {}",
+            unreadable.reason(),
+            unreadable.raw()
+        );
+        Self::single(Failure::new(
+            FailureCode(FailureCode::UNREADABLE_FAILURE_SUMMARY.to_owned()),
+            &message,
+        ))
     }
 
     /// Adds a failure, or counts it once the list is full.

@@ -47,8 +47,8 @@ fn sanitize_once(raw: &str) -> String {
         })
         .collect();
     // Private keys first: their body is long and would otherwise be cut by other passes.
-    let redacted = redact_jwts(&redact_key_values(&redact_bearer(&redact_url_passwords(
-        &redact_private_keys(&visible),
+    let redacted = redact_jwts(&redact_key_values(&redact_basic(&redact_bearer(
+        &redact_url_passwords(&redact_private_keys(&visible)),
     ))));
     truncate_chars(&redacted, MAX_MESSAGE_CHARS)
 }
@@ -357,10 +357,13 @@ fn redact_url_passwords(text: &str) -> String {
                 c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '#' | '"' | '\'' | '<' | '>')
             })
             .unwrap_or(authority.len())];
-        let Some(at) = authority.rfind('@') else {
+        let Some(at) = authority
+            .rfind('@')
+            .or_else(|| unencoded_userinfo_end(&text[authority_start..]))
+        else {
             continue;
         };
-        let Some(colon) = authority[..at].find(':') else {
+        let Some(colon) = text[authority_start..authority_start + at].find(':') else {
             continue;
         };
         let secret_start = authority_start + colon + 1;
@@ -372,6 +375,57 @@ fn redact_url_passwords(text: &str) -> String {
             out.push_str(REDACTED);
         }
         pos = authority_start + at;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// Where the userinfo of a URL ends whose password holds an unencoded `/`, `?` or `#`
+/// (`https://admin:pa/ss@host`): at the first `@` before a space or quote, when a `:` follows a
+/// plain user name and what follows the `:` is no port (`host:8443/p?mail=a@b` keeps its text).
+fn unencoded_userinfo_end(after_slashes: &str) -> Option<usize> {
+    let stretch = &after_slashes[..after_slashes
+        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+        .unwrap_or(after_slashes.len())];
+    let at = stretch.find('@')?;
+    let colon = stretch[..at].find(':')?;
+    let user = &stretch[..colon];
+    let after_colon = &stretch[colon + 1..at];
+    let up_to_delimiter = &after_colon[..after_colon
+        .find(['/', '\\', '?', '#'])
+        .unwrap_or(after_colon.len())];
+    let is_port =
+        !up_to_delimiter.is_empty() && up_to_delimiter.bytes().all(|b| b.is_ascii_digit());
+    let plain_user = !user.contains(['/', '\\', '?', '#', '@', '[', ']']);
+    (plain_user && !is_port).then_some(at)
+}
+
+/// `Basic <credentials>` outside an `Authorization` header (which [`redact_key_values`] covers):
+/// the credentials go when the word after `basic` looks like base64 (8 or more base64
+/// characters with a digit, `+`, `/` or `=`, or a capital letter inside), so prose such as
+/// "basic authentication failed" stays readable.
+fn redact_basic(text: &str) -> String {
+    const WORD: &str = "basic";
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    let mut from = 0;
+    while let Some(hit) = find_ascii_ci(text, WORD, from) {
+        from = hit + WORD.len();
+        let rest = &text[from..];
+        let start = from + (rest.len() - rest.trim_start_matches([' ', ':', '=']).len());
+        let token_len = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+            .unwrap_or(text.len() - start);
+        let token = &text[start..start + token_len];
+        let encoded = token.contains(|c: char| c.is_ascii_digit() || matches!(c, '+' | '/' | '='))
+            || token.chars().skip(1).any(|c| c.is_ascii_uppercase());
+        if start == from || token_len < 8 || !encoded || start < pos {
+            continue;
+        }
+        out.push_str(&text[pos..start]);
+        out.push_str(REDACTED);
+        pos = start + token_len;
+        from = pos;
     }
     out.push_str(&text[pos..]);
     out

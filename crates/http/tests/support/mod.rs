@@ -80,6 +80,8 @@ impl Authenticate for HeaderAuth {
 /// What [`seeded`] made.
 pub struct World {
     pub app: Router,
+    /// The store behind `app`, for rows written past the service (legacy rows).
+    pub store: Arc<MemoryStore>,
     /// What `app` was made of, to build a differently configured router.
     pub monitoring: Monitoring,
     pub service: OperationRunService,
@@ -212,6 +214,7 @@ pub async fn seeded() -> World {
     let monitoring = Monitoring::new(service.clone(), history.clone(), HeaderAuth);
     World {
         app: monitoring.clone().router(),
+        store: shared,
         monitoring,
         service,
         history,

@@ -126,10 +126,7 @@ impl ScheduleOperations {
         // Our insert succeeded, so no other run of the identity was active then: every other
         // run of it had completed before, and is visible to a read made after the insert; and
         // while ours is active no other run of the identity can exist to complete.
-        match self
-            .succeeded_before(run.workspace_id(), run.identity_hash())
-            .await
-        {
+        match self.succeeded_before(run.workspace_id(), &hash).await {
             Ok(None) => {}
             Ok(Some(done)) => {
                 self.cancel_duplicate(&run, &done).await;

@@ -142,8 +142,8 @@ impl ScheduleOperations {
             .filter(|set| set.deleted_at.is_none())
             .map(|set| set.id)
             .collect();
-        let (runs_created_before, held_back_by) = if live.is_empty() {
-            (window_cutoff, None)
+        let (runs_created_before, held_back_by, skipped) = if live.is_empty() {
+            (window_cutoff, None, Vec::new())
         } else {
             let runs = self
                 .history
@@ -161,6 +161,7 @@ impl ScheduleOperations {
             runs_created_before,
             held_back_by,
             runs_to_purge: 0,
+            skipped,
         };
         plan.runs_to_purge = self
             .runs()

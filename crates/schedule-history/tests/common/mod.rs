@@ -173,18 +173,19 @@ impl World {
             RunStatus::Running => run.running(),
             RunStatus::Completed => run.completed(outcome).completed_at(created),
         };
-        self.store.put_run(run.record()).unwrap();
+        self.store.put_run(run.record());
         id
     }
 
     /// Completes a stored run with `outcome`, as another worker would.
     pub fn complete(&self, id: RunId, outcome: RunOutcome) {
         let mut record = self.run(id).record().clone();
-        record.state = record
-            .state
-            .apply(Transition::Complete(outcome), now())
+        let next = self
+            .run(id)
+            .next_state(Transition::Complete(outcome), now())
             .unwrap();
-        self.store.put_run(record).unwrap();
+        record.set_state(next);
+        self.store.put_run(record);
     }
 
     /// Seeds a backup set of [`SCHEDULE`] with a given id.

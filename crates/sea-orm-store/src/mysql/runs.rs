@@ -33,7 +33,7 @@ pub(crate) async fn insert_run(
     stmt.sql.push_str(" RETURNING *");
     for attempt in 0..DEADLOCK_ATTEMPTS {
         match Entity::find().from_raw_sql(stmt.clone()).one(conn).await {
-            Ok(row) => return row.map(convert::run).transpose(),
+            Ok(row) => return Ok(row.map(convert::run)),
             // ER_DUP_ENTRY: an active run of the identity exists.
             Err(e) if error_number(&e) == Some(1062) => return Ok(None),
             Err(e) if lost_lock_race(&e) => {

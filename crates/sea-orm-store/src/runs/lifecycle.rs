@@ -75,7 +75,7 @@ impl RunLifecycle for SeaOrmStore {
             .await
             .map_err(map_db_err)?;
         match updated.into_iter().next() {
-            Some(row) => convert::run(row),
+            Some(row) => Ok(convert::run(row)),
             None => Err(self.why_unchanged(id, expected.as_str()).await),
         }
     }
@@ -99,7 +99,7 @@ impl RunLifecycle for SeaOrmStore {
             .await
             .map_err(map_db_err)?;
         if let Some(row) = updated.into_iter().next() {
-            return convert::run(row);
+            return Ok(convert::run(row));
         }
         match self.find_run(id).await? {
             None => Err(PortError::NotFound),
@@ -137,7 +137,7 @@ impl RunLifecycle for SeaOrmStore {
             .await
             .map_err(map_db_err)?;
         if let Some(row) = updated.into_iter().next() {
-            return convert::run(row);
+            return Ok(convert::run(row));
         }
         let Some(run) = self.find_run(id).await? else {
             return Err(PortError::NotFound);
@@ -174,12 +174,12 @@ impl RunLifecycle for SeaOrmStore {
             .await
             .map_err(map_db_err)?;
         if let Some(row) = updated.into_iter().next() {
-            return convert::run(row);
+            return Ok(convert::run(row));
         }
         let Some(run) = self.find_run(id).await? else {
             return Err(PortError::NotFound);
         };
-        if !run.status().is_active() {
+        if run.is_active() != Some(true) {
             return Err(PortError::Conflict(format!("run {id} is completed")));
         }
         // Active, so the overflow guard refused; counts only grow, so re-checking on the row as
@@ -220,7 +220,7 @@ impl RunLifecycle for SeaOrmStore {
             .await
             .map_err(map_db_err)?;
         match updated.into_iter().next() {
-            Some(row) => convert::run(row),
+            Some(row) => Ok(convert::run(row)),
             None => Err(self.why_unchanged(id, "queued or running").await),
         }
     }

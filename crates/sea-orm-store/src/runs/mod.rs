@@ -37,7 +37,7 @@ pub(crate) fn page_size(limit: u32) -> u64 {
 pub(crate) fn page(models: Vec<operation_runs::Model>, limit: u32) -> Result<RunPage, PortError> {
     let limit = usize::try_from(Ord::max(limit, 1)).unwrap_or(usize::MAX);
     let more = models.len() > limit;
-    let runs = convert::runs(models.into_iter().take(limit).collect())?;
+    let runs = convert::runs(models.into_iter().take(limit).collect());
     let next = if more {
         runs.last().map(|r| RunCursor(r.id()))
     } else {
@@ -87,7 +87,7 @@ pub(crate) fn list_select(query: &RunListQuery) -> Select<Entity> {
 fn newer_page(models: Vec<operation_runs::Model>, limit: u32) -> Result<RunPage, PortError> {
     let limit = usize::try_from(Ord::max(limit, 1)).unwrap_or(usize::MAX);
     let more = models.len() > limit;
-    let mut runs = convert::runs(models.into_iter().take(limit).collect())?;
+    let mut runs = convert::runs(models.into_iter().take(limit).collect());
     runs.reverse();
     let next = if more {
         runs.first().map(|r| RunCursor(r.id()))
@@ -157,38 +157,38 @@ fn overflowing<'a>(run: &OperationRun, delta: &'a [(CountName, u64)]) -> Option<
     delta
         .iter()
         .find(|(name, value)| {
-            run.summary_counts()
-                .get(name)
-                .checked_add(*value)
-                .is_none_or(|sum| sum > MAX_COUNT)
+            run.summary_counts().is_readable_and(|counts| {
+                counts
+                    .get(name)
+                    .checked_add(*value)
+                    .is_none_or(|sum| sum > MAX_COUNT)
+            })
         })
         .map(|(name, _)| name)
 }
 
 impl SeaOrmStore {
     async fn find_run(&self, id: RunId) -> Result<Option<OperationRun>, PortError> {
-        Entity::find_by_id(id.get())
+        let row = Entity::find_by_id(id.get())
             .one(&self.conn)
             .await
-            .map_err(map_db_err)?
-            .map(convert::run)
-            .transpose()
+            .map_err(map_db_err)?;
+        Ok(row.map(convert::run))
     }
 
     async fn active_run_of(
         &self,
         new: &NewOperationRun,
     ) -> Result<Option<OperationRun>, PortError> {
-        Entity::find()
+        let row = Entity::find()
             .filter(Column::WorkspaceId.eq(new.workspace_id.get()))
             .filter(Column::RunIdentityHash.eq(new.identity_hash.as_str()))
             .filter(Expr::cust(ACTIVE))
             .order_by_desc(Column::Id)
             .one(&self.conn)
             .await
-            .map_err(map_db_err)?
-            .map(convert::run)
-            .transpose()
+            .map_err(map_db_err)?;
+        Ok(row.map(convert::run))
     }
 
     /// `INSERT … ON CONFLICT DO NOTHING RETURNING *`: the partial unique index
@@ -262,13 +262,12 @@ impl SeaOrmStore {
             .on_conflict(OnConflict::new().do_nothing().to_owned())
             .returning_all();
         let stmt = self.conn.get_database_backend().build(&insert);
-        Entity::find()
+        let row = Entity::find()
             .from_raw_sql(stmt)
             .one(&self.conn)
             .await
-            .map_err(map_db_err)?
-            .map(convert::run)
-            .transpose()
+            .map_err(map_db_err)?;
+        Ok(row.map(convert::run))
     }
 
     /// Whether `tenant` exists and belongs to `workspace`.

@@ -94,7 +94,7 @@ impl RunQueries for SeaOrmStore {
             .all(&self.conn)
             .await
             .map_err(map_db_err)?;
-        convert::runs(models)
+        Ok(convert::runs(models))
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
@@ -104,11 +104,10 @@ impl RunQueries for SeaOrmStore {
         identity_hash: &IdentityHash,
         outcomes: &[RunOutcome],
     ) -> Result<Option<OperationRun>, PortError> {
-        latest_completed_select(workspace, identity_hash, outcomes)
+        let row = latest_completed_select(workspace, identity_hash, outcomes)
             .one(&self.conn)
             .await
-            .map_err(map_db_err)?
-            .map(convert::run)
-            .transpose()
+            .map_err(map_db_err)?;
+        Ok(row.map(convert::run))
     }
 }

@@ -30,9 +30,10 @@ fn stored_with_counts(
     delta: &operation_runs_domain::SummaryCounts,
     at: chrono::DateTime<chrono::Utc>,
 ) -> OperationRun {
-    let mut record = with_state(run, next, at).record().clone();
-    record.summary_counts.merge(delta).unwrap();
-    OperationRun::from_record(record).unwrap()
+    OperationRun::from_record(add_counts(
+        with_state(run, next, at).record().clone(),
+        delta,
+    ))
 }
 
 #[tokio::test]
@@ -79,8 +80,17 @@ async fn counts_and_completion_are_one_store_call() {
 
     assert_eq!(done.status(), RunStatus::Completed);
     assert_eq!(done.outcome(), RunOutcome::PartiallySucceeded);
-    assert_eq!(done.summary_counts().get_str("total"), 9);
-    assert_eq!(done.summary_counts().get_str("items_seen"), 2);
+    assert_eq!(
+        done.summary_counts().readable().unwrap().get_str("total"),
+        9
+    );
+    assert_eq!(
+        done.summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("items_seen"),
+        2
+    );
 }
 
 #[tokio::test]

@@ -113,10 +113,9 @@ async fn progress_adds_validated_counts() {
         })
         .times(1)
         .returning(move |_, delta, at| {
-            let mut record = stored.record().clone();
-            record.summary_counts.merge(delta).unwrap();
+            let mut record = add_counts(stored.record().clone(), delta);
             record.updated_at = at;
-            Ok(OperationRun::from_record(record).unwrap())
+            Ok(OperationRun::from_record(record))
         });
     mocks.forbid_writes_except(&[Write::IncrementCounts]);
     let service = mocks.service();
@@ -129,8 +128,22 @@ async fn progress_adds_validated_counts() {
         .await
         .unwrap();
 
-    assert_eq!(updated.summary_counts().get_str("total"), 9);
-    assert_eq!(updated.summary_counts().get_str("items_seen"), 2);
+    assert_eq!(
+        updated
+            .summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("total"),
+        9
+    );
+    assert_eq!(
+        updated
+            .summary_counts()
+            .readable()
+            .unwrap()
+            .get_str("items_seen"),
+        2
+    );
 }
 
 #[tokio::test]
@@ -300,7 +313,9 @@ async fn complete_stores_the_outcome_and_failures() {
     assert_eq!(done.status(), RunStatus::Completed);
     assert_eq!(done.outcome(), RunOutcome::PartiallySucceeded);
     assert_eq!(
-        done.failure_summary().failures()[0].code().as_str(),
+        done.failure_summary().readable().unwrap().failures()[0]
+            .code()
+            .as_str(),
         "device_unreachable"
     );
 }

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use operation_runs_domain::{
-    CountName, IdentityHash, Membership, NewOperationRun, OperationRun, RunId, RunRecord, RunScope,
-    RunState, RunType, RunTypeDescriptor, RunTypeRegistry, SummaryCounts, TenantId, WorkspaceId,
+    CountName, FailureSummary, IdentityHash, Membership, NewOperationRun, OperationRun, RunId,
+    RunOutcome, RunRecord, RunScope, RunState, RunStatus, RunType, RunTypeDescriptor,
+    RunTypeRegistry, Stored, SummaryCounts, TenantId, WorkspaceId,
 };
 use operation_runs_ports::testing::RunBuilder;
 use operation_runs_ports::{
@@ -58,23 +59,20 @@ pub fn counts(pairs: &[(&str, u64)]) -> SummaryCounts {
         .collect()
 }
 
-/// The shipped builder's run, which these tests never build out of order.
-pub trait Build {
-    fn build(self) -> OperationRun;
-}
-
-impl Build for RunBuilder {
-    fn build(self) -> OperationRun {
-        self.try_build().unwrap()
-    }
-}
-
 /// What a store returns after a successful compare-and-set.
 pub fn with_state(run: &OperationRun, next: &RunState, at: DateTime<Utc>) -> OperationRun {
     let mut record = run.record().clone();
-    record.state = next.clone();
+    record.set_state(next.clone());
     record.updated_at = at;
-    OperationRun::from_record(record).unwrap()
+    OperationRun::from_record(record)
+}
+
+/// `record` with `delta` added to its (readable) counts.
+pub fn add_counts(mut record: RunRecord, delta: &SummaryCounts) -> RunRecord {
+    let mut counts = record.summary_counts.readable().unwrap().clone();
+    counts.merge(delta).unwrap();
+    record.summary_counts = Stored::Readable(counts);
+    record
 }
 
 /// What a store returns after inserting `new` as run `id`.
@@ -86,14 +84,17 @@ pub fn inserted(id: i64, new: &NewOperationRun) -> OperationRun {
         user_id: new.user_id,
         initiator_name: new.initiator_name.clone(),
         run_type: new.run_type.to_string(),
-        state: RunState::queued(),
-        identity_hash: new.identity_hash.clone(),
-        summary_counts: new.summary_counts.clone(),
-        context: new.context.clone(),
+        status: Stored::Readable(RunStatus::Queued),
+        outcome: Stored::Readable(RunOutcome::Pending),
+        started_at: Stored::Readable(None),
+        completed_at: Stored::Readable(None),
+        failure_summary: Stored::Readable(FailureSummary::new()),
+        identity_hash: Stored::Readable(new.identity_hash.clone()),
+        summary_counts: Stored::Readable(new.summary_counts.clone()),
+        context: Stored::Readable(new.context.clone()),
         created_at: new.created_at,
         updated_at: new.created_at,
     })
-    .unwrap()
 }
 
 pub fn started(run: OperationRun, reused: bool) -> StartedRun {

@@ -20,7 +20,7 @@ async fn first_slot(ops: &ScheduleOperations, seed: &Seed) -> CliResult<DateTime
         .map_err(|e| demo_error("reading the schedule's history", e))?;
     let earlier = latest
         .backup
-        .and_then(|run| run.context().scheduled_for())
+        .and_then(|run| run.context().ok().and_then(|c| c.scheduled_for()))
         .map(|at| at + Duration::hours(1));
     let default = Utc::now().trunc_subsecs(0) - Duration::hours(4);
     Ok(earlier.map_or(default, |e| Ord::max(e, default)))

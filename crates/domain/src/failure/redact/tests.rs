@@ -330,6 +330,26 @@ fn private_key_blocks_go_whole_and_the_armour_stays() {
     assert_eq!(sanitize_message(cert), cert);
 }
 
+#[test]
+fn bare_basic_credentials_go_and_prose_stays() {
+    assert_eq!(
+        sanitize_message("proxy said: Basic dXNlcjpwYXNz rejected"),
+        "proxy said: Basic [REDACTED] rejected"
+    );
+    let prose = "basic authentication failed; Basic Authentication is off";
+    assert_eq!(sanitize_message(prose), prose);
+}
+
+#[test]
+fn url_passwords_with_unencoded_delimiters_go_and_ports_stay() {
+    assert_eq!(
+        sanitize_message("fetch https://admin:pa/ss?w#rd@host.example/x failed"),
+        "fetch https://admin:[REDACTED]@host.example/x failed"
+    );
+    let port = "GET https://host.example:8443/p?mail=a@b.example 404";
+    assert_eq!(sanitize_message(port), port);
+}
+
 /// Words of at least 8 characters, so none can appear in the marker or a key by chance.
 fn spaced_secret() -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec("[A-Za-z0-9]{8,40}", 1..4)
@@ -411,6 +431,8 @@ fn embed(shape: usize, words: &[String], key: &str, quote: char) -> String {
             "curl -H '{}: {one}' https://api.example",
             mixed_case("x-api-key", key.len() as u64)
         ),
+        19 => format!("{} {one}=", mixed_case("basic", key.len() as u64)),
+        20 => format!("https://admin:{one}/{one}?q#{one}@files.example.com/share"),
         _ => format!(
             "-----BEGIN {} PRIVATE KEY-----\r\n{}\n-----END PRIVATE KEY-----",
             if quote == '"' { "RSA" } else { "ENCRYPTED" },
@@ -483,7 +505,7 @@ proptest! {
         prefix in any::<String>(),
         suffix in any::<String>(),
         words in spaced_secret(),
-        shape in 0usize..20,
+        shape in 0usize..22,
         key in prop::sample::select(KEYS.to_vec()),
         case_mask in any::<u64>(),
         double_quotes in any::<bool>(),

@@ -1,10 +1,14 @@
 //! The canonical operation run and its lifecycle.
 
+mod record;
+
+pub use record::{OperationRun, RunColumns, RunRecord};
+
 use crate::context::RunContext;
 use crate::counts::SummaryCounts;
 use crate::failure::FailureSummary;
 use crate::identity::IdentityHash;
-use crate::ids::{RunId, TenantId, UserId, WorkspaceId};
+use crate::ids::{TenantId, UserId, WorkspaceId};
 use crate::run_type::RunType;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -128,6 +132,9 @@ pub enum TransitionError {
     /// `pending` is not a final outcome.
     #[error("`pending` is not a final outcome")]
     PendingIsNotFinal,
+    /// The stored status breaks today's rules, so no transition can start from it.
+    #[error("the run's stored status cannot be read")]
+    UnreadableStatus,
 }
 
 /// The lifecycle part of a run: what a compare-and-set transition writes.
@@ -200,187 +207,6 @@ impl RunState {
                 ..self.clone()
             }),
         }
-    }
-}
-
-/// Why a stored run could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stored run {id} is inconsistent: {reason}")]
-pub struct InconsistentRun {
-    id: RunId,
-    reason: String,
-}
-
-/// Everything stored about a run; adapters fill it from a row and turn it into an
-/// [`OperationRun`] with [`OperationRun::from_record`], which checks the invariants.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRecord {
-    /// Primary key.
-    pub id: RunId,
-    /// Owning workspace.
-    pub workspace_id: WorkspaceId,
-    /// Tenant, for tenant-scoped runs.
-    pub tenant_id: Option<TenantId>,
-    /// The person who started it.
-    pub user_id: Option<UserId>,
-    /// Display name of the initiator.
-    pub initiator_name: String,
-    /// The stored type, as spelled in the row (may be unregistered or legacy).
-    pub run_type: String,
-    /// Lifecycle state and failures.
-    pub state: RunState,
-    /// Idempotency key.
-    pub identity_hash: IdentityHash,
-    /// Counts.
-    pub summary_counts: SummaryCounts,
-    /// Type-specific data.
-    pub context: RunContext,
-    /// Row creation.
-    pub created_at: DateTime<Utc>,
-    /// Last change; the heartbeat of a running run.
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A canonical operation run, as read from storage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OperationRun(RunRecord);
-
-impl OperationRun {
-    /// Checks a stored record: the outcome is `pending` exactly while not completed, a completed
-    /// run has `completed_at`, a running one `started_at`.
-    ///
-    /// # Errors
-    /// [`InconsistentRun`] when a row breaks those invariants.
-    pub fn from_record(record: RunRecord) -> Result<Self, InconsistentRun> {
-        let s = &record.state;
-        let reason = match s.status {
-            RunStatus::Completed if s.outcome == RunOutcome::Pending => {
-                Some("completed with outcome pending")
-            }
-            RunStatus::Completed if s.completed_at.is_none() => {
-                Some("completed without completed_at")
-            }
-            RunStatus::Queued | RunStatus::Running if s.outcome != RunOutcome::Pending => {
-                Some("active with a final outcome")
-            }
-            RunStatus::Running if s.started_at.is_none() => Some("running without started_at"),
-            _ => None,
-        };
-        match reason {
-            Some(reason) => Err(InconsistentRun {
-                id: record.id,
-                reason: reason.to_owned(),
-            }),
-            None => Ok(Self(record)),
-        }
-    }
-
-    /// Primary key.
-    #[must_use]
-    pub fn id(&self) -> RunId {
-        self.0.id
-    }
-    /// Owning workspace.
-    #[must_use]
-    pub fn workspace_id(&self) -> WorkspaceId {
-        self.0.workspace_id
-    }
-    /// Tenant, for tenant-scoped runs.
-    #[must_use]
-    pub fn tenant_id(&self) -> Option<TenantId> {
-        self.0.tenant_id
-    }
-    /// Who started it.
-    #[must_use]
-    pub fn user_id(&self) -> Option<UserId> {
-        self.0.user_id
-    }
-    /// Display name of the initiator.
-    #[must_use]
-    pub fn initiator_name(&self) -> &str {
-        &self.0.initiator_name
-    }
-    /// The stored type; reading never fails on an unknown type, check it against a
-    /// [`crate::RunTypeRegistry`] where it matters.
-    #[must_use]
-    pub fn run_type(&self) -> &str {
-        &self.0.run_type
-    }
-    /// Whether the stored type is the given canonical type.
-    #[must_use]
-    pub fn is_type(&self, run_type: &RunType) -> bool {
-        self.0.run_type == run_type.as_str()
-    }
-    /// Status.
-    #[must_use]
-    pub fn status(&self) -> RunStatus {
-        self.0.state.status
-    }
-    /// Outcome.
-    #[must_use]
-    pub fn outcome(&self) -> RunOutcome {
-        self.0.state.outcome
-    }
-    /// The lifecycle state.
-    #[must_use]
-    pub fn state(&self) -> &RunState {
-        &self.0.state
-    }
-    /// Idempotency key.
-    #[must_use]
-    pub fn identity_hash(&self) -> &IdentityHash {
-        &self.0.identity_hash
-    }
-    /// Counts.
-    #[must_use]
-    pub fn summary_counts(&self) -> &SummaryCounts {
-        &self.0.summary_counts
-    }
-    /// Failures.
-    #[must_use]
-    pub fn failure_summary(&self) -> &FailureSummary {
-        &self.0.state.failure_summary
-    }
-    /// Type-specific data.
-    #[must_use]
-    pub fn context(&self) -> &RunContext {
-        &self.0.context
-    }
-    /// When it started running.
-    #[must_use]
-    pub fn started_at(&self) -> Option<DateTime<Utc>> {
-        self.0.state.started_at
-    }
-    /// When it completed.
-    #[must_use]
-    pub fn completed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.state.completed_at
-    }
-    /// Row creation.
-    #[must_use]
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// Last change (heartbeat).
-    #[must_use]
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
-    /// The stored record.
-    #[must_use]
-    pub fn record(&self) -> &RunRecord {
-        &self.0
-    }
-    /// The next state for a transition, without changing this run.
-    ///
-    /// # Errors
-    /// [`TransitionError`] for an illegal transition.
-    pub fn next_state(
-        &self,
-        transition: Transition,
-        now: DateTime<Utc>,
-    ) -> Result<RunState, TransitionError> {
-        self.0.state.apply(transition, now)
     }
 }
 
@@ -543,35 +369,5 @@ mod tests {
             assert_eq!(o.as_str().parse::<RunOutcome>(), Ok(*o));
         }
         assert!("done".parse::<RunStatus>().is_err());
-    }
-
-    #[test]
-    fn records_must_keep_the_outcome_invariant() {
-        let record = |state: RunState| RunRecord {
-            id: RunId::new(1),
-            workspace_id: WorkspaceId::new(1),
-            tenant_id: None,
-            user_id: None,
-            initiator_name: "system".into(),
-            run_type: "some.legacy_type".into(),
-            state,
-            identity_hash: IdentityHash::parse(&"0".repeat(64)).unwrap(),
-            summary_counts: SummaryCounts::new(),
-            context: RunContext::new(),
-            created_at: now(),
-            updated_at: now(),
-        };
-        let run = OperationRun::from_record(record(state(RunStatus::Running))).unwrap();
-        assert_eq!(
-            run.run_type(),
-            "some.legacy_type",
-            "unknown stored types are readable"
-        );
-        let mut bad = state(RunStatus::Queued);
-        bad.outcome = RunOutcome::Succeeded;
-        assert!(OperationRun::from_record(record(bad)).is_err());
-        let mut bad = state(RunStatus::Completed);
-        bad.outcome = RunOutcome::Pending;
-        assert!(OperationRun::from_record(record(bad)).is_err());
     }
 }
