@@ -6,6 +6,7 @@
 //! rows the cutover rewrites, and what is left is what a reader finds unreadable. Part of the
 //! frozen history (step 1 applies the rewrites): change only by adding.
 
+use crate::mysql_legacy as my;
 use crate::names::ACTIVE;
 use crate::sql::{self, Flavor};
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
@@ -39,6 +40,7 @@ fn json_of_kind(flavor: Flavor, column: &str, kind: &str) -> String {
                  ELSE '{empty}'::jsonb END)"
             )
         }
+        Flavor::MySql => my::json_of_kind(column, &kind.to_ascii_uppercase()),
     }
 }
 
@@ -48,6 +50,7 @@ fn object_entries(flavor: Flavor, column: &str) -> String {
     match flavor {
         Flavor::Sqlite => format!("json_each({object}) AS e"),
         Flavor::Postgres => format!("jsonb_each({object}) AS e"),
+        Flavor::MySql => my::object_entries(column),
     }
 }
 
@@ -58,6 +61,7 @@ fn not_of_kind(flavor: Flavor, column: &str, kind: &str) -> String {
             format!("NOT (json_valid(r.{column}) AND json_type(r.{column}) IS '{kind}')")
         }
         Flavor::Postgres => format!("jsonb_typeof(r.{column}) IS DISTINCT FROM '{kind}'"),
+        Flavor::MySql => my::not_of_kind(column, &kind.to_ascii_uppercase()),
     }
 }
 
@@ -65,6 +69,7 @@ fn not_of_kind(flavor: Flavor, column: &str, kind: &str) -> String {
 /// external id (those are the other system's strings, whatever they look like).
 fn id_key(flavor: Flavor) -> String {
     let plain = match flavor {
+        Flavor::MySql => return my::id_key(),
         Flavor::Sqlite => "e.key NOT GLOB '*[^A-Za-z0-9_]*'",
         Flavor::Postgres => "e.key !~ '[^A-Za-z0-9_]'",
     };
@@ -77,6 +82,7 @@ fn id_key(flavor: Flavor) -> String {
 /// as a float with no fraction: the integer is its one right value.
 fn fixable_id(flavor: Flavor) -> String {
     let value = match flavor {
+        Flavor::MySql => return my::fixable_id(),
         Flavor::Sqlite => {
             "((e.type = 'text' AND (e.value = '0' OR (e.value GLOB '[1-9]*' \
              AND e.value NOT GLOB '*[^0-9]*' AND length(e.value) <= 18))) \
@@ -92,10 +98,11 @@ fn fixable_id(flavor: Flavor) -> String {
 }
 
 /// The integer a [`fixable_id`] entry `e` holds, as a value for the JSON setter.
-fn fixed_id(flavor: Flavor) -> &'static str {
+fn fixed_id(flavor: Flavor) -> String {
     match flavor {
-        Flavor::Sqlite => "CAST(e.value AS INTEGER)",
-        Flavor::Postgres => "to_jsonb(((e.value #>> '{}')::numeric)::bigint)",
+        Flavor::Sqlite => "CAST(e.value AS INTEGER)".to_owned(),
+        Flavor::Postgres => "to_jsonb(((e.value #>> '{}')::numeric)::bigint)".to_owned(),
+        Flavor::MySql => my::fixed_id(),
     }
 }
 
@@ -117,6 +124,10 @@ pub(crate) const REWRITES: [RowClass; 4] = [
             Flavor::Postgres => "r.run_identity_hash <> lower(r.run_identity_hash) \
                  AND r.run_identity_hash ~ '^[0-9A-Fa-f]{64}$'"
                 .to_owned(),
+            Flavor::MySql => format!(
+                "r.run_identity_hash <> LOWER(r.run_identity_hash) AND {}",
+                my::HEX_HASH
+            ),
         },
     },
     RowClass {
@@ -175,6 +186,7 @@ pub(crate) const UNREADABLE: [RowClass; 13] = [
                      WHERE jsonb_typeof(e.value -> 'code') IS DISTINCT FROM 'string' \
                      OR jsonb_typeof(e.value -> 'message') IS DISTINCT FROM 'string')"
                 ),
+                Flavor::MySql => my::entry_without_code_or_message(),
             }
         },
     },
@@ -197,6 +209,7 @@ pub(crate) const UNREADABLE: [RowClass; 13] = [
                      WHERE jsonb_typeof(e.value -> 'code') = 'string' \
                      AND (e.value ->> 'code') !~ '^[a-z][a-z0-9]*(_[a-z0-9]+)*$')"
                 ),
+                Flavor::MySql => my::code_not_snake_case(),
             }
         },
     },
@@ -219,6 +232,7 @@ pub(crate) const UNREADABLE: [RowClass; 13] = [
                      OR (e.value::text) !~ '^[0-9]{{1,19}}$' \
                      OR (e.value::text)::numeric > 9223372036854775807)"
                 ),
+                Flavor::MySql => my::count_not_a_non_negative_integer(),
             }
         },
     },
@@ -231,14 +245,22 @@ pub(crate) const UNREADABLE: [RowClass; 13] = [
                 "json_valid(r.context) AND json_type(r.context) IS NOT 'object'".to_owned()
             }
             Flavor::Postgres => not_of_kind(flavor, "context", "object"),
+            Flavor::MySql => format!(
+                "JSON_VALID(r.context) AND {}",
+                not_of_kind(flavor, "context", "object")
+            ),
         },
     },
     RowClass {
         column: "context",
         class: "id_not_an_integer",
         predicate: |flavor| {
+            if flavor == Flavor::MySql {
+                return my::id_not_an_integer();
+            }
             let entries = object_entries(flavor, "context");
             let not_integer = match flavor {
+                Flavor::MySql => "",
                 Flavor::Sqlite => "e.type IS NOT 'integer'",
                 Flavor::Postgres => {
                     "NOT (jsonb_typeof(e.value) = 'number' AND (e.value::text) ~ '^-?[0-9]+$')"
@@ -270,6 +292,7 @@ pub(crate) const UNREADABLE: [RowClass; 13] = [
                      AND (jsonb_typeof(e.value) <> 'string' OR (e.value #>> '{{}}') !~ \
                      '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(\\.[0-9]+)?([Zz]|[+-][0-9]{{2}}:[0-9]{{2}})$'))"
                 ),
+                Flavor::MySql => my::time_not_rfc3339(),
             }
         },
     },
@@ -313,6 +336,7 @@ pub(crate) const UNREADABLE: [RowClass; 13] = [
                  OR lower(r.run_identity_hash) GLOB '*[^0-9a-f]*'"
                 .to_owned(),
             Flavor::Postgres => "r.run_identity_hash !~ '^[0-9A-Fa-f]{64}$'".to_owned(),
+            Flavor::MySql => format!("NOT ({})", my::HEX_HASH),
         },
     },
 ];
@@ -326,7 +350,8 @@ pub(crate) const BLOCKING: [RowClass; 1] = [RowClass {
     class: "not_json",
     predicate: |flavor| match flavor {
         Flavor::Sqlite => "NOT json_valid(r.context)".to_owned(),
-        Flavor::Postgres => "1 = 0".to_owned(),
+        // Both columns are `JSON` (with a `JSON_VALID` check): no such value can be stored.
+        Flavor::Postgres | Flavor::MySql => "1 = 0".to_owned(),
     },
 }];
 
@@ -377,8 +402,10 @@ fn rewrite_statement(flavor: Flavor, rewrite: &RowClass) -> String {
     let predicate = (rewrite.predicate)(flavor);
     let set = match rewrite.column {
         "run_identity_hash" => "run_identity_hash = lower(run_identity_hash)".to_owned(),
+        "context" if flavor == Flavor::MySql => my::context_rewrite(),
         "context" => {
             let setter = match flavor {
+                Flavor::MySql => "",
                 Flavor::Sqlite => "json_set(r.context, '$.' || e.key, ",
                 Flavor::Postgres => "jsonb_set(r.context, ARRAY[e.key], ",
             };

@@ -17,6 +17,8 @@ mod m20260212_000004_drop_legacy_reference_columns;
 mod m20260212_000005_drop_legacy_run_tables;
 mod m20260212_000006_canonical_run_indexes;
 mod m20260301_000001_create_api_tokens;
+mod mysql;
+mod mysql_legacy;
 mod names;
 mod preflight;
 mod sql;

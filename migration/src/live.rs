@@ -64,7 +64,8 @@ pub(crate) async fn begin_if_sqlite(
 ) -> Result<Option<SchemaManager<'static>>, DbErr> {
     match sql::flavor(manager.get_connection())? {
         Flavor::Sqlite => Ok(Some(manager.begin().await?)),
-        Flavor::Postgres => Ok(None),
+        // MariaDB commits each DDL statement implicitly: a transaction would promise nothing.
+        Flavor::Postgres | Flavor::MySql => Ok(None),
     }
 }
 
@@ -127,7 +128,11 @@ pub(crate) fn unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-async fn wait_before_retry(attempt: u32, statement: &str, error: &DbErr) -> Result<(), DbErr> {
+pub(crate) async fn wait_before_retry(
+    attempt: u32,
+    statement: &str,
+    error: &DbErr,
+) -> Result<(), DbErr> {
     if attempt + 1 >= ATTEMPTS {
         return Err(DbErr::Migration(format!(
             "gave up after {ATTEMPTS} attempts waiting for a lock ({error}) on: {statement}. \
@@ -160,6 +165,9 @@ pub(crate) async fn short_lock(
     db: &SchemaManagerConnection<'_>,
     statement: &str,
 ) -> Result<u64, DbErr> {
+    if sql::flavor(db)? == Flavor::MySql {
+        return crate::mysql::short_lock(db, statement).await;
+    }
     let timeout = format!("SET LOCAL lock_timeout = {}", lock_timeout().as_millis());
     if postgres_pool(db).is_none() {
         if sql::flavor(db)? == Flavor::Postgres {
@@ -278,6 +286,9 @@ pub(crate) async fn create_index(
 
 /// Drops index `name`: `CONCURRENTLY` on PostgreSQL (given a pool), with lock timeouts retried.
 pub(crate) async fn drop_index(db: &SchemaManagerConnection<'_>, name: &str) -> Result<(), DbErr> {
+    if sql::flavor(db)? == Flavor::MySql {
+        return crate::mysql::drop_index(db, name).await;
+    }
     let Some(pool) = postgres_pool(db) else {
         short_lock(db, &format!("DROP INDEX IF EXISTS {name}")).await?;
         return Ok(());

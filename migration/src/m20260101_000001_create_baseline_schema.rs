@@ -67,10 +67,10 @@ fn statements(flavor: Flavor) -> Vec<String> {
   tenant_id {bigint} NULL REFERENCES tenants (id) ON DELETE CASCADE,
   user_id {bigint} NULL,
   initiator_name {text} NOT NULL,
-  type {text} NOT NULL,
-  status {text} NOT NULL,
-  outcome {text} NOT NULL,
-  run_identity_hash {text} NOT NULL,
+  type {key_text} NOT NULL,
+  status {key_text} NOT NULL,
+  outcome {key_text} NOT NULL,
+  run_identity_hash {key_text} NOT NULL,
   summary_counts {json} NOT NULL DEFAULT '{{}}',
   failure_summary {json} NOT NULL DEFAULT '[]',
   context {json} NOT NULL DEFAULT '{{}}',
@@ -81,6 +81,7 @@ fn statements(flavor: Flavor) -> Vec<String> {
 )",
             id = t.id,
             bigint = t.bigint,
+            key_text = t.key_text,
             text = t.text,
             json = t.json,
             time = t.time,
@@ -109,7 +110,7 @@ fn statements(flavor: Flavor) -> Vec<String> {
   workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
   tenant_id {bigint} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
   name {text} NOT NULL,
-  frequency {text} NOT NULL DEFAULT 'daily',
+  frequency {key_text} NOT NULL DEFAULT 'daily',
   keep_last {int} NOT NULL DEFAULT 7,
   is_enabled {boolean} NOT NULL DEFAULT TRUE,
   created_at {time} NOT NULL DEFAULT {now},
@@ -118,6 +119,7 @@ fn statements(flavor: Flavor) -> Vec<String> {
             id = t.id,
             bigint = t.bigint,
             int = t.int,
+            key_text = t.key_text,
             text = t.text,
             boolean = t.boolean,
             time = t.time,
@@ -172,6 +174,9 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let flavor = sql::flavor(db)?;
+        if flavor == Flavor::MySql {
+            crate::mysql::check_server(db).await?;
+        }
         // A database already past the cutover (its version records lost) must not get the
         // legacy schema back: the rest of the history is a no-op on it, so this is too.
         if sql::table_exists(db, "findings").await?

@@ -43,6 +43,18 @@ impl MigrationTrait for Migration {
                     )
                     .await?;
                 }
+                // Nullable columns at the end: added in place, no rebuild. The foreign keys
+                // come after the backfill (next step), as on PostgreSQL.
+                Flavor::MySql => {
+                    live::short_lock(
+                        db,
+                        &format!(
+                            "ALTER TABLE findings ADD COLUMN IF NOT EXISTS {column} BIGINT NULL, \
+                             ALGORITHM=INPLACE, LOCK=NONE"
+                        ),
+                    )
+                    .await?;
+                }
                 Flavor::Sqlite => {
                     if !sql::column_exists(db, "findings", column).await? {
                         db.execute_unprepared(&format!(
@@ -67,6 +79,21 @@ impl MigrationTrait for Migration {
 
 async fn down(db: &sea_orm_migration::SchemaManagerConnection<'_>) -> Result<(), DbErr> {
     match sql::flavor(db)? {
+        Flavor::MySql => {
+            // The next step's `down` dropped the foreign keys; dropping a column drops its
+            // index.
+            for column in COLUMNS {
+                live::short_lock(
+                    db,
+                    &format!(
+                        "ALTER TABLE findings DROP COLUMN IF EXISTS {column}, \
+                         ALGORITHM=INPLACE, LOCK=NONE"
+                    ),
+                )
+                .await?;
+            }
+            Ok(())
+        }
         Flavor::Postgres => {
             // Dropping a column drops any index and foreign key on it.
             for column in COLUMNS {

@@ -156,8 +156,14 @@ pub(crate) fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (
         let allowed = reference.bridge_allowed("o", "t", same_type);
         let (lower, upper) = match flavor {
             Flavor::Postgres => ("$1", "$2"),
-            Flavor::Sqlite => ("?", "?"),
+            Flavor::Sqlite | Flavor::MySql => ("?", "?"),
         };
+        if flavor == Flavor::MySql {
+            return (
+                crate::mysql::backfill_one(table, legacy, canonical, &allowed),
+                Counting::RowsAffected,
+            );
+        }
         return (
             format!(
                 "UPDATE {table} AS t SET {canonical} = l.operation_run_id \
@@ -218,6 +224,14 @@ pub(crate) fn backfill_statement(flavor: Flavor, references: &[&Reference]) -> (
                     counted = counted.join(", "),
                 ),
                 Counting::Returned,
+            )
+        }
+        // Counted as on SQLite.
+        Flavor::MySql => {
+            let canonical: Vec<&str> = references.iter().map(|r| r.canonical).collect();
+            (
+                crate::mysql::backfill_many(table, &canonical, &mapped, &joins, &any),
+                Counting::Difference,
             )
         }
         // SQLite plans the joins as look-ups by rowid for each row of the batch, and
@@ -295,7 +309,7 @@ async fn backfill_table<C: ConnectionTrait + ?Sized>(
     };
     let placeholders = match flavor {
         Flavor::Postgres => ("$1", "$2"),
-        Flavor::Sqlite => ("?", "?"),
+        Flavor::Sqlite | Flavor::MySql => ("?", "?"),
     };
     let bounds = format!(
         "SELECT MAX(id), COUNT(*){before} FROM \
@@ -478,6 +492,9 @@ async fn foreign_key_validated<C: ConnectionTrait + ?Sized>(
 /// and that moment are nulled as the key would have done, then it is validated (a scan that
 /// lets writes through).
 async fn add_foreign_keys(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    if sql::flavor(db)? == Flavor::MySql {
+        return crate::mysql::add_foreign_keys(db).await;
+    }
     for (name, column) in missing_foreign_keys(db).await? {
         live::short_lock(
             db,
@@ -535,6 +552,7 @@ impl MigrationTrait for Migration {
         let batch = match sql::flavor(db)? {
             Flavor::Postgres => POSTGRES_BATCH_ROWS,
             Flavor::Sqlite => SQLITE_BATCH_ROWS,
+            Flavor::MySql => crate::mysql::BATCH_ROWS,
         };
         backfill_references(db, live::batch_rows(batch)).await?;
         // Built once after the backfill, instead of maintained for every row it writes.
@@ -548,6 +566,10 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let transaction = live::begin_if_sqlite(manager).await?;
         let db = live::conn(manager, &transaction);
+        if sql::flavor(db)? == Flavor::MySql {
+            // Before the indexes, which MariaDB keeps while a foreign key needs them.
+            crate::mysql::drop_foreign_keys(db).await?;
+        }
         for index in INDEXES {
             live::drop_index(db, index).await?;
         }

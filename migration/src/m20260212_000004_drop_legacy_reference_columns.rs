@@ -56,6 +56,19 @@ async fn up(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
                 .await?;
             }
         }
+        Flavor::MySql => {
+            // Dropping a column drops its index with it; the table is rebuilt online.
+            for (table, column) in LEGACY_REFERENCE_COLUMNS {
+                live::short_lock(
+                    db,
+                    &format!(
+                        "ALTER TABLE {table} DROP COLUMN IF EXISTS {column}, \
+                         ALGORITHM=INPLACE, LOCK=NONE"
+                    ),
+                )
+                .await?;
+            }
+        }
         Flavor::Sqlite => {
             sql::refuse_cutover_on_foreign_key_breaks(
                 db,
@@ -103,6 +116,16 @@ async fn down(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
                 live::short_lock(
                     db,
                     &format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} BIGINT NULL"),
+                )
+                .await?;
+            }
+            Flavor::MySql => {
+                live::short_lock(
+                    db,
+                    &format!(
+                        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} BIGINT NULL, \
+                         ALGORITHM=INPLACE, LOCK=NONE"
+                    ),
                 )
                 .await?;
             }

@@ -23,7 +23,13 @@
 //! index is never left in place: the next build, or the next run of the step, drops it first).
 //! On SQLite the step is one transaction.
 //!
-//! `down` drops the four indexes; superseded runs stay completed.
+//! On MariaDB, which has neither partial nor expression indexes, two generated columns come
+//! first (see `mysql`): `active_identity_hash` (the hash while the run is active, `NULL` once
+//! completed) under the unique key, and `backup_schedule_key` (the schedule id as text) under
+//! the history index; the reaper's index is (`status`, `updated_at`).
+//!
+//! `down` drops the four indexes (and on MariaDB the generated columns); superseded runs stay
+//! completed.
 
 use crate::live;
 use crate::names::ACTIVE;
@@ -72,6 +78,21 @@ pub(crate) fn supersede_statement(flavor: Flavor) -> String {
                  AND k.run_identity_hash = operation_runs.run_identity_hash \
                  AND k.{ACTIVE} AND k.id > operation_runs.id)"
         ),
+        // A multi-table UPDATE: the derived table of kept ids is materialized before any row
+        // is written, so every duplicate sees the same newest run.
+        Flavor::MySql => format!(
+            "UPDATE operation_runs AS r \
+             JOIN (SELECT workspace_id, run_identity_hash, MAX(id) AS keep_id \
+                   FROM operation_runs WHERE {ACTIVE} \
+                   GROUP BY workspace_id, run_identity_hash HAVING COUNT(*) > 1) AS k \
+               ON r.workspace_id = k.workspace_id AND r.run_identity_hash = k.run_identity_hash \
+             SET r.status = 'completed', r.outcome = 'failed', \
+               r.completed_at = {now}, r.updated_at = {now}, \
+               r.failure_summary = JSON_ARRAY(JSON_OBJECT(\
+                 'code', 'superseded_duplicate', \
+                 'message', CONCAT('Superseded by run ', k.keep_id, ', {SUPERSEDED_MESSAGE}'))) \
+             WHERE r.{ACTIVE} AND r.id < k.keep_id"
+        ),
     }
 }
 
@@ -79,6 +100,7 @@ pub(crate) fn index_statements(flavor: Flavor) -> Vec<String> {
     let schedule_key = match flavor {
         Flavor::Postgres => "(context->>'backup_schedule_id')",
         Flavor::Sqlite => "json_extract(context, '$.backup_schedule_id')",
+        Flavor::MySql => return crate::mysql::index_statements(),
     };
     vec![
         format!(
@@ -133,6 +155,14 @@ impl MigrationTrait for Migration {
         let db = live::conn(manager, &transaction);
         let flavor = sql::flavor(db)?;
         let statements = index_statements(flavor);
+        if flavor == Flavor::MySql {
+            // The columns the MariaDB indexes are built on (it has no partial or expression
+            // indexes); added once, each `IF NOT EXISTS`.
+            let [stored, virtual_column] = crate::mysql::generated_columns();
+            live::short_lock(db, &stored).await?;
+            live::pause_point("between-generated-columns").await;
+            live::short_lock(db, &virtual_column).await?;
+        }
         let mut round = 0;
         loop {
             supersede(db, flavor).await?;
@@ -161,9 +191,13 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let transaction = live::begin_if_sqlite(manager).await?;
         let db = live::conn(manager, &transaction);
-        sql::flavor(db)?;
         for index in INDEXES {
             live::drop_index(db, index).await?;
+        }
+        if sql::flavor(db)? == Flavor::MySql {
+            for column in crate::mysql::drop_generated_columns() {
+                live::short_lock(db, &column).await?;
+            }
         }
         live::commit(transaction).await
     }

@@ -17,6 +17,7 @@ pub use stores::{RawColumn, StoreBackend, TestStore, runs_of, service_ports};
 pub enum Backend {
     Sqlite,
     Postgres,
+    MariaDb,
 }
 
 /// A fresh, empty database for one test.
@@ -32,6 +33,7 @@ pub struct TestDb {
 enum Cleanup {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
+    MariaDb { admin_url: String, name: String },
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -56,6 +58,43 @@ pub fn postgres_admin_url() -> Option<String> {
             );
             None
         }
+    }
+}
+
+/// The MariaDB server of the tests, when none is named: the one these machines run.
+pub const DEFAULT_MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
+
+/// The MariaDB admin URL: `OPRUN_TEST_MARIADB_URL`, else [`DEFAULT_MARIADB_URL`].
+pub fn mariadb_admin_url() -> String {
+    match std::env::var("OPRUN_TEST_MARIADB_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => DEFAULT_MARIADB_URL.to_owned(),
+    }
+}
+
+/// Whether an unreachable MariaDB fails the tests (`OPRUN_REQUIRE_MARIADB` set) rather than
+/// skipping them.
+pub fn mariadb_required() -> bool {
+    std::env::var("OPRUN_REQUIRE_MARIADB").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `sql` as `backend` reads it. The tests write their own SQL once, in the spelling PostgreSQL
+/// and SQLite share; on MariaDB (without `ANSI_QUOTES`) that needs three rewrites, made outside
+/// string literals unless said: `"name"` becomes `` `name` ``, the reserved word `change` (a
+/// `findings` column) is quoted, `CAST(… AS TEXT)` becomes `CAST(… AS CHAR)`; and inside them
+/// an RFC 3339 UTC time (`'2026-01-01T00:00:00+00:00'`) becomes MariaDB's DATETIME text.
+pub fn sql_for(backend: Backend, sql: &str) -> std::borrow::Cow<'_, str> {
+    if backend != Backend::MariaDb {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    std::borrow::Cow::Owned(operation_runs_migration::fixtures::sql_for_mariadb(sql))
+}
+
+/// [`sql_for`] by a connection's SeaORM backend.
+pub fn sql_for_conn<'a>(conn: &DatabaseConnection, sql: &'a str) -> std::borrow::Cow<'a, str> {
+    match conn.get_database_backend() {
+        DbBackend::MySql => sql_for(Backend::MariaDb, sql),
+        _ => std::borrow::Cow::Borrowed(sql),
     }
 }
 
@@ -120,11 +159,61 @@ impl TestDb {
         })
     }
 
-    /// A fresh database of the given backend (`None`: PostgreSQL not configured).
+    /// A fresh MariaDB database on [`mariadb_admin_url`], or `None` when that server does not
+    /// answer (a failure instead with `OPRUN_REQUIRE_MARIADB` set).
+    pub async fn mariadb() -> Option<Self> {
+        // Once the server did not answer, this process's other tests skip (or fail) at once
+        // instead of each waiting for the connect timeout.
+        static DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let admin_url = mariadb_admin_url();
+        if DOWN.load(Ordering::Relaxed) {
+            assert!(
+                !mariadb_required(),
+                "OPRUN_REQUIRE_MARIADB is set but MariaDB at {admin_url} does not answer"
+            );
+            return None;
+        }
+        let mut options = ConnectOptions::new(admin_url.clone());
+        options
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .sqlx_logging(false);
+        let admin = match Database::connect(options).await {
+            Ok(admin) => admin,
+            Err(e) => {
+                DOWN.store(true, Ordering::Relaxed);
+                assert!(
+                    !mariadb_required(),
+                    "OPRUN_REQUIRE_MARIADB is set but MariaDB at {admin_url} does not answer: {e}"
+                );
+                eprintln!("skipping: MariaDB at {admin_url} does not answer ({e})");
+                return None;
+            }
+        };
+        let name = unique_name();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE `{name}`"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database on {admin_url}: {e}"));
+        admin.close().await.ok();
+        let url = with_database(&admin_url, &name);
+        let conn = connect(&url, 40).await;
+        Some(Self {
+            backend: Backend::MariaDb,
+            url,
+            conn,
+            cleanup: Cleanup::MariaDb { admin_url, name },
+        })
+    }
+
+    /// A fresh database of the given backend (`None`: PostgreSQL or MariaDB not configured or
+    /// not answering).
     pub async fn new(backend: Backend) -> Option<Self> {
         match backend {
             Backend::Sqlite => Some(Self::sqlite().await),
             Backend::Postgres => Self::postgres().await,
+            Backend::MariaDb => Self::mariadb().await,
         }
     }
 
@@ -144,8 +233,9 @@ impl TestDb {
         self.conn.get_database_backend()
     }
 
-    /// Runs one raw statement.
+    /// Runs one raw statement (see [`sql_for`]).
     pub async fn exec(&self, sql: &str) {
+        let sql = &*sql_for(self.backend, sql);
         self.conn
             .execute_unprepared(sql)
             .await
@@ -154,6 +244,7 @@ impl TestDb {
 
     /// The first column of the first row of a query, as i64 (counts, ids).
     pub async fn scalar_i64(&self, sql: &str) -> Option<i64> {
+        let sql = &*sql_for(self.backend, sql);
         let row = self
             .conn
             .query_one_raw(Statement::from_string(self.db_backend(), sql.to_owned()))
@@ -165,8 +256,19 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
+        let drop = match &self.cleanup {
+            Cleanup::Sqlite(_) => return,
+            Cleanup::Postgres { admin_url, name } => (
+                admin_url.clone(),
+                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            ),
+            Cleanup::MariaDb { admin_url, name } => (
+                admin_url.clone(),
+                format!("DROP DATABASE IF EXISTS `{name}`"),
+            ),
+        };
+        {
+            let (admin_url, statement) = drop;
             // Dropping needs async I/O; a thread with its own runtime works inside or outside one.
             let _ = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -175,11 +277,7 @@ impl Drop for TestDb {
                     .unwrap();
                 runtime.block_on(async {
                     let admin = connect(&admin_url, 1).await;
-                    let _ = admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
+                    let _ = admin.execute_unprepared(&statement).await;
                     admin.close().await.ok();
                 });
             })
@@ -189,10 +287,21 @@ impl Drop for TestDb {
 }
 
 /// Declares each `async fn name(db: TestDb)` as one test per backend:
-/// `sqlite::name` always, `postgres::name` when PostgreSQL is configured.
+/// `sqlite::name` always, `postgres::name` when PostgreSQL is configured, `mariadb::name` when
+/// MariaDB answers (see [`TestDb::mariadb`]).
 #[macro_export]
 macro_rules! on_every_backend {
     ($setup:ident => $($name:ident),+ $(,)?) => {
+        mod mariadb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::$setup($crate::Backend::MariaDb).await {
+                        super::$name(db).await;
+                    }
+                }
+            )+
+        }
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -18,6 +18,8 @@ pub enum StoreBackend {
     Sqlite,
     /// The SeaORM store on a fresh PostgreSQL database (when configured).
     Postgres,
+    /// The SeaORM store on a fresh MariaDB database (when the server answers).
+    MariaDb,
 }
 
 /// A fresh, empty store of one backend for one test, its schema in place.
@@ -32,7 +34,8 @@ pub struct TestStore {
 
 impl TestStore {
     /// A fresh store of `backend`; `None` when the backend is not configured (PostgreSQL without
-    /// `OPRUN_TEST_POSTGRES_URL`; with `OPRUN_REQUIRE_POSTGRES` set this panics instead).
+    /// `OPRUN_TEST_POSTGRES_URL`, MariaDB not answering; with `OPRUN_REQUIRE_POSTGRES` /
+    /// `OPRUN_REQUIRE_MARIADB` set this panics instead).
     pub async fn new(backend: StoreBackend) -> Option<Self> {
         match backend {
             StoreBackend::Memory => {
@@ -46,6 +49,7 @@ impl TestStore {
             }
             StoreBackend::Sqlite => Some(Self::sql(backend, Backend::Sqlite).await?),
             StoreBackend::Postgres => Some(Self::sql(backend, Backend::Postgres).await?),
+            StoreBackend::MariaDb => Some(Self::sql(backend, Backend::MariaDb).await?),
         }
     }
 
@@ -59,6 +63,7 @@ impl TestStore {
             backend: match db.backend {
                 Backend::Sqlite => StoreBackend::Sqlite,
                 Backend::Postgres => StoreBackend::Postgres,
+                Backend::MariaDb => StoreBackend::MariaDb,
             },
             store: Arc::new(SeaOrmStore::from_connection(db.conn.clone())),
             db: Some(db),
@@ -144,9 +149,10 @@ pub async fn runs_of(
 }
 
 /// Declares each `async fn name(store: TestStore)` as one test per backend of the list below:
-/// `memory::name`, `sqlite::name` and `postgres::name`. A backend that is not configured
-/// (PostgreSQL without `OPRUN_TEST_POSTGRES_URL`) skips; `OPRUN_REQUIRE_POSTGRES=1` makes that a
-/// failure.
+/// `memory::name`, `sqlite::name`, `postgres::name` and `mariadb::name`. A backend that is not
+/// configured (PostgreSQL without `OPRUN_TEST_POSTGRES_URL`, MariaDB not answering at
+/// `OPRUN_TEST_MARIADB_URL` or its default) skips; `OPRUN_REQUIRE_POSTGRES=1` /
+/// `OPRUN_REQUIRE_MARIADB=1` make that a failure.
 ///
 /// Adding a backend: one line here (`module Variant`), a [`StoreBackend`] variant and its arm in
 /// [`TestStore::new`].
@@ -157,6 +163,7 @@ macro_rules! on_every_store {
             memory Memory,
             sqlite Sqlite,
             postgres Postgres,
+            mariadb MariaDb,
         );
     };
 }
@@ -208,6 +215,10 @@ impl RawColumn {
                 format!("{}::jsonb", quoted(&value.to_string()))
             }
             (Self::Json(value), Backend::Sqlite) => quoted(&value.to_string()),
+            // MariaDB reads a backslash in a literal as an escape: JSON's own are doubled.
+            (Self::Json(value), Backend::MariaDb) => {
+                quoted(&value.to_string().replace('\\', "\\\\"))
+            }
             (Self::Null, _) => "NULL".to_owned(),
         }
     }

@@ -54,7 +54,10 @@ async fn runs(db: &TestDb) -> BTreeMap<i64, BTreeMap<&'static str, Option<String
     );
     let rows = db
         .conn
-        .query_all_raw(Statement::from_string(db.db_backend(), sql))
+        .query_all_raw(Statement::from_string(
+            db.db_backend(),
+            operation_runs_tests::sql_for(db.backend, &sql).into_owned(),
+        ))
         .await
         .unwrap();
     rows.iter()
@@ -206,14 +209,21 @@ async fn a_context_that_is_no_json_blocks_the_cutover_before_it_changes_anything
     let report = preflight(&db.conn, &allowed_types()).await.unwrap();
     assert!(report.blocking_rows.is_empty());
     assert_eq!(report.blocking_problems(), 0);
-    if db.backend == Backend::Postgres {
-        return;
-    }
     let id = *exp.changes.keys().next().unwrap();
-    db.exec(&format!(
+    let not_json = format!(
         "UPDATE operation_runs SET context = '{{\"backup_schedule_id\": 1' WHERE id = {id}"
-    ))
-    .await;
+    );
+    match db.backend {
+        Backend::Postgres => return,
+        // The column is `JSON`, checked with `JSON_VALID`: the value cannot be stored at all.
+        Backend::MariaDb => {
+            let refused = db.conn.execute_unprepared(&not_json).await.unwrap_err();
+            assert!(refused.to_string().contains("CONSTRAINT"), "{refused}");
+            return;
+        }
+        Backend::Sqlite => {}
+    }
+    db.exec(&not_json).await;
     let report = preflight(&db.conn, &allowed_types()).await.unwrap();
     assert_eq!(report.blocking_problems(), 1);
     let blocking: Vec<(&str, &str, u64, &[i64])> = report

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long to keep retrying a PostgreSQL server that refuses connections.
+/// How long to keep retrying a PostgreSQL or MariaDB server that refuses connections.
 const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a connection is for.
@@ -32,7 +32,7 @@ pub enum Purpose {
 pub fn parse_url(url: &str) -> CliResult<DatabaseUrl> {
     DatabaseUrl::parse(url).map_err(|_| {
         CliError::error(format!(
-            "unsupported database URL `{}`: use sqlite://FILE?mode=rwc or postgres://USER@HOST/DATABASE",
+            "unsupported database URL `{}`: use sqlite://FILE?mode=rwc, postgres://USER@HOST/DATABASE or mysql://USER@HOST/DATABASE (MariaDB)",
             redact_url(url)
         ))
     })
@@ -154,6 +154,9 @@ pub async fn store(conn: DatabaseConnection) -> CliResult<SeaOrmStore> {
             pending.len(),
             pending.first().map_or("?", String::as_str)
         )),
+        unsupported @ StoreError::UnsupportedServer { .. } => {
+            CliError::error(unsupported.to_string())
+        }
         other => CliError::error(format!("cannot read the migration status: {other}")),
     })
 }

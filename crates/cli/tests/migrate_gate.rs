@@ -29,7 +29,10 @@ async fn contents(db: &TestDb) -> Vec<Vec<Option<String>>> {
     for sql in queries {
         let rows = db
             .conn
-            .query_all_raw(Statement::from_string(db.db_backend(), sql.clone()))
+            .query_all_raw(Statement::from_string(
+                db.db_backend(),
+                operation_runs_tests::sql_for(db.backend, &sql).into_owned(),
+            ))
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         for row in rows {

@@ -14,7 +14,7 @@ pub enum StoreError {
     /// The database could not be reached or opened.
     #[error("cannot connect to the {backend} database `{target}`")]
     Connect {
-        /// `SQLite` or `PostgreSQL`.
+        /// `SQLite`, `PostgreSQL` or `MariaDB`.
         backend: &'static str,
         /// The URL with any password removed.
         target: String,
@@ -31,11 +31,20 @@ pub enum StoreError {
         .0.join(", ")
     )]
     PendingMigrations(Vec<String>),
+    /// The server is of a kind or version the store cannot work on (MySQL, or MariaDB older
+    /// than [`MIN_MARIADB`](crate::MIN_MARIADB)); nothing was read or written.
+    #[error("unsupported database server `{version}`: the store needs {needs}")]
+    UnsupportedServer {
+        /// What the server says it is (`SELECT VERSION()`).
+        version: String,
+        /// What the store needs, and why.
+        needs: String,
+    },
     /// The record of applied migrations could not be read.
     #[error("cannot read the database's migration history")]
     MigrationHistory(#[source] DbErr),
     /// The connection is to a database this adapter does not support (yet).
-    #[error("the {0} backend is not supported by this adapter; use SQLite or PostgreSQL")]
+    #[error("the {0} backend is not supported by this adapter; use SQLite, PostgreSQL or MariaDB")]
     UnsupportedBackend(&'static str),
     /// A stored row breaks the schema's rules (an unknown status, malformed JSON, …).
     #[error("stored {table} row {id} cannot be read: {reason}")]

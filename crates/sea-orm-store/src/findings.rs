@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use operation_runs_domain::TenantId;
 use operation_runs_ports::{Finding, FindingRepository, NewFinding, PortError};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 
 /// Rows per statement: keeps the bound parameters well under every backend's limit.
@@ -41,10 +42,13 @@ impl FindingRepository for SeaOrmStore {
                 current_operation_run_id: Set(Some(f.current_operation_run_id.get())),
                 created_at: Set(now),
             });
-            let mut models = Entity::insert_many(rows)
-                .exec_with_returning(&txn)
-                .await
-                .map_err(map_db_err)?;
+            let insert = Entity::insert_many(rows);
+            let mut models = if txn.get_database_backend() == DbBackend::MySql {
+                crate::mysql::insert_returning::<Entity, _>(&insert, &txn).await
+            } else {
+                insert.exec_with_returning(&txn).await
+            }
+            .map_err(map_db_err)?;
             // RETURNING order is unspecified; ids follow the VALUES order on both backends.
             models.sort_by_key(|m| m.id);
             out.extend(models.into_iter().map(convert::finding));

@@ -10,7 +10,8 @@ use operation_runs_domain::{RunId, TenantId, WorkspaceId};
 use operation_runs_ports::{InventoryItem, InventoryRepository, PortError, SeenItem};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -58,20 +59,32 @@ impl InventoryRepository for SeaOrmStore {
                 created_at: Set(now),
                 updated_at: Set(now),
             });
-            let models = Entity::insert_many(rows)
-                .on_conflict(
-                    OnConflict::columns([Column::TenantId, Column::ExternalId])
-                        .update_columns([
-                            Column::LastSeenOperationRunId,
-                            Column::DisplayName,
-                            Column::Kind,
-                            Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec_with_returning(&txn)
-                .await
-                .map_err(map_db_err)?;
+            let insert = Entity::insert_many(rows).on_conflict(
+                OnConflict::columns([Column::TenantId, Column::ExternalId])
+                    .update_columns([
+                        Column::LastSeenOperationRunId,
+                        Column::DisplayName,
+                        Column::Kind,
+                        Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            );
+            let models = if txn.get_database_backend() == DbBackend::MySql {
+                // `INSERT … ON DUPLICATE KEY UPDATE` cannot return the rows it updated: they
+                // are read back in the same transaction, which holds their locks.
+                insert
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(map_db_err)?;
+                Entity::find()
+                    .filter(Column::TenantId.eq(tenant.get()))
+                    .filter(Column::ExternalId.is_in(chunk.iter().map(|i| i.external_id.clone())))
+                    .all(&txn)
+                    .await
+            } else {
+                insert.exec_with_returning(&txn).await
+            }
+            .map_err(map_db_err)?;
             stored.extend(models.into_iter().map(|m| (m.external_id.clone(), m)));
         }
         txn.commit().await.map_err(map_db_err)?;

@@ -9,6 +9,7 @@ mod entity;
 mod error;
 mod findings;
 mod inventory;
+mod mysql;
 mod provisioning;
 mod runs;
 mod schema;
@@ -17,6 +18,7 @@ mod tokens;
 mod url;
 
 pub use error::{StoreError, redact_url};
+pub use mysql::MIN_MARIADB;
 pub use schema::REQUIRED_MIGRATIONS;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 pub use tokens::ApiToken;
@@ -29,7 +31,7 @@ use operation_runs_ports::PortError;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use sql::Dialect;
 
-/// The operation-runs ports on a SeaORM connection (SQLite or PostgreSQL).
+/// The operation-runs ports on a SeaORM connection (SQLite, PostgreSQL or MariaDB).
 ///
 /// Cheap to clone: clones share the connection pool. The schema must have been created by the
 /// migration crate (`operation-runs-migration`) before the store is used: [`SeaOrmStore::connect`]
@@ -41,7 +43,8 @@ pub struct SeaOrmStore {
 
 impl SeaOrmStore {
     /// Connects to `url` (parsed as a [`DatabaseUrl`]): `sqlite://path/to/runs.db?mode=rwc` or
-    /// `postgres://user:password@host:5432/database`, with [`SeaOrmStore::connect_options`], and
+    /// `postgres://user:password@host:5432/database` or `mysql://user:password@host:3306/database`
+    /// (MariaDB [`MIN_MARIADB`] or later), with [`SeaOrmStore::connect_options`], and
     /// checks the schema as [`SeaOrmStore::open`] does. To migrate first (or for
     /// `sqlite::memory:`, which is new and empty on every connect), connect with
     /// [`SeaOrmStore::connect_options`], migrate, then [`SeaOrmStore::open`] the connection.
@@ -49,8 +52,8 @@ impl SeaOrmStore {
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] for any other kind of URL, [`StoreError::Connect`] when the
     /// database cannot be reached or opened (the message never contains the password),
-    /// [`StoreError::PendingMigrations`] or [`StoreError::MigrationHistory`] as
-    /// [`SeaOrmStore::open`].
+    /// [`StoreError::UnsupportedServer`], [`StoreError::PendingMigrations`] or
+    /// [`StoreError::MigrationHistory`] as [`SeaOrmStore::open`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let conn = Database::connect(url.connect_options())
@@ -67,10 +70,17 @@ impl SeaOrmStore {
     /// and just migrated, after checking that every migration the store needs
     /// ([`REQUIRED_MIGRATIONS`]) is recorded as applied. Reads only.
     ///
+    /// On a MySQL-family connection it first checks the server: MariaDB [`MIN_MARIADB`] or
+    /// later.
+    ///
     /// # Errors
+    /// [`StoreError::UnsupportedServer`] for a MySQL server or an older MariaDB;
     /// [`StoreError::PendingMigrations`] naming the migrations not applied (all of them on a
     /// new database); [`StoreError::MigrationHistory`] when the record cannot be read.
     pub async fn open(conn: DatabaseConnection) -> Result<Self, StoreError> {
+        if conn.get_database_backend() == DbBackend::MySql {
+            mysql::check_server(&conn).await?;
+        }
         schema::check(&conn).await?;
         Ok(Self { conn })
     }
@@ -80,7 +90,7 @@ impl SeaOrmStore {
     /// yourself and opening the store on the pool with [`SeaOrmStore::open`].
     ///
     /// # Errors
-    /// [`StoreError::UnsupportedUrl`] unless the URL is a SQLite or PostgreSQL one.
+    /// [`StoreError::UnsupportedUrl`] unless the URL is a SQLite, PostgreSQL or MySQL one.
     pub fn connect_options(url: &str) -> Result<ConnectOptions, StoreError> {
         Ok(DatabaseUrl::parse(url)?.connect_options())
     }
@@ -113,6 +123,7 @@ impl SeaOrmStore {
         match self.conn.get_database_backend() {
             DbBackend::Sqlite => Ok(Dialect::Sqlite),
             DbBackend::Postgres => Ok(Dialect::Postgres),
+            DbBackend::MySql => Ok(Dialect::MySql),
             other => Err(StoreError::UnsupportedBackend(other.as_str()).into()),
         }
     }
@@ -124,11 +135,12 @@ mod tests {
 
     #[tokio::test]
     async fn urls_of_other_databases_are_refused_clearly() {
-        for url in ["mysql://root:pw@localhost/runs", "runs.db", ""] {
+        for url in ["mongodb://root:pw@localhost/runs", "runs.db", ""] {
             let err = SeaOrmStore::connect(url).await.unwrap_err();
             assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{url}: {err}");
             let message = err.to_string();
             assert!(message.contains("sqlite:") && message.contains("postgres://"));
+            assert!(message.contains("mysql://"), "{message}");
             assert!(!message.contains(":pw@"), "{message}");
         }
     }

@@ -32,6 +32,10 @@ async fn applied(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
             "SELECT COUNT(*) FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_name = $1"
         }
+        DbBackend::MySql => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = ?"
+        }
         _ => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
     };
     let found = conn

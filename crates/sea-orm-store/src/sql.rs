@@ -1,6 +1,8 @@
-//! The few SQL fragments that differ between SQLite and PostgreSQL. Everything else is built
-//! once with SeaORM / sea-query and rendered for the connection's backend.
+//! The few SQL fragments that differ between SQLite, PostgreSQL and MariaDB (whose spellings are
+//! in `crate::mysql::sql`). Everything else is built once with SeaORM / sea-query and rendered
+//! for the connection's backend.
 
+use crate::mysql::sql as mysql;
 use operation_runs_domain::{BackupScheduleId, CountName, MAX_COUNT};
 use sea_orm::sea_query::{Expr, ExprTrait};
 
@@ -9,12 +11,15 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 pub(crate) enum Dialect {
     Sqlite,
     Postgres,
+    /// MariaDB (SeaORM's `MySql` backend).
+    MySql,
 }
 
 /// The predicate of the partial indexes on active runs, spelled with literals: SQLite uses a
 /// partial index (and accepts it as an upsert target) only when the query's predicate is the
-/// index's own, and it cannot see through bound parameters.
-pub(crate) const ACTIVE: &str = r#""status" IN ('queued', 'running')"#;
+/// index's own, and it cannot see through bound parameters. The column is not quoted: MariaDB
+/// reads a double-quoted name as a string.
+pub(crate) const ACTIVE: &str = "status IN ('queued', 'running')";
 
 /// `operation_runs_schedule_history_idx`'s expression, exactly as indexed: a planner matches an
 /// expression index only against the identical expression.
@@ -24,6 +29,7 @@ fn schedule_id_expr(dialect: Dialect) -> Expr {
         Dialect::Postgres => Expr::cust(r#"("context" ->> 'backup_schedule_id')"#),
         // `json_extract` yields the stored integer.
         Dialect::Sqlite => Expr::cust(r#"json_extract("context", '$.backup_schedule_id')"#),
+        Dialect::MySql => Expr::cust(mysql::SCHEDULE_ID_COLUMN),
     }
 }
 
@@ -32,16 +38,17 @@ pub(crate) fn schedule_is(dialect: Dialect, schedule: BackupScheduleId) -> Expr 
     match dialect {
         Dialect::Postgres => schedule_id_expr(dialect).eq(schedule.get().to_string()),
         Dialect::Sqlite => schedule_id_expr(dialect).eq(schedule.get()),
+        Dialect::MySql => mysql::schedule_is(schedule),
     }
 }
 
 /// A delta that fits: every value is at most `MAX_COUNT`, so `MAX_COUNT - value` is a valid
 /// bound for the stored count.
-fn headroom(value: u64) -> i64 {
+pub(crate) fn headroom(value: u64) -> i64 {
     i64::try_from(MAX_COUNT.saturating_sub(value)).unwrap_or(0)
 }
 
-fn signed(value: u64) -> i64 {
+pub(crate) fn signed(value: u64) -> i64 {
     i64::try_from(Ord::min(value, MAX_COUNT)).unwrap_or(i64::MAX)
 }
 
@@ -49,6 +56,7 @@ fn signed(value: u64) -> i64 {
 /// evaluated against the row being updated (so concurrent increments never lose each other).
 pub(crate) fn counts_added(dialect: Dialect, delta: &[(CountName, u64)]) -> Expr {
     match dialect {
+        Dialect::MySql => mysql::counts_added(delta),
         Dialect::Postgres => {
             let mut sql = String::from(r#""summary_counts" || jsonb_build_object("#);
             let mut values: Vec<sea_orm::Value> = Vec::new();
@@ -88,6 +96,7 @@ pub(crate) fn counts_fit(dialect: Dialect, delta: &[(CountName, u64)]) -> Vec<Ex
     delta
         .iter()
         .map(|(name, value)| match dialect {
+            Dialect::MySql => mysql::count_fits(name, *value),
             Dialect::Postgres => Expr::cust_with_values(
                 r#"COALESCE(("summary_counts" ->> $1::text)::bigint, 0) <= $2::bigint"#,
                 [
@@ -115,6 +124,7 @@ pub(crate) fn context_merged(
     patch: &serde_json::Map<String, serde_json::Value>,
 ) -> Option<Expr> {
     match dialect {
+        Dialect::MySql => mysql::context_merged(patch),
         Dialect::Postgres => Some(Expr::cust_with_values(
             r#""context" || $1::jsonb"#,
             [sea_orm::Value::from(serde_json::Value::Object(
@@ -145,5 +155,7 @@ pub(crate) fn explain_prefix(dialect: Dialect) -> (&'static str, usize) {
     match dialect {
         Dialect::Postgres => ("EXPLAIN ", 0),
         Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
+        // One row: the plan as a JSON document, which names the index each table is read by.
+        Dialect::MySql => ("EXPLAIN FORMAT=JSON ", 0),
     }
 }

@@ -18,15 +18,19 @@ pub enum DatabaseTarget {
     SqliteMemory,
     /// A PostgreSQL database: `postgres://…` or `postgresql://…`.
     Postgres,
+    /// A MariaDB database: `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (MariaDB
+    /// [`MIN_MARIADB`](crate::MIN_MARIADB) or later; a MySQL server is refused at connect).
+    MariaDb,
 }
 
 impl DatabaseTarget {
-    /// The backend's name for messages: `SQLite` or `PostgreSQL`.
+    /// The backend's name for messages: `SQLite`, `PostgreSQL` or `MariaDB`.
     #[must_use]
     pub fn backend_name(self) -> &'static str {
         match self {
             Self::SqliteFile | Self::SqliteMemory => "SQLite",
             Self::Postgres => "PostgreSQL",
+            Self::MariaDb => "MariaDB",
         }
     }
 
@@ -48,7 +52,9 @@ impl DatabaseTarget {
 /// let url = DatabaseUrl::parse("postgres://app:s3cret@db/ops")?;
 /// assert_eq!(url.target(), DatabaseTarget::Postgres);
 /// assert_eq!(url.to_string(), "postgres://app:***@db/ops");
-/// assert!(DatabaseUrl::parse("mysql://root@db/ops").is_err());
+/// let url = DatabaseUrl::parse("mysql://root@127.0.0.1:3306/ops")?;
+/// assert_eq!(url.target(), DatabaseTarget::MariaDb);
+/// assert!(DatabaseUrl::parse("mongodb://root@db/ops").is_err());
 /// # Ok::<(), operation_runs_sea_orm::UrlError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -60,7 +66,7 @@ pub struct DatabaseUrl {
 
 impl DatabaseUrl {
     /// Parses `url`: `sqlite:…` (a file, or memory with `:memory:` or `mode=memory`),
-    /// `postgres://…` or `postgresql://…`.
+    /// `postgres://…` or `postgresql://…`, or `mysql://…` (MariaDB).
     ///
     /// Only the kind of URL is checked here; what the driver makes of the rest (a host that
     /// does not answer, an unknown SQLite parameter) is reported when connecting.
@@ -76,6 +82,8 @@ impl DatabaseUrl {
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             DatabaseTarget::Postgres
+        } else if url.starts_with("mysql://") {
+            DatabaseTarget::MariaDb
         } else {
             return Err(UrlError::Unsupported {
                 url: redact_url(url),
@@ -143,7 +151,9 @@ impl DatabaseUrl {
             DatabaseTarget::SqliteFile => {
                 options.map_sqlx_sqlite_opts(SeaOrmStore::shared_sqlite_file);
             }
-            DatabaseTarget::Postgres => {}
+            // sqlx sets the session's `time_zone` to UTC (DATETIME columns hold UTC) and
+            // `PIPES_AS_CONCAT`; the server's REPEATABLE READ default is kept.
+            DatabaseTarget::Postgres | DatabaseTarget::MariaDb => {}
         }
         options
     }
@@ -178,7 +188,7 @@ impl fmt::Debug for DatabaseUrl {
 pub enum UrlError {
     /// The URL names no supported database.
     #[error(
-        "unsupported database URL `{url}`: expected `sqlite:…` (e.g. `sqlite://runs.db?mode=rwc`) or `postgres://…`"
+        "unsupported database URL `{url}`: expected `sqlite:…` (e.g. `sqlite://runs.db?mode=rwc`), `postgres://…` or `mysql://…` (MariaDB)"
     )]
     Unsupported {
         /// The URL, password replaced by `***`.
@@ -200,6 +210,8 @@ mod tests {
             ("sqlite://x?mode=memory", DatabaseTarget::SqliteMemory),
             ("postgres://app@db/ops", DatabaseTarget::Postgres),
             ("postgresql://app@db:5432/ops", DatabaseTarget::Postgres),
+            ("mysql://root@127.0.0.1:3306/ops", DatabaseTarget::MariaDb),
+            ("mysql://app:pw@db/ops", DatabaseTarget::MariaDb),
         ] {
             let parsed = DatabaseUrl::parse(url).unwrap();
             assert_eq!(parsed.target(), target, "{url}");
@@ -208,12 +220,14 @@ mod tests {
         }
         assert_eq!(DatabaseTarget::SqliteMemory.backend_name(), "SQLite");
         assert_eq!(DatabaseTarget::Postgres.backend_name(), "PostgreSQL");
+        assert_eq!(DatabaseTarget::MariaDb.backend_name(), "MariaDB");
     }
 
     #[test]
     fn other_urls_are_refused_without_their_password() {
         for url in [
-            "mysql://root:pw@localhost/runs",
+            "mongodb://root:pw@localhost/runs",
+            "MYSQL://root:pw@localhost/runs",
             "runs.db",
             "",
             "SQLITE::memory:",
@@ -223,6 +237,7 @@ mod tests {
             assert!(!shown.contains(":pw@"), "{shown}");
             let message = err.to_string();
             assert!(message.contains("sqlite:") && message.contains("postgres://"));
+            assert!(message.contains("mysql://"), "{message}");
             assert!(!message.contains(":pw@"), "{message}");
             assert!(matches!(
                 StoreError::from(err),

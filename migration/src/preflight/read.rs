@@ -21,10 +21,11 @@ pub(super) async fn legacy_table_stats<C: ConnectionTrait>(
     table: &str,
 ) -> Result<LegacyTableStats, DbErr> {
     let backend = db.get_database_backend();
+    // `COUNT`, not `SUM`: MariaDB sums integers as DECIMAL.
     let sql = format!(
         "SELECT COUNT(*), \
-           SUM(CASE WHEN l.operation_run_id IS NULL THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN l.operation_run_id IS NOT NULL AND o.id IS NULL THEN 1 ELSE 0 END) \
+           COUNT(CASE WHEN l.operation_run_id IS NULL THEN 1 END), \
+           COUNT(CASE WHEN l.operation_run_id IS NOT NULL AND o.id IS NULL THEN 1 END) \
          FROM {table} AS l LEFT JOIN operation_runs AS o ON o.id = l.operation_run_id"
     );
     let row = db

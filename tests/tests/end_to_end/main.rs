@@ -177,6 +177,7 @@ pub(crate) fn code(raw: &str) -> FailureCode {
 // Reading rows back with plain SQL, around the adapter.
 
 pub(crate) async fn row(db: &TestDb, sql: &str) -> QueryResult {
+    let sql = &*operation_runs_tests::sql_for(db.backend, sql);
     db.conn
         .query_one_raw(Statement::from_string(db.db_backend(), sql.to_owned()))
         .await
@@ -185,6 +186,7 @@ pub(crate) async fn row(db: &TestDb, sql: &str) -> QueryResult {
 }
 
 pub(crate) async fn rows(db: &TestDb, sql: &str) -> Vec<QueryResult> {
+    let sql = &*operation_runs_tests::sql_for(db.backend, sql);
     db.conn
         .query_all_raw(Statement::from_string(db.db_backend(), sql.to_owned()))
         .await

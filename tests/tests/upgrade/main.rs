@@ -51,6 +51,7 @@ pub(crate) fn allowed_types() -> BTreeSet<String> {
 
 /// Every column of every row of a query, as text (the SQL must cast non-text columns).
 pub(crate) async fn text_rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String>>> {
+    let sql = &*operation_runs_tests::sql_for_conn(conn, sql);
     let rows = conn
         .query_all_raw(Statement::from_string(
             conn.get_database_backend(),
@@ -86,7 +87,7 @@ pub(crate) async fn exec_with(
             })
             .collect()
     } else {
-        sql.to_owned()
+        operation_runs_tests::sql_for_conn(conn, sql).into_owned()
     };
     conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await
@@ -94,6 +95,7 @@ pub(crate) async fn exec_with(
 }
 
 pub(crate) async fn opt_i64(conn: &DatabaseConnection, sql: &str, column: usize) -> Option<i64> {
+    let sql = &*operation_runs_tests::sql_for_conn(conn, sql);
     let row = conn
         .query_one_raw(Statement::from_string(
             conn.get_database_backend(),
@@ -138,6 +140,26 @@ pub(crate) async fn schema_shape(db: &TestDb) -> BTreeSet<String> {
              FROM sqlite_master AS m JOIN pragma_foreign_key_list(m.name) AS fk \
              WHERE m.type = 'table'",
         ],
+        Backend::MariaDb => &[
+            "SELECT 'column', table_name, column_name, column_type, is_nullable, \
+               column_default, collation_name, generation_expression \
+             FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name <> 'seaql_migrations'",
+            "SELECT 'index', table_name, index_name, CAST(non_unique AS CHAR), \
+               GROUP_CONCAT(column_name ORDER BY seq_in_index) \
+             FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND table_name <> 'seaql_migrations' \
+             GROUP BY table_name, index_name, non_unique",
+            "SELECT 'foreign key', k.table_name, k.constraint_name, k.column_name, \
+               k.referenced_table_name, k.referenced_column_name, r.delete_rule \
+             FROM information_schema.key_column_usage AS k \
+             JOIN information_schema.referential_constraints AS r \
+               ON r.constraint_schema = k.constraint_schema \
+              AND r.constraint_name = k.constraint_name \
+             WHERE k.table_schema = DATABASE()",
+            "SELECT 'check', table_name, constraint_name, check_clause \
+             FROM information_schema.check_constraints WHERE constraint_schema = DATABASE()",
+        ],
     };
     let mut shape = BTreeSet::new();
     for sql in queries {
@@ -160,6 +182,9 @@ pub(crate) async fn tables(db: &TestDb) -> BTreeSet<String> {
              WHERE table_schema = current_schema()"
         }
         Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        Backend::MariaDb => {
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+        }
     };
     text_rows(&db.conn, sql)
         .await
@@ -176,6 +201,10 @@ pub(crate) async fn columns(db: &TestDb, table: &str) -> BTreeSet<String> {
              WHERE table_schema = current_schema() AND table_name = '{table}'"
         ),
         Backend::Sqlite => format!("SELECT name FROM pragma_table_info('{table}')"),
+        Backend::MariaDb => format!(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = '{table}'"
+        ),
     };
     text_rows(&db.conn, &sql)
         .await

@@ -280,7 +280,7 @@ pub(crate) async fn sql_timestamps_match_bound_chrono_times(db: TestDb) {
     assert_eq!(count_between(before, after).await, 1, "the SQL-written row");
     // PostgreSQL keeps microseconds; SQLite keeps the text exactly.
     let tick = match db.backend {
-        Backend::Postgres => TimeDelta::microseconds(1),
+        Backend::Postgres | Backend::MariaDb => TimeDelta::microseconds(1),
         Backend::Sqlite => TimeDelta::nanoseconds(1),
     };
     for at in samples {

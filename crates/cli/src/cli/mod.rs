@@ -45,7 +45,7 @@ const TOP_AFTER_HELP: &str = concat!(
     about = "Record, inspect and maintain operation runs",
     long_about = "Record, inspect and maintain operation runs: the canonical history of background \
 operations (inventory syncs, directory group syncs, scheduled backups, drift generation) of a \
-multi-tenant product, stored in SQLite (the default) or PostgreSQL.",
+multi-tenant product, stored in SQLite (the default), PostgreSQL or MariaDB.",
     after_help = TOP_AFTER_HELP,
 )]
 pub struct Cli {
@@ -61,7 +61,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Database to use: `sqlite://FILE` (only `migrate` and `demo` create a missing file) or
-    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. Quote a URL containing `?`.
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` or `mysql://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// (MariaDB 10.6+). Quote a URL containing `?`.
     #[arg(
         long,
         global = true,

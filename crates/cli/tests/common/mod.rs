@@ -90,7 +90,7 @@ pub fn assert_error_line(ran: &Ran, needles: &[&str]) {
 /// A fresh empty database of each configured backend.
 pub async fn databases() -> Vec<TestDb> {
     let mut all = Vec::new();
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::MariaDb] {
         if let Some(db) = TestDb::new(backend).await {
             all.push(db);
         }

@@ -129,9 +129,10 @@ impl Drop for Migration {
 
 /// Every row of `sql`, every column cast to text by the query.
 pub async fn rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String>>> {
+    let sql = operation_runs_tests::sql_for_conn(conn, sql).into_owned();
     conn.query_all_raw(Statement::from_string(
         conn.get_database_backend(),
-        sql.to_owned(),
+        sql.clone(),
     ))
     .await
     .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -145,9 +146,30 @@ pub async fn rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String
 }
 
 /// The schema as the catalog describes it: on PostgreSQL columns, indexes with their validity,
-/// constraints with theirs; on SQLite every object's definition.
+/// constraints with theirs; on SQLite every object's definition; on MariaDB columns (with their
+/// collations and generation), indexes, foreign keys and checks.
 pub async fn schema(conn: &DatabaseConnection) -> Vec<Vec<Vec<Option<String>>>> {
     let queries: &[&str] = match conn.get_database_backend() {
+        DbBackend::MySql => &[
+            "SELECT table_name, column_name, CAST(ordinal_position AS CHAR), column_type, \
+               is_nullable, column_default, collation_name, generation_expression \
+             FROM information_schema.columns WHERE table_schema = DATABASE() \
+             ORDER BY table_name, ordinal_position",
+            "SELECT table_name, index_name, CAST(non_unique AS CHAR), \
+               GROUP_CONCAT(column_name ORDER BY seq_in_index) \
+             FROM information_schema.statistics WHERE table_schema = DATABASE() \
+             GROUP BY table_name, index_name, non_unique ORDER BY 1, 2",
+            "SELECT k.table_name, k.constraint_name, k.column_name, k.referenced_table_name, \
+               r.delete_rule \
+             FROM information_schema.key_column_usage AS k \
+             JOIN information_schema.referential_constraints AS r \
+               ON r.constraint_schema = k.constraint_schema \
+              AND r.constraint_name = k.constraint_name \
+             WHERE k.table_schema = DATABASE() ORDER BY 1, 2",
+            "SELECT table_name, constraint_name, check_clause \
+             FROM information_schema.check_constraints \
+             WHERE constraint_schema = DATABASE() ORDER BY 1, 2",
+        ],
         DbBackend::Sqlite => &["SELECT type, name, tbl_name, sql FROM sqlite_master \
              WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"],
         _ => &[

@@ -7,7 +7,7 @@ use serde_json::Value;
 #[test]
 fn unsupported_urls_are_refused_and_passwords_never_shown() {
     // Not a database URL at all.
-    Oprun::url("mysql://root@localhost/x")
+    Oprun::url("mongodb://root@localhost/x")
         .runs_list(1, 1)
         .fails(1, &["unsupported database URL"]);
     Oprun::url("nonsense")

@@ -186,27 +186,17 @@ impl ScheduleRunHistory for SeaOrmStore {
             if let Some(after) = after {
                 candidates = candidates.add(Column::Id.gt(after));
             }
-            let ids = Query::select()
-                .column(Column::Id)
-                .from(Entity)
-                .cond_where(candidates)
-                .order_by(Column::Id, sea_orm::sea_query::Order::Asc)
-                .limit(batch)
-                .to_owned();
-            let delete = Query::delete()
-                .from_table(Entity)
-                .and_where(Expr::col(Column::Id).in_subquery(ids))
-                .returning_col(Column::Id)
-                .to_owned();
-            let gone = self
-                .conn
-                .query_all(&delete)
-                .await
-                .map_err(map_db_err)?
-                .iter()
-                .map(|row| row.try_get_by_index::<i64>(0))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_db_err)?;
+            let gone = if dialect == Dialect::MySql {
+                let delete = Query::delete()
+                    .from_table(Entity)
+                    .cond_where(candidates)
+                    .order_by(Column::Id, sea_orm::sea_query::Order::Asc)
+                    .limit(batch)
+                    .to_owned();
+                crate::mysql::runs::delete_batch(&self.conn, &delete).await?
+            } else {
+                self.delete_batch(candidates, batch).await?
+            };
             let done = gone.len() as u64;
             deleted += done;
             match gone.into_iter().max() {
@@ -214,5 +204,32 @@ impl ScheduleRunHistory for SeaOrmStore {
                 _ => return Ok(deleted),
             }
         }
+    }
+}
+
+impl SeaOrmStore {
+    /// One purge batch on PostgreSQL and SQLite: the first `batch` ids of `candidates` deleted,
+    /// their ids returned.
+    async fn delete_batch(&self, candidates: Condition, batch: u64) -> Result<Vec<i64>, PortError> {
+        let ids = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .cond_where(candidates)
+            .order_by(Column::Id, sea_orm::sea_query::Order::Asc)
+            .limit(batch)
+            .to_owned();
+        let delete = Query::delete()
+            .from_table(Entity)
+            .and_where(Expr::col(Column::Id).in_subquery(ids))
+            .returning_col(Column::Id)
+            .to_owned();
+        self.conn
+            .query_all(&delete)
+            .await
+            .map_err(map_db_err)?
+            .iter()
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_db_err)
     }
 }

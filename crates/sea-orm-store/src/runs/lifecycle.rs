@@ -5,6 +5,7 @@ use crate::SeaOrmStore;
 use crate::convert::{self, db_time};
 use crate::entity::operation_runs::{Column, Entity};
 use crate::error::{StoreError, map_db_err};
+use crate::mysql::UpdateReturning;
 use crate::sql::{self, ACTIVE};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -70,7 +71,7 @@ impl RunLifecycle for SeaOrmStore {
         let updated = state_set(Entity::update_many(), next, now)
             .filter(Column::Id.eq(id.get()))
             .filter(Column::Status.eq(expected.as_str()))
-            .exec_with_returning(&self.conn)
+            .exec_returning(&self.conn, id.get())
             .await
             .map_err(map_db_err)?;
         match updated.into_iter().next() {
@@ -94,7 +95,7 @@ impl RunLifecycle for SeaOrmStore {
             .filter(Column::Id.eq(id.get()))
             .filter(Column::Status.eq(expected.as_str()))
             .filter(Column::UpdatedAt.lt(db_time(heartbeat_before)))
-            .exec_with_returning(&self.conn)
+            .exec_returning(&self.conn, id.get())
             .await
             .map_err(map_db_err)?;
         if let Some(row) = updated.into_iter().next() {
@@ -132,7 +133,7 @@ impl RunLifecycle for SeaOrmStore {
             .filter(Column::Id.eq(id.get()))
             .filter(Column::Status.eq(expected.as_str()));
         let updated = counts_set(dialect, update, &delta)
-            .exec_with_returning(&self.conn)
+            .exec_returning(&self.conn, id.get())
             .await
             .map_err(map_db_err)?;
         if let Some(row) = updated.into_iter().next() {
@@ -169,7 +170,7 @@ impl RunLifecycle for SeaOrmStore {
             .filter(Column::Id.eq(id.get()))
             .filter(Expr::cust(ACTIVE));
         let updated = counts_set(dialect, update, &delta)
-            .exec_with_returning(&self.conn)
+            .exec_returning(&self.conn, id.get())
             .await
             .map_err(map_db_err)?;
         if let Some(row) = updated.into_iter().next() {
@@ -215,7 +216,7 @@ impl RunLifecycle for SeaOrmStore {
             update = update.col_expr(Column::Context, merged);
         }
         let updated = update
-            .exec_with_returning(&self.conn)
+            .exec_returning(&self.conn, id.get())
             .await
             .map_err(map_db_err)?;
         match updated.into_iter().next() {

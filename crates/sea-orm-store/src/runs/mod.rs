@@ -20,8 +20,8 @@ use operation_runs_domain::{
 use operation_runs_ports::{PortError, RunCursor, RunListQuery, RunPage, ScheduleHistoryQuery};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Select, Statement, TransactionTrait, UpdateMany,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Statement, TransactionTrait, UpdateMany,
 };
 
 /// How often a start retries when the active run it collided with completed before it could be
@@ -255,6 +255,9 @@ impl SeaOrmStore {
             }
         }
         .map_err(PortError::backend)?;
+        if self.conn.get_database_backend() == DbBackend::MySql {
+            return crate::mysql::runs::insert_run(&self.conn, &insert).await;
+        }
         insert
             .on_conflict(OnConflict::new().do_nothing().to_owned())
             .returning_all();
