@@ -5,7 +5,6 @@
 //! The legacy schema and data come from the migration crate's `fixtures` module: no other
 //! crate may name the legacy tables.
 
-use super::emit;
 use crate::env::{Db, Env};
 use crate::progress;
 use crate::report::{Figure, Target, timed};
@@ -127,7 +126,7 @@ pub async fn run(env: &Env) -> Result<()> {
             "the migration and the hand-written backfill disagree: {ours_refs:?} vs {hand_refs:?}"
         );
     }
-    emit(
+    env.emit(
         &Figure::new("backfill", b, rows, "step3_vs_hand_written")
             .once(ours_time, Some(hand_time))
             .target(Target::at_most(1.25, "ratio <= 1.25"))
@@ -178,7 +177,7 @@ pub async fn run(env: &Env) -> Result<()> {
     if b == crate::env::Backend::Postgres {
         cutover = cutover.note("the migrations run in the PostgreSQL server; this is the client");
     }
-    emit(&cutover);
+    env.emit(&cutover);
     env.drop_db(source).await?;
 
     // 3. Row-by-row, on a smaller database of the same shape.
@@ -209,7 +208,7 @@ pub async fn run(env: &Env) -> Result<()> {
         bail!("the migration and the row-by-row backfill disagree");
     }
     let speedup = rb_time.as_secs_f64() / ours_small.as_secs_f64().max(f64::MIN_POSITIVE);
-    emit(
+    env.emit(
         &Figure::new("backfill", b, rows, "step3_vs_row_by_row")
             .once(ours_small, Some(rb_time))
             .target(Target::at_most(0.02, "ratio <= 0.02 (at least 50x faster)"))

@@ -2,7 +2,7 @@
 //! schedules, against the same query on a table a hundred times smaller. Baseline: the
 //! hand-written history `SELECT`.
 
-use super::{emit, plan_line_using, plan_summary, plan_uses_an_index, samples, service};
+use super::{plan_line_using, plan_summary, plan_uses_an_index, samples, service};
 use crate::env::{Backend, Db, Env};
 use crate::progress;
 use crate::raw::{Bind, Pool, RUN_COLUMNS, fetch_runs};
@@ -178,21 +178,21 @@ pub async fn run(env: &Env) -> Result<()> {
     };
     let note = "ours = ScheduleHistory::page (schedule look-up + history SELECT); baseline = \
                 the history SELECT alone";
-    emit(
+    env.emit(
         &Figure::new("history", b, env.rows, "page_large_table")
             .compare(&s[0], &s[1])
             .extra("table_runs", json!(large.runs))
             .extra("schedules", json!(large.schedules))
             .note(note),
     );
-    emit(
+    env.emit(
         &Figure::new("history", b, env.rows, "page_small_table")
             .compare(&s[2], &s[3])
             .extra("table_runs", json!(small.runs))
             .extra("schedules", json!(small.schedules))
             .note(note),
     );
-    emit(
+    env.emit(
         &Figure::new("history", b, env.rows, "large_vs_small_table")
             .compare(&s[0], &s[2])
             .target(Target::at_most(

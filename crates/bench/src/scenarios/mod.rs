@@ -8,7 +8,7 @@ pub mod progress;
 pub mod purge;
 pub mod start;
 
-use crate::report::{Figure, Samples};
+use crate::report::Samples;
 use anyhow::{Context, Result};
 use operation_runs_domain::RunTypeRegistry;
 use operation_runs_sea_orm::SeaOrmStore;
@@ -32,11 +32,6 @@ pub fn service(store: &SeaOrmStore) -> OperationRunService {
         ServicePorts::from_store(store),
         RunTypeRegistry::with_builtins(),
     )
-}
-
-/// Prints a figure as one JSON line on stdout.
-pub fn emit(figure: &Figure) {
-    println!("{}", figure.to_json());
 }
 
 /// `TASKS` tasks each running `per_task` operations at once; each operation's latency and the

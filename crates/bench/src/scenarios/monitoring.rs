@@ -1,7 +1,7 @@
 //! `monitoring`: a workspace's runs list, page 1 against page 2,000 (50 per page, keyset), or
 //! the last page when there are fewer. Baseline: the hand-written keyset `SELECT`.
 
-use super::{emit, plan_line_using, plan_summary, plan_uses_an_index, samples, service};
+use super::{plan_line_using, plan_summary, plan_uses_an_index, samples, service};
 use crate::env::Env;
 use crate::progress;
 use crate::raw::{Bind, Pool, RUN_COLUMNS, fetch_runs};
@@ -139,17 +139,17 @@ pub async fn run(env: &Env) -> Result<()> {
     };
     let ours_note = "ours = OperationRunService::list_runs (membership check + keyset SELECT); \
                      baseline = the keyset SELECT alone";
-    emit(
+    env.emit(
         &Figure::new("monitoring", b, env.rows, "page_1")
             .compare(&s[0], &s[1])
             .note(ours_note),
     );
-    emit(
+    env.emit(
         &Figure::new("monitoring", b, env.rows, &far_metric)
             .compare(&s[2], &s[3])
             .note(ours_note),
     );
-    emit(
+    env.emit(
         &Figure::new(
             "monitoring",
             b,

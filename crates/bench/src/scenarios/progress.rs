@@ -1,7 +1,7 @@
 //! `progress`: 16 tasks adding to the counts of one running run. Baseline: one hand-written
 //! `UPDATE … SET summary_counts = …` per increment.
 
-use super::{TASKS, contended, emit, samples, service, throughput};
+use super::{TASKS, contended, samples, service, throughput};
 use crate::env::{Backend, Env};
 use crate::progress;
 use crate::raw::{Bind, Pool, execute};
@@ -140,7 +140,7 @@ pub async fn run(env: &Env) -> Result<()> {
     } else {
         format!("LOST UPDATES: {}", lost.join(", "))
     };
-    emit(
+    env.emit(
         &Figure::new("progress", b, env.rows, "increment_16_tasks")
             .compare(&ours, &base)
             .target(Target::at_most(1.5, "ratio <= 1.5 and no lost update"))
@@ -154,7 +154,7 @@ pub async fn run(env: &Env) -> Result<()> {
             ))
             .note(lost_note),
     );
-    emit(
+    env.emit(
         &Figure::new("progress", b, env.rows, "increment_16_tasks_adapter")
             .compare(&adapter, &base)
             .extra("throughput_per_s", json!(tp(1, &adapter)))

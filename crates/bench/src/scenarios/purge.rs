@@ -1,7 +1,6 @@
 //! `purge`: a schedule's history purge of `rows / 2` old runs in bounded batches through the
 //! adapter, against one hand-written `DELETE` on an identical copy of the data.
 
-use super::emit;
 use crate::env::{Backend, Env};
 use crate::progress;
 use crate::raw::{Bind, Pool, execute};
@@ -113,7 +112,7 @@ pub async fn run(env: &Env) -> Result<()> {
         );
     }
     let max_batch_us = batches.max();
-    emit(
+    env.emit(
         &Figure::new("purge", b, env.rows, "batched_vs_single_delete")
             .once(ours_time, Some(base_time))
             .target(Target::at_most(1.5, "ratio <= 1.5"))
@@ -148,7 +147,7 @@ pub async fn run(env: &Env) -> Result<()> {
     if b == Backend::Sqlite {
         batch = batch.note("on SQLite every write statement locks the whole database");
     }
-    emit(&batch);
+    env.emit(&batch);
     env.drop_db(ours_db).await?;
     env.drop_db(base_db).await
 }

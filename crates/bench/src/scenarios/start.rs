@@ -2,7 +2,7 @@
 //! tasks. Baseline: `INSERT … ON CONFLICT DO NOTHING RETURNING`, then a `SELECT` of the active
 //! run when the insert conflicted.
 
-use super::{TASKS, contended, emit, samples, service, throughput};
+use super::{TASKS, contended, samples, service, throughput};
 use crate::env::{Backend, Env};
 use crate::progress;
 use crate::raw::{Bind, Pool, RUN_COLUMNS, RawRun, fetch_runs};
@@ -173,7 +173,7 @@ pub async fn run(env: &Env) -> Result<()> {
         )
         .await?;
     let statements = db.log.disarm().len();
-    emit(
+    env.emit(
         &Figure::new("start", b, env.rows, "distinct_identities")
             .compare(&ours, &base)
             .target(TARGET)
@@ -183,7 +183,7 @@ pub async fn run(env: &Env) -> Result<()> {
                  (1 statement)"
             )),
     );
-    emit(
+    env.emit(
         &Figure::new("start", b, env.rows, "distinct_identities_adapter")
             .compare(&adapter, &base)
             .note("ours = SeaOrmStore::insert_or_get_active alone (no service validation)"),
@@ -246,7 +246,7 @@ pub async fn run(env: &Env) -> Result<()> {
     let calls = ours.len();
     let ours_tp = throughput(calls, std::time::Duration::from_secs_f64(ours_wall));
     let base_tp = throughput(base.len(), std::time::Duration::from_secs_f64(base_wall));
-    emit(
+    env.emit(
         &Figure::new("start", b, env.rows, "contended_identity_16_tasks")
             .compare(&ours, &base)
             .target(TARGET)
