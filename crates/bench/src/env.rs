@@ -455,7 +455,6 @@ impl Env {
     /// Settles one copy before a one-shot measurement, the same way for both sides:
     /// `VACUUM ANALYZE` on PostgreSQL (hint bits set, visibility map and statistics fresh, as
     /// autovacuum leaves a live table), a truncating WAL checkpoint on SQLite.
-    #[allow(dead_code)] // Used by the one-shot scenarios from the next change on.
     pub async fn vacuum(&self, db: &Db) -> Result<()> {
         match self.backend {
             Backend::Postgres => db.exec("VACUUM ANALYZE").await?,

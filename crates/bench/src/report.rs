@@ -13,6 +13,14 @@ impl Samples {
         self.0.push(d.as_secs_f64() * 1e6);
     }
 
+    pub fn from_durations(durations: &[Duration]) -> Self {
+        let mut s = Self::default();
+        for d in durations {
+            s.push(*d);
+        }
+        s
+    }
+
     pub fn extend(&mut self, other: Samples) {
         self.0.extend(other.0);
     }
@@ -136,16 +144,11 @@ impl Figure {
 
     /// Ours against a baseline, each side run `ours.len()` times on identical copies: the
     /// medians, every sample, and the ratio of each repetition (`ours[i] / baseline[i]`).
-    #[allow(dead_code)] // Used by the one-shot scenarios from the next change on.
     pub fn repeated(mut self, ours: &[Duration], baseline: &[Duration]) -> Self {
-        let to_samples = |d: &[Duration]| {
-            let mut s = Samples::default();
-            for x in d {
-                s.push(*x);
-            }
-            s
-        };
-        let (o, b) = (to_samples(ours), to_samples(baseline));
+        let (o, b) = (
+            Samples::from_durations(ours),
+            Samples::from_durations(baseline),
+        );
         self.median_us = o.median();
         self.baseline_median_us = Some(b.median());
         let us = |d: &[Duration]| {
@@ -169,7 +172,6 @@ impl Figure {
     }
 
     /// Records whether both sides produced the same result.
-    #[allow(dead_code)] // Used by the scenarios from the next change on.
     pub fn same(mut self, same: bool) -> Self {
         self.same_result = Some(self.same_result.unwrap_or(true) && same);
         self
