@@ -12,7 +12,7 @@ use crate::raw::{Bind, Pool, execute};
 use crate::report::{Figure, Samples, Target, timed};
 use anyhow::{Result, bail};
 use chrono::Utc;
-use operation_runs_domain::{CountName, RunId, SummaryCounts, TenantId, WorkspaceId};
+use operation_runs_domain::{CountName, RunId, RunType, SummaryCounts, TenantId, WorkspaceId};
 use operation_runs_ports::{Provisioning, RunLifecycle, RunQueries};
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_service::{OperationRunService, StartRequest};
@@ -51,6 +51,8 @@ struct Sides {
     store: Arc<SeaOrmStore>,
     pool: Pool,
     sql: Arc<str>,
+    /// The run types the service passes for `processed`: every registered type declares it.
+    types: Arc<[RunType]>,
 }
 
 impl Sides {
@@ -64,7 +66,9 @@ impl Sides {
     async fn adapter(&self, run: RunId) -> Result<()> {
         let mut delta = SummaryCounts::new();
         delta.add(CountName::parse("processed")?, 1)?;
-        self.store.increment_counts(run, &delta, Utc::now()).await?;
+        self.store
+            .increment_counts(run, &self.types, &delta, Utc::now())
+            .await?;
         Ok(())
     }
 
@@ -132,6 +136,7 @@ pub async fn run(env: &Env) -> Result<()> {
         store: Arc::new(store),
         pool: Pool::of(&db)?,
         sql: update_sql(b).into(),
+        types: service.registry().iter().map(|d| d.id().clone()).collect(),
     };
     let mut expected: Vec<(RunId, u64)> = Vec::new();
 
