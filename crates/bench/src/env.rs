@@ -412,6 +412,26 @@ impl Env {
         Ok((self.open(&source).await?, copies))
     }
 
+    /// A second pool on the database of `db` with sqlx's default of pinging every connection
+    /// it hands out (the product pings only connections idle for a while), to measure what
+    /// that ping costs.
+    pub async fn reopen_pinging(&self, db: &Db) -> Result<Db> {
+        let mut options = ConnectOptions::new(self.url_of(&db.name)?);
+        options.sqlx_logging(false).test_before_acquire(true);
+        if self.backend == Backend::Sqlite {
+            options.map_sqlx_sqlite_opts(SeaOrmStore::shared_sqlite_file);
+        }
+        let conn = Database::connect(options)
+            .await
+            .with_context(|| format!("connecting to bench database {}", db.name))?;
+        Ok(Db {
+            backend: self.backend,
+            name: db.name.clone(),
+            conn,
+            log: Arc::new(StatementLog::default()),
+        })
+    }
+
     /// A second pool on the database of `db`, as another process would open (for example the
     /// application writing while an operator migrates).
     pub async fn reopen(&self, db: &Db) -> Result<Db> {

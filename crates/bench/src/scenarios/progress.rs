@@ -203,6 +203,47 @@ pub async fn run(env: &Env) -> Result<()> {
             .note("ours = SeaOrmStore::increment_counts alone (one UPDATE … RETURNING)"),
     );
 
+    // What pinging every checked-out connection would cost (sqlx's default, which the product
+    // turns off for busy connections): the hand-written UPDATE through a second pool that
+    // pings, against the same through the product's pool, interleaved.
+    let pinging = env.reopen_pinging(&db).await?;
+    pinging.warm().await?;
+    let pinged = Sides {
+        pool: Pool::of(&pinging)?,
+        ..sides.clone()
+    };
+    let ping_runs = running(&service, workspace, tenant, "ping", 2).await?;
+    let (mut with_ping, mut without) = (Samples::default(), Samples::default());
+    for i in 0..n + 20 {
+        // Alternating which goes first.
+        for ping in if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        } {
+            let (side, run, out) = if ping {
+                (&pinged, ping_runs[0], &mut with_ping)
+            } else {
+                (&sides, ping_runs[1], &mut without)
+            };
+            let (done, d) = timed(side.baseline(run)).await;
+            done?;
+            if i >= 20 {
+                out.push(d);
+            }
+        }
+    }
+    pinging.conn.clone().close().await.ok();
+    env.emit(
+        &Figure::new("progress", b, env.rows, "ping_on_every_checkout")
+            .compare(&with_ping, &without)
+            .note(
+                "ours = the hand-written UPDATE on a pool that pings every connection it hands \
+                 out (sqlx's default test_before_acquire); baseline = the same UPDATE on the \
+                 product's pool (pings only connections idle for 30 s)",
+            ),
+    );
+
     // 16 tasks on one run per side: latency here is waiting in the row lock's queue.
     let [ours_run, adapter_run, base_run]: [RunId; 3] =
         running(&service, workspace, tenant, "contended", 3)
