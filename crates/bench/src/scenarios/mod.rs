@@ -37,6 +37,19 @@ pub fn service(store: &SeaOrmStore) -> OperationRunService {
 /// Worker counts of the throughput figures.
 pub const WORKERS: [usize; 4] = [1, 4, 16, 64];
 
+/// Rounds per side of a throughput figure: the sides take turns in short rounds, so that a
+/// change in the machine's load or the disk's latency (it is shared) hits both alike.
+pub const ROUNDS: usize = 4;
+
+/// The rounds of throughput figure `k`: `(round, product side?)` pairs, the sides taking turns
+/// and the one going first alternating from round to round.
+pub fn rounds(k: usize) -> impl Iterator<Item = (usize, bool)> {
+    (0..ROUNDS).flat_map(move |r| {
+        let first = (k + r).is_multiple_of(2);
+        [(r, first), (r, !first)]
+    })
+}
+
 /// `TASKS` tasks each running `per_task` operations at once; each operation's latency and the
 /// wall time of the whole burst.
 pub async fn contended<F, Fut>(per_task: usize, op: F) -> Result<(Samples, Duration)>

@@ -3,8 +3,8 @@
 //! its own run. Baseline: one hand-written `UPDATE … SET summary_counts = …` per increment.
 
 use super::{
-    TASKS, WORKERS, concurrent, contended, per_worker, samples, service, throughput,
-    throughput_figure,
+    ROUNDS, TASKS, WORKERS, concurrent, contended, per_worker, rounds, samples, service,
+    throughput, throughput_figure,
 };
 use crate::env::{Backend, Env};
 use crate::progress;
@@ -255,8 +255,13 @@ pub async fn run(env: &Env) -> Result<()> {
     let (mut ours, mut adapter, mut base) =
         (Samples::default(), Samples::default(), Samples::default());
     let (mut walls, mut done) = ([0.0_f64; 3], [0_u64; 3]);
-    for _round in 0..2 {
-        for (side, run) in [(0, ours_run), (1, adapter_run), (2, base_run)] {
+    for round in 0..2 {
+        // The order of the sides alternates.
+        let mut order = [(0, ours_run), (1, adapter_run), (2, base_run)];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for (side, run) in order {
             let sd = sides.clone();
             let (samples, wall) = contended(per_task, move |_, _| {
                 let sd = sd.clone();
@@ -313,7 +318,8 @@ pub async fn run(env: &Env) -> Result<()> {
     // Throughput: `w` workers, each on its own run.
     let mut tp_lost = Vec::new();
     for (k, workers) in WORKERS.into_iter().enumerate() {
-        let per_task = per_worker(env.rows, workers);
+        let per_round = per_worker(env.rows, workers).div_ceil(ROUNDS).max(2);
+        let per_task = per_round * ROUNDS;
         progress!("progress: {workers} worker(s) x {per_task} increments per side, own runs");
         let label = format!("tp-{workers}");
         let ours_runs = Arc::new(running(&service, workspace, tenant, &label, workers).await?);
@@ -323,14 +329,10 @@ pub async fn run(env: &Env) -> Result<()> {
             (Samples::default(), Duration::ZERO),
             (Samples::default(), Duration::ZERO),
         ];
-        for product in if k % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        } {
+        for (_, product) in rounds(k) {
             let sd = sides.clone();
             let runs = Arc::clone(if product { &ours_runs } else { &base_runs });
-            let result = concurrent(workers, per_task, move |task, _| {
+            let (s, wall) = concurrent(workers, per_round, move |task, _| {
                 let (sd, run) = (sd.clone(), runs[task]);
                 async move {
                     if product {
@@ -341,7 +343,9 @@ pub async fn run(env: &Env) -> Result<()> {
                 }
             })
             .await?;
-            measured[usize::from(!product)] = result;
+            let side = &mut measured[usize::from(!product)];
+            side.0.extend(s);
+            side.1 += wall;
         }
         let want: Vec<(RunId, u64)> = ours_runs
             .iter()
@@ -363,8 +367,8 @@ pub async fn run(env: &Env) -> Result<()> {
             )
             .same(tp_lost.is_empty())
             .note(format!(
-                "{workers} worker(s) x {per_task} increments per side, each worker on its own \
-                 run; median_us = wall time per increment (1 / throughput); ours = \
+                "{workers} worker(s) x {per_task} increments per side in {ROUNDS} rounds, the \
+                 sides taking turns, each worker on its own run; median_us = wall time per increment (1 / throughput); ours = \
                  OperationRunService::record_progress, baseline = one UPDATE; every count checked"
             )),
         );

@@ -3,8 +3,8 @@
 //! run when the insert conflicted.
 
 use super::{
-    TASKS, WORKERS, concurrent, contended, per_worker, samples, service, throughput,
-    throughput_figure,
+    ROUNDS, TASKS, WORKERS, concurrent, contended, per_worker, rounds, samples, service,
+    throughput, throughput_figure,
 };
 use crate::env::{Backend, Env};
 use crate::progress;
@@ -198,35 +198,40 @@ pub async fn run(env: &Env) -> Result<()> {
     let (mut ours_wall, mut base_wall) = (0.0, 0.0);
     let mut one_run_each = true;
     for round in 0..2 {
-        let svc = service.clone();
-        let identity = json!({"side": "service-contended", "round": round});
-        let (s, wall) = contended(per_task, move |_, _| {
-            let svc = svc.clone();
-            let request = StartRequest::new(workspace, "inventory_sync", "bench")
-                .tenant(tenant)
-                .identity(identity.clone());
-            async move {
-                svc.start(request).await?;
-                Ok(())
+        // The side going first alternates.
+        for product in [round == 0, round != 0] {
+            if product {
+                let svc = service.clone();
+                let identity = json!({"side": "service-contended", "round": round});
+                let (s, wall) = contended(per_task, move |_, _| {
+                    let svc = svc.clone();
+                    let request = StartRequest::new(workspace, "inventory_sync", "bench")
+                        .tenant(tenant)
+                        .identity(identity.clone());
+                    async move {
+                        svc.start(request).await?;
+                        Ok(())
+                    }
+                })
+                .await?;
+                ours.extend(s);
+                ours_wall += wall.as_secs_f64();
+            } else {
+                let bl = Arc::clone(&baseline);
+                let identity = json!({"side": "baseline-contended", "round": round});
+                let (s, wall) = contended(per_task, move |_, _| {
+                    let bl = Arc::clone(&bl);
+                    let identity = identity.clone();
+                    async move {
+                        bl.start(workspace, tenant, &identity).await?;
+                        Ok(())
+                    }
+                })
+                .await?;
+                base.extend(s);
+                base_wall += wall.as_secs_f64();
             }
-        })
-        .await?;
-        ours.extend(s);
-        ours_wall += wall.as_secs_f64();
-
-        let bl = Arc::clone(&baseline);
-        let identity = json!({"side": "baseline-contended", "round": round});
-        let (s, wall) = contended(per_task, move |_, _| {
-            let bl = Arc::clone(&bl);
-            let identity = identity.clone();
-            async move {
-                bl.start(workspace, tenant, &identity).await?;
-                Ok(())
-            }
-        })
-        .await?;
-        base.extend(s);
-        base_wall += wall.as_secs_f64();
+        }
 
         for side in ["service-contended", "baseline-contended"] {
             let hash = IdentityHash::compute(
@@ -267,22 +272,21 @@ pub async fn run(env: &Env) -> Result<()> {
     // Throughput on distinct identities: `w` workers each starting new identities, the
     // product's side and the baseline's in turn (alternating which goes first).
     for (k, workers) in WORKERS.into_iter().enumerate() {
-        let per_task = per_worker(env.rows, workers);
+        let per_round = per_worker(env.rows, workers).div_ceil(ROUNDS).max(2);
+        let per_task = per_round * ROUNDS;
         progress!("start: {workers} worker(s) x {per_task} distinct starts per side");
         let mut sides = [
             (Samples::default(), Duration::ZERO),
             (Samples::default(), Duration::ZERO),
         ];
-        for product in if k % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        } {
+        for (round, product) in rounds(k) {
             let (svc, bl) = (service.clone(), Arc::clone(&baseline));
             let tag = if product { "tp-service" } else { "tp-baseline" };
-            let (s, wall) = concurrent(workers, per_task, move |task, i| {
+            let (s, wall) = concurrent(workers, per_round, move |task, i| {
                 let (svc, bl) = (svc.clone(), Arc::clone(&bl));
-                let identity = json!({"side": tag, "workers": workers, "task": task, "i": i});
+                let identity = json!({
+                    "side": tag, "workers": workers, "round": round, "task": task, "i": i
+                });
                 async move {
                     let reused = if product {
                         svc.start(
@@ -302,7 +306,9 @@ pub async fn run(env: &Env) -> Result<()> {
                 }
             })
             .await?;
-            sides[usize::from(!product)] = (s, wall);
+            let side = &mut sides[usize::from(!product)];
+            side.0.extend(s);
+            side.1 += wall;
         }
         env.emit(
             &throughput_figure(
@@ -318,8 +324,8 @@ pub async fn run(env: &Env) -> Result<()> {
             )
             .same(true)
             .note(format!(
-                "{workers} worker(s) x {per_task} starts of distinct identities per side, every \
-                 start inserting (checked: a reuse fails the scenario); median_us = wall time per start (1 / throughput); ours = \
+                "{workers} worker(s) x {per_task} starts of distinct identities per side in \
+                 {ROUNDS} rounds, the sides taking turns, every start inserting (checked: a reuse fails the scenario); median_us = wall time per start (1 / throughput); ours = \
                  OperationRunService::start, baseline = INSERT … ON CONFLICT DO NOTHING RETURNING"
             )),
         );
