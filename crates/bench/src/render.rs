@@ -511,12 +511,19 @@ fn row_by_row(r: &Results) -> String {
                 )
             })
             .collect();
-        let fit = format!(
-            "{} + {:.1} µs × rows (r² {:.4})",
-            duration(num(&f["fit_intercept_us"]).unwrap_or(0.0)),
-            num(&f["fit_per_row_us"]).unwrap_or(0.0),
-            num(&f["fit_r2"]).unwrap_or(0.0)
-        );
+        let fit = if f["fit_through_origin"] == Value::Bool(true) {
+            format!(
+                "{:.1} µs × rows (through the origin: the least-squares slope was not positive)",
+                num(&f["fit_per_row_us"]).unwrap_or(0.0)
+            )
+        } else {
+            format!(
+                "{} + {:.1} µs × rows (r² {:.4})",
+                duration(num(&f["fit_intercept_us"]).unwrap_or(0.0)),
+                num(&f["fit_per_row_us"]).unwrap_or(0.0),
+                num(&f["fit_r2"]).unwrap_or(0.0)
+            )
+        };
         let full = count(f["full_rows"].as_u64().unwrap_or(0));
         rows.push(vec![
             display(b),

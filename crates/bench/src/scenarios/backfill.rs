@@ -313,7 +313,18 @@ async fn row_by_row(env: &Env, step3_full_us: f64) -> Result<()> {
         .iter()
         .map(|(n, _, rb)| (*n as f64, rb.as_secs_f64() * 1e6))
         .collect();
-    let (a, slope, r2) = fit(&points);
+    let (mut a, mut slope, mut r2) = fit(&points);
+    let mut through_origin = false;
+    if slope <= 0.0 {
+        // The shared disk's latency moved more between the sizes than the sizes moved the
+        // time: fall back to a line through the origin (row by row has no fixed cost to speak
+        // of), and say so.
+        through_origin = true;
+        let (sxy, sxx) = points
+            .iter()
+            .fold((0.0, 0.0), |(sxy, sxx), (x, y)| (sxy + x * y, sxx + x * x));
+        (a, slope, r2) = (0.0, sxy / sxx.max(f64::MIN_POSITIVE), 0.0);
+    }
     let full = rows * 2;
     let extrapolated_us = a + slope * full as f64;
     let speedup = extrapolated_us / step3_full_us.max(f64::MIN_POSITIVE);
@@ -342,6 +353,7 @@ async fn row_by_row(env: &Env, step3_full_us: f64) -> Result<()> {
             .extra("fit_intercept_us", json!((a * 10.0).round() / 10.0))
             .extra("fit_per_row_us", json!((slope * 1000.0).round() / 1000.0))
             .extra("fit_r2", json!((r2 * 1e4).round() / 1e4))
+            .extra("fit_through_origin", json!(through_origin))
             .extra("speedup", json!((speedup * 10.0).round() / 10.0))
             .note(format!(
                 "median_us = step 3 at the full size (the median of step3_vs_hand_written); \

@@ -77,6 +77,9 @@ pub async fn run(env: &Env) -> Result<()> {
     let batch_size = env.purge_batch;
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     let mut batches = Samples::default();
+    // Time inside the batch DELETEs and inside the purge's other statements (its reads), as
+    // the statement hook saw them; the rest of the purge's time is the client's.
+    let (mut in_deletes, mut in_reads) = (Samples::default(), Samples::default());
     let (mut statements, mut first) = (0, Vec::new());
     let mut deleted_lists: Vec<Vec<i64>> = Vec::new();
     let mut expected = 0;
@@ -129,9 +132,18 @@ pub async fn run(env: &Env) -> Result<()> {
                 deleted?;
                 ours.push(took);
                 statements = logged.len();
-                for s in logged.iter().filter(|s| s.sql.starts_with("DELETE")) {
-                    batches.push(s.elapsed);
+                let (mut deletes, mut reads) =
+                    (std::time::Duration::ZERO, std::time::Duration::ZERO);
+                for s in &logged {
+                    if s.sql.starts_with("DELETE") {
+                        batches.push(s.elapsed);
+                        deletes += s.elapsed;
+                    } else {
+                        reads += s.elapsed;
+                    }
                 }
+                in_deletes.push(deletes);
+                in_reads.push(reads);
                 deleted_lists.push(gone(&before[0], &ids(&ours_db).await?));
             } else {
                 let pool = Pool::of(&base_db)?;
@@ -168,6 +180,14 @@ pub async fn run(env: &Env) -> Result<()> {
             .extra("deleted", json!(deleted))
             .extra("deleted_fingerprint", json!(print.hex()))
             .extra("batches", json!(batches.len() / REPS))
+            .extra(
+                "in_deletes_median_us",
+                json!((in_deletes.median() * 10.0).round() / 10.0),
+            )
+            .extra(
+                "in_reads_median_us",
+                json!((in_reads.median() * 10.0).round() / 10.0),
+            )
             .extra("first", json!(first))
             .note(format!(
                 "ours = SeaOrmStore::purge_schedule_history in batches of {batch_size} \
