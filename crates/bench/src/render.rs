@@ -351,10 +351,24 @@ fn summary(r: &Results) -> String {
             .flatten()
             .filter_map(|f| f["target"].as_str())
             .collect();
-        let mut row = vec![
-            label.to_owned(),
-            targets.into_iter().collect::<Vec<_>>().join(" / "),
-        ];
+        // One target, or each backend's when they differ.
+        let target = if targets.len() > 1 {
+            r.backends
+                .iter()
+                .zip(&figures)
+                .filter_map(|(b, f)| {
+                    Some(format!(
+                        "{}: {}",
+                        display(b),
+                        f.as_ref()?["target"].as_str()?
+                    ))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else {
+            targets.into_iter().collect::<Vec<_>>().join("")
+        };
+        let mut row = vec![label.to_owned(), target];
         let most = |b: &str| {
             r.latest
                 .keys()
@@ -367,7 +381,11 @@ fn summary(r: &Results) -> String {
             row.push(match f {
                 None => "not measured".to_owned(),
                 Some(f) => {
-                    let value = if f["ratio"].is_null() {
+                    // A condition (a bound on a time) shows the time, a ratio target the ratio.
+                    let condition = f["target"]
+                        .as_str()
+                        .is_some_and(|t| !t.starts_with("ratio"));
+                    let value = if f["ratio"].is_null() || condition {
                         duration(num(&f["median_us"]).unwrap_or(0.0))
                     } else {
                         ratio(&json_without(f, "ratios"))
