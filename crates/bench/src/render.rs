@@ -230,6 +230,9 @@ impl Results {
 
 /// Microseconds as a readable duration.
 pub fn duration(us: f64) -> String {
+    if us < 0.0 {
+        return format!("−{}", duration(-us));
+    }
     let ms = us / 1e3;
     if us >= 1e7 {
         format!("{:.1} s", us / 1e6)
@@ -574,7 +577,7 @@ fn provenance(r: &Results) -> String {
         "scenario",
         "rows",
         "commit",
-        "started (UTC)",
+        "run started (UTC)",
         "build",
         "load (1 min) start → end",
         "took",
@@ -828,6 +831,7 @@ mod tests {
         assert_eq!(duration(188_000.0), "188 ms");
         assert_eq!(duration(1_234_000.0), "1.23 s");
         assert_eq!(duration(110_800_000.0), "110.8 s");
+        assert_eq!(duration(-14_191_903.0), "−14.2 s");
         assert_eq!(count(1_000_000), "1,000,000");
     }
 
