@@ -108,7 +108,22 @@ enum Command {
 fn report(results: &std::path::Path, markdown: &std::path::Path, check: bool) -> Result<usize> {
     let text = std::fs::read_to_string(markdown)
         .with_context(|| format!("reading {}", markdown.display()))?;
-    let rendered = render::render(results, &text)?;
+    let (rendered, chart) = render::render(results, &text)?;
+    let chart_file = render::chart_path(results);
+    let chart_now = std::fs::read_to_string(&chart_file).unwrap_or_default();
+    if chart_now != chart {
+        if check {
+            progress!(
+                "{} differs from what the results render",
+                chart_file.display()
+            );
+            return Ok(1);
+        }
+        std::fs::create_dir_all(results)
+            .with_context(|| format!("creating {}", results.display()))?;
+        std::fs::write(&chart_file, &chart)
+            .with_context(|| format!("writing {}", chart_file.display()))?;
+    }
     if rendered == text {
         progress!("{} is up to date", markdown.display());
         return Ok(0);
