@@ -170,8 +170,13 @@ async fn concurrent_increments_lose_nothing(harness: TestStore) {
             let id = run.id();
             tokio::spawn(async move {
                 barrier.wait().await;
-                s.increment_counts(id, &delta, t0() + Duration::seconds(1))
-                    .await
+                s.increment_counts(
+                    id,
+                    &[RunType::INVENTORY_SYNC],
+                    &delta,
+                    t0() + Duration::seconds(1),
+                )
+                .await
             })
         })
         .collect();
@@ -211,7 +216,8 @@ async fn increments_racing_a_completion_with_counts_lose_nothing(harness: TestSt
                 let id = running.id();
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    s.increment_counts(id, &delta, t0()).await
+                    s.increment_counts(id, &[RunType::INVENTORY_SYNC], &delta, t0())
+                        .await
                 })
             })
             .collect();

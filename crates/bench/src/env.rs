@@ -1,5 +1,6 @@
 //! Fresh databases for the scenarios: created, copied and dropped by the bench itself.
 
+use crate::report::Figure;
 use anyhow::{Context, Result, bail};
 use operation_runs_migration::{Migrator, MigratorTrait};
 use operation_runs_sea_orm::SeaOrmStore;
@@ -45,9 +46,6 @@ impl Backend {
         }
     }
 }
-
-/// Pool size on PostgreSQL: the 16 concurrent tasks of the contended scenarios, plus headroom.
-const PG_POOL: u32 = 20;
 
 /// One statement as the connection's metric hook saw it.
 #[derive(Debug, Clone)]
@@ -165,7 +163,7 @@ impl Db {
         if self.backend == Backend::Postgres {
             let pool = self.conn.get_postgres_connection_pool();
             let mut held = Vec::new();
-            for _ in 0..PG_POOL {
+            for _ in 0..pool.options().get_max_connections() {
                 let mut c = pool.acquire().await.context("warming the pool")?;
                 sqlx::query("SELECT COUNT(*) FROM pg_class")
                     .execute(&mut *c)
@@ -204,6 +202,8 @@ pub struct Env {
     dir: Option<tempfile::TempDir>,
     prefix: String,
     live: Mutex<Vec<String>>,
+    /// The figures emitted since the last [`Env::take_figures`].
+    figures: Mutex<Vec<Figure>>,
 }
 
 impl Env {
@@ -219,6 +219,7 @@ impl Env {
                 dir: None,
                 prefix,
                 live: Mutex::default(),
+                figures: Mutex::default(),
             }),
             Backend::Sqlite => {
                 if database_url.is_some() {
@@ -240,9 +241,24 @@ impl Env {
                     ),
                     prefix,
                     live: Mutex::default(),
+                    figures: Mutex::default(),
                 })
             }
         }
+    }
+
+    /// Prints a figure as one JSON line on stdout and keeps it for the results file.
+    pub fn emit(&self, figure: &Figure) {
+        println!("{}", figure.to_json());
+        self.figures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(figure.clone());
+    }
+
+    /// The figures emitted since the last call.
+    pub fn take_figures(&self) -> Vec<Figure> {
+        std::mem::take(&mut *self.figures.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
@@ -305,26 +321,16 @@ impl Env {
         Ok(())
     }
 
+    /// The product's connection options for a bench database, unchanged: what
+    /// `SeaOrmStore::connect` opens (pool size, the idle ping, SQLite's WAL and busy timeout).
+    /// Both sides run on this pool, so the figures describe the configuration users get.
+    pub fn options(&self, name: &str) -> Result<ConnectOptions> {
+        SeaOrmStore::connect_options(&self.url_of(name)?)
+            .with_context(|| format!("connection options of bench database {name}"))
+    }
+
     async fn open(&self, name: &str) -> Result<Db> {
-        let mut options = ConnectOptions::new(self.url_of(name)?);
-        options
-            .sqlx_logging(false)
-            // Both sides share this pool; a ping before every acquire would add a round trip to
-            // every statement of both and hide the difference being measured.
-            .test_before_acquire(false);
-        match self.backend {
-            Backend::Postgres => {
-                options.max_connections(PG_POOL);
-            }
-            Backend::Sqlite => {
-                // SeaORM's default of one connection; WAL with `synchronous = NORMAL` is the usual
-                // production setting for a SQLite file written by a service.
-                options.max_connections(1).map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                });
-            }
-        }
+        let options = self.options(name)?;
         let mut conn = Database::connect(options)
             .await
             .with_context(|| format!("connecting to bench database {name}"))?;
@@ -406,6 +412,26 @@ impl Env {
         Ok((self.open(&source).await?, copies))
     }
 
+    /// A second pool on the database of `db` with sqlx's default of pinging every connection
+    /// it hands out (the product pings only connections idle for a while), to measure what
+    /// that ping costs.
+    pub async fn reopen_pinging(&self, db: &Db) -> Result<Db> {
+        let mut options = ConnectOptions::new(self.url_of(&db.name)?);
+        options.sqlx_logging(false).test_before_acquire(true);
+        if self.backend == Backend::Sqlite {
+            options.map_sqlx_sqlite_opts(SeaOrmStore::shared_sqlite_file);
+        }
+        let conn = Database::connect(options)
+            .await
+            .with_context(|| format!("connecting to bench database {}", db.name))?;
+        Ok(Db {
+            backend: self.backend,
+            name: db.name.clone(),
+            conn,
+            log: Arc::new(StatementLog::default()),
+        })
+    }
+
     /// A second pool on the database of `db`, as another process would open (for example the
     /// application writing while an operator migrates).
     pub async fn reopen(&self, db: &Db) -> Result<Db> {
@@ -444,6 +470,88 @@ impl Env {
             }
         }
         Ok(())
+    }
+
+    /// Settles one copy before a one-shot measurement, the same way for both sides:
+    /// `VACUUM ANALYZE` on PostgreSQL (hint bits set, visibility map and statistics fresh, as
+    /// autovacuum leaves a live table), a truncating WAL checkpoint on SQLite.
+    pub async fn vacuum(&self, db: &Db) -> Result<()> {
+        match self.backend {
+            Backend::Postgres => db.exec("VACUUM ANALYZE").await?,
+            Backend::Sqlite => db.exec("PRAGMA wal_checkpoint(TRUNCATE)").await?,
+        };
+        Ok(())
+    }
+
+    /// The settings a run measured with: the pool as opened (the product's options) and the
+    /// server's or file's settings that matter for the figures.
+    pub async fn settings(&self, db: &Db) -> Result<serde_json::Value> {
+        use serde_json::json;
+        let mut out = serde_json::Map::new();
+        let (max, ping) = match self.backend {
+            Backend::Postgres => {
+                let o = db.pg()?.options();
+                (o.get_max_connections(), o.get_test_before_acquire())
+            }
+            Backend::Sqlite => {
+                let o = db.sqlite()?.options();
+                (o.get_max_connections(), o.get_test_before_acquire())
+            }
+        };
+        out.insert("pool_max_connections".into(), json!(max));
+        out.insert("test_before_acquire".into(), json!(ping));
+        let idle_ping = self
+            .options(&db.name)?
+            .get_test_before_acquire_if_idle_for()
+            .map(|d| d.as_secs());
+        out.insert("ping_if_idle_for_s".into(), json!(idle_ping));
+        out.insert("purge_batch".into(), json!(self.purge_batch));
+        let queries: &[(&str, &str)] = match self.backend {
+            Backend::Postgres => &[
+                ("shared_buffers", "SELECT current_setting('shared_buffers')"),
+                ("work_mem", "SELECT current_setting('work_mem')"),
+                ("max_wal_size", "SELECT current_setting('max_wal_size')"),
+                (
+                    "synchronous_commit",
+                    "SELECT current_setting('synchronous_commit')",
+                ),
+                ("fsync", "SELECT current_setting('fsync')"),
+                ("autovacuum", "SELECT current_setting('autovacuum')"),
+            ],
+            Backend::Sqlite => &[
+                ("journal_mode", "PRAGMA journal_mode"),
+                ("synchronous", "PRAGMA synchronous"),
+                ("busy_timeout_ms", "PRAGMA busy_timeout"),
+            ],
+        };
+        for (key, sql) in queries {
+            let row = db
+                .conn
+                .query_one_raw(Statement::from_string(
+                    db.conn.get_database_backend(),
+                    (*sql).to_owned(),
+                ))
+                .await
+                .with_context(|| format!("reading {key}"))?;
+            let value = match row {
+                Some(row) => row
+                    .try_get_by_index::<String>(0)
+                    .map(serde_json::Value::from)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(serde_json::Value::from))?,
+                None => serde_json::Value::Null,
+            };
+            let value = match (*key, value.as_i64()) {
+                ("synchronous", Some(level)) => json!(
+                    ["OFF", "NORMAL", "FULL", "EXTRA"]
+                        .get(usize::try_from(level).unwrap_or(9))
+                        .copied()
+                        .unwrap_or("?")
+                ),
+                _ => value,
+            };
+            out.insert((*key).to_owned(), value);
+        }
+        Ok(serde_json::Value::Object(out))
     }
 
     /// The server's version, for the report.

@@ -13,6 +13,14 @@ impl Samples {
         self.0.push(d.as_secs_f64() * 1e6);
     }
 
+    pub fn from_durations(durations: &[Duration]) -> Self {
+        let mut s = Self::default();
+        for d in durations {
+            s.push(*d);
+        }
+        s
+    }
+
     pub fn extend(&mut self, other: Samples) {
         self.0.extend(other.0);
     }
@@ -90,6 +98,9 @@ pub struct Figure {
     /// Extra conditions of the target besides the ratio (no lost update, an index is used…);
     /// `false` fails the target whatever the ratio.
     pub also_required: Option<bool>,
+    /// Whether both sides produced the same result (`None` when the figure compares no results,
+    /// e.g. two sizes of the product's own side). `false` fails the bench run.
+    pub same_result: Option<bool>,
     pub notes: String,
     pub extra: Map<String, Value>,
 }
@@ -106,6 +117,7 @@ impl Figure {
             baseline_median_us: None,
             target: None,
             also_required: None,
+            same_result: None,
             notes: String::new(),
             extra: Map::new(),
         }
@@ -127,6 +139,41 @@ impl Figure {
     pub fn once(mut self, ours: Duration, baseline: Option<Duration>) -> Self {
         self.median_us = ours.as_secs_f64() * 1e6;
         self.baseline_median_us = baseline.map(|b| b.as_secs_f64() * 1e6);
+        self
+    }
+
+    /// Ours against a baseline, each side run `ours.len()` times on identical copies: the
+    /// medians, every sample, and the ratio of each repetition (`ours[i] / baseline[i]`).
+    pub fn repeated(mut self, ours: &[Duration], baseline: &[Duration]) -> Self {
+        let (o, b) = (
+            Samples::from_durations(ours),
+            Samples::from_durations(baseline),
+        );
+        self.median_us = o.median();
+        self.baseline_median_us = Some(b.median());
+        let us = |d: &[Duration]| {
+            d.iter()
+                .map(|x| round(x.as_secs_f64() * 1e6))
+                .collect::<Vec<_>>()
+        };
+        let ratios: Vec<f64> = ours
+            .iter()
+            .zip(baseline)
+            .map(|(a, b)| {
+                (a.as_secs_f64() / b.as_secs_f64().max(f64::MIN_POSITIVE) * 1000.0).round() / 1000.0
+            })
+            .collect();
+        self.extra
+            .insert("samples".into(), json!(ours.len().min(baseline.len())));
+        self.extra.insert("ours_us".into(), json!(us(ours)));
+        self.extra.insert("baseline_us".into(), json!(us(baseline)));
+        self.extra.insert("ratios".into(), json!(ratios));
+        self
+    }
+
+    /// Records whether both sides produced the same result.
+    pub fn same(mut self, same: bool) -> Self {
+        self.same_result = Some(self.same_result.unwrap_or(true) && same);
         self
     }
 
@@ -191,6 +238,7 @@ impl Figure {
             ),
             ("target".into(), json!(self.target.map(|t| t.text))),
             ("met".into(), json!(self.met())),
+            ("same_result".into(), json!(self.same_result)),
             ("notes".into(), json!(self.notes)),
         ];
         fields.extend(self.extra.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -60,6 +60,13 @@ fn overflow(error: CountError) -> PortError {
     }
 }
 
+/// The refusal of an increment whose counts the run's type may not take.
+fn not_among(id: RunId, run_type: &str) -> PortError {
+    PortError::Conflict(format!(
+        "run {id} is of type {run_type}, not one of the types given for these counts"
+    ))
+}
+
 fn wrong_status(id: RunId, found: &Stored<RunStatus>, expected: &str) -> PortError {
     PortError::Conflict(format!("run {id} is {found}, expected {expected}"))
 }
@@ -246,11 +253,15 @@ impl RunLifecycle for MemoryStore {
     async fn increment_counts(
         &self,
         id: RunId,
+        run_types: &[RunType],
         delta: &SummaryCounts,
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError> {
         let mut state = self.state();
         let record = state.active_run(id)?;
+        if !run_types.iter().any(|t| t.as_str() == record.run_type) {
+            return Err(not_among(id, &record.run_type));
+        }
         // All or nothing: an overflow leaves the counts as they were.
         counts_of(record)?.merge(delta).map_err(overflow)?;
         record.updated_at = stored_time(now);

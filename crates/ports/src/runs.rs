@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
     IdentityHash, NewOperationRun, OperationRun, RunContext, RunId, RunOutcome, RunState,
-    RunStatus, SummaryCounts, WorkspaceId,
+    RunStatus, RunType, SummaryCounts, WorkspaceId,
 };
 
 /// Writes to runs: starting one and every later change, each one atomic statement guarded by
@@ -94,15 +94,26 @@ pub trait RunLifecycle: Send + Sync {
     ) -> Result<OperationRun, PortError>;
 
     /// Atomically adds `delta` to the run's counts (no lost update under concurrent writers) and
-    /// bumps `updated_at` (the heartbeat), only while the run is active.
+    /// bumps `updated_at` (the heartbeat), only while the run is active and its type is one of
+    /// `run_types`.
+    ///
+    /// `run_types` are the types allowed to take these counts (the caller knows from its
+    /// registry which types declare every name of `delta`), so that the write itself checks the
+    /// run's state, type and overflow and the caller need not read the run first. An empty
+    /// `run_types` matches no run.
+    ///
+    /// This MUST be one guarded write: the state, the type and the overflow are checked by the
+    /// statement that adds, never by a read before it; only a refused write may read, to say why.
     ///
     /// # Errors
-    /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if it is completed;
-    /// [`PortError::CountOverflow`] if a sum would exceed `MAX_COUNT` (nothing is written);
+    /// Nothing is written on any error. [`PortError::NotFound`] if there is no such run;
+    /// [`PortError::Conflict`] if it is completed, or its type is not among `run_types`;
+    /// [`PortError::CountOverflow`] if a sum would exceed `MAX_COUNT`;
     /// [`PortError::Backend`] when the store fails.
     async fn increment_counts(
         &self,
         id: RunId,
+        run_types: &[RunType],
         delta: &SummaryCounts,
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError>;

@@ -27,6 +27,10 @@ pub use url::{DatabaseTarget, DatabaseUrl, UrlError};
 /// How long a SQLite writer waits for another connection's (or process's) write lock.
 pub const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// A pooled connection idle at least this long is pinged before it is handed out; a busy one
+/// is not (see [`SeaOrmStore::connect_options`]).
+pub const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
 use operation_runs_ports::PortError;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use sql::Dialect;

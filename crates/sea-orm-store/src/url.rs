@@ -135,11 +135,21 @@ impl DatabaseUrl {
     /// cron jobs, `oprun`) can share it: readers run beside the writer, and writers queue
     /// instead of failing with "database is locked". An in-memory SQLite database keeps
     /// exactly one connection open for the life of the pool (it *is* the database; a second
-    /// connection would see another, empty one).
+    /// connection would see another, empty one). On every backend a pooled connection is
+    /// pinged before use only once it has been idle for
+    /// [`PING_IF_IDLE_FOR`](crate::PING_IF_IDLE_FOR), not on every checkout.
     #[must_use]
     pub fn connect_options(&self) -> ConnectOptions {
         let mut options = ConnectOptions::new(self.url.clone());
-        options.sqlx_logging(false);
+        // sqlx pings every connection it hands out by default. Every statement outside a
+        // transaction checks one out, so that ping is a second round trip per statement (the
+        // bench's `ping_on_every_checkout` figure measures it). The failure it guards against,
+        // a connection the server, a proxy or a firewall dropped while it sat idle, happens to
+        // idle connections, so only those are pinged; a connection that fails anyway is
+        // discarded by the pool and the call reports a backend error.
+        options
+            .sqlx_logging(false)
+            .test_before_acquire_if_idle_for(crate::PING_IF_IDLE_FOR);
         match self.target {
             DatabaseTarget::SqliteMemory => {
                 options
@@ -221,6 +231,23 @@ mod tests {
         assert_eq!(DatabaseTarget::SqliteMemory.backend_name(), "SQLite");
         assert_eq!(DatabaseTarget::Postgres.backend_name(), "PostgreSQL");
         assert_eq!(DatabaseTarget::MariaDb.backend_name(), "MariaDB");
+    }
+
+    #[test]
+    fn only_idle_connections_are_pinged_before_use() {
+        for url in [
+            "sqlite://runs.db?mode=rwc",
+            "sqlite::memory:",
+            "postgres://app@db/ops",
+        ] {
+            let options = DatabaseUrl::parse(url).unwrap().connect_options();
+            assert!(!options.get_test_before_acquire(), "{url}");
+            assert_eq!(
+                options.get_test_before_acquire_if_idle_for(),
+                Some(crate::PING_IF_IDLE_FOR),
+                "{url}"
+            );
+        }
     }
 
     #[test]

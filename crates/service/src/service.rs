@@ -9,8 +9,8 @@ use operation_runs_domain::{
     UserId, WorkspaceId,
 };
 use operation_runs_ports::{
-    Clock, FindingRepository, InventoryRepository, RunLifecycle, RunQueries, RunStore, StartError,
-    SystemClock, WorkspaceDirectory,
+    Clock, FindingRepository, InventoryRepository, PortError, RunLifecycle, RunQueries, RunStore,
+    StartError, SystemClock, WorkspaceDirectory,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -198,6 +198,10 @@ impl OperationRunService {
     /// `counts` are `(name, value)` pairs; names must be declared by the run's type, values
     /// non-negative; a name may repeat (its values add up).
     ///
+    /// One write, without reading the run first: the store's update is guarded by the status,
+    /// the registered types that declare these counts and the overflow, and only a refused
+    /// update reads the run to say why.
+    ///
     /// # Errors
     /// [`ServiceError::UnregisteredRunType`] if the stored type is not registered;
     /// [`ServiceError::InvalidCounts`] for an undeclared name, a negative value or a sum that
@@ -210,26 +214,69 @@ impl OperationRunService {
         run: RunId,
         counts: &[(&str, i64)],
     ) -> Result<OperationRun, ServiceError> {
-        let current = self.ports.queries.get(run).await?;
-        let descriptor = self
-            .registry
-            .get(current.run_type())
-            .ok_or_else(|| ServiceError::UnregisteredRunType(current.run_type().to_owned()))?;
-        let delta = descriptor.counts(counts.iter().copied())?;
-        if current.status() == RunStatus::Completed {
-            return Err(TransitionError::AlreadyCompleted.into());
+        // The registered types whose declared counts accept these: the store's write is guarded
+        // by them (and by the status and the overflow), so a progress update is one statement
+        // and the run is read only when that write is refused, to say why.
+        let mut run_types = Vec::new();
+        let mut delta = None;
+        for descriptor in self.registry.iter() {
+            if let Ok(accepted) = descriptor.counts(counts.iter().copied()) {
+                run_types.push(descriptor.id().clone());
+                delta.get_or_insert(accepted);
+            }
         }
-        // The store adds atomically and refuses overflow itself; checking against what we read
-        // saves a write that is bound to fail.
-        ServiceError::readable(&current, "summary_counts", current.summary_counts())?
-            .clone()
-            .merge(&delta)?;
+        let Some(delta) = delta else {
+            return Err(self.progress_refused(run, counts, None).await);
+        };
         let now = self.ports.clock.now();
-        Ok(self
+        match self
             .ports
             .lifecycle
-            .increment_counts(run, &delta, now)
-            .await?)
+            .increment_counts(run, &run_types, &delta, now)
+            .await
+        {
+            Ok(updated) => Ok(updated),
+            Err(error @ PortError::Backend(_)) => Err(error.into()),
+            Err(refused) => Err(self.progress_refused(run, counts, Some(refused)).await),
+        }
+    }
+
+    /// Why progress on `run` was refused, in the order of the checks the write stands for: an
+    /// unknown run, an unregistered stored type, counts its type does not take (undeclared,
+    /// negative, overflowing in the request), a completed run, a sum overflowing what is
+    /// stored; else the store's own refusal (`refused`), e.g. the run completed in between.
+    async fn progress_refused(
+        &self,
+        run: RunId,
+        counts: &[(&str, i64)],
+        refused: Option<PortError>,
+    ) -> ServiceError {
+        let current = match self.ports.queries.get(run).await {
+            Ok(current) => current,
+            Err(error) => return error.into(),
+        };
+        let Some(descriptor) = self.registry.get(current.run_type()) else {
+            return ServiceError::UnregisteredRunType(current.run_type().to_owned());
+        };
+        let delta = match descriptor.counts(counts.iter().copied()) {
+            Ok(delta) => delta,
+            Err(error) => return error.into(),
+        };
+        if current.status() == RunStatus::Completed {
+            return TransitionError::AlreadyCompleted.into();
+        }
+        let stored =
+            match ServiceError::readable(&current, "summary_counts", current.summary_counts()) {
+                Ok(stored) => stored,
+                Err(error) => return error,
+            };
+        if let Err(error) = stored.clone().merge(&delta) {
+            return error.into();
+        }
+        match refused {
+            Some(error) => error.into(),
+            None => ServiceError::Conflict(format!("run {run} refused the counts")),
+        }
     }
 
     /// Completes a run with a final outcome and its failures (replacing any stored ones).

@@ -2,7 +2,9 @@
 
 use crate::support::*;
 use chrono::Duration;
-use operation_runs_domain::{MAX_COUNT, RunId, RunOutcome, RunStatus, SummaryCounts, Transition};
+use operation_runs_domain::{
+    MAX_COUNT, RunId, RunOutcome, RunStatus, RunType, SummaryCounts, Transition,
+};
 use operation_runs_ports::PortError;
 use operation_runs_tests::{TestStore, on_every_store};
 
@@ -37,7 +39,7 @@ async fn counts_add_up_and_bump_the_heartbeat_only_while_active(store: TestStore
     let t3 = t0() + Duration::seconds(3);
     let beat = f
         .store
-        .increment_counts(run.id(), &SummaryCounts::new(), t3)
+        .increment_counts(run.id(), &SYNC, &SummaryCounts::new(), t3)
         .await
         .unwrap();
     assert_eq!(beat.updated_at(), t3);
@@ -51,10 +53,86 @@ async fn counts_add_up_and_bump_the_heartbeat_only_while_active(store: TestStore
 
     assert!(matches!(
         f.store
-            .increment_counts(RunId::new(424_242), &counts(&[("total", 1)]), t3)
+            .increment_counts(RunId::new(424_242), &SYNC, &counts(&[("total", 1)]), t3)
             .await,
         Err(PortError::NotFound)
     ));
+}
+
+/// The fixture's runs are inventory syncs.
+const SYNC: [RunType; 1] = [RunType::INVENTORY_SYNC];
+
+/// The increment is guarded by the run types given (those whose declared counts accept the
+/// delta): a run of another type is a conflict, nothing written, not even the heartbeat; and
+/// the status is checked before the type, the overflow after it.
+async fn an_increment_for_other_run_types_writes_nothing(store: TestStore) {
+    let f = fixture(store).await;
+    let run = f.queued(1, t0()).await;
+    let t1 = t0() + Duration::seconds(1);
+    let before = f.add(run.id(), &[("total", 1)], t1).await.unwrap();
+    let t2 = t0() + Duration::seconds(2);
+    for others in [
+        vec![RunType::ENTRA_GROUP_SYNC, RunType::DRIFT_GENERATE],
+        Vec::new(),
+    ] {
+        let refused = f
+            .store
+            .increment_counts(run.id(), &others, &counts(&[("total", 1)]), t2)
+            .await;
+        assert!(
+            matches!(&refused, Err(PortError::Conflict(why)) if why.contains("inventory_sync")),
+            "{others:?}: {refused:?}"
+        );
+        assert_eq!(f.store.get(run.id()).await.unwrap(), before);
+    }
+    // Its own type among others is accepted.
+    let added = f
+        .store
+        .increment_counts(
+            run.id(),
+            &[RunType::ENTRA_GROUP_SYNC, RunType::INVENTORY_SYNC],
+            &counts(&[("total", 2)]),
+            t2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        added.summary_counts().readable().unwrap().get_str("total"),
+        3
+    );
+    assert_eq!(added.updated_at(), t2);
+
+    // A wrong type at the maximum is refused for its type, not for the overflow …
+    f.add(run.id(), &[("processed", MAX_COUNT)], t2)
+        .await
+        .unwrap();
+    let wrong = f
+        .store
+        .increment_counts(
+            run.id(),
+            &[RunType::DRIFT_GENERATE],
+            &counts(&[("processed", 1)]),
+            t2,
+        )
+        .await;
+    assert!(matches!(wrong, Err(PortError::Conflict(_))), "{wrong:?}");
+    // … and a completed run for its status, whatever the types.
+    let current = f.store.get(run.id()).await.unwrap();
+    let done = f.complete(&current, RunOutcome::Succeeded, t2).await;
+    let late = f
+        .store
+        .increment_counts(
+            run.id(),
+            &[RunType::DRIFT_GENERATE],
+            &counts(&[("total", 1)]),
+            t2,
+        )
+        .await;
+    assert!(
+        matches!(&late, Err(PortError::Conflict(why)) if why.contains("completed")),
+        "{late:?}"
+    );
+    assert_eq!(f.store.get(run.id()).await.unwrap(), done);
 }
 
 async fn count_overflow_writes_nothing(store: TestStore) {
@@ -218,6 +296,7 @@ async fn completion_with_counts_is_all_or_nothing(store: TestStore) {
 
 on_every_store!(
     counts_add_up_and_bump_the_heartbeat_only_while_active,
+    an_increment_for_other_run_types_writes_nothing,
     count_overflow_writes_nothing,
     completion_with_counts_is_all_or_nothing,
 );

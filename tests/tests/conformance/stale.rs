@@ -3,7 +3,7 @@
 use crate::support::*;
 use chrono::Duration;
 use operation_runs_domain::{
-    OperationRun, RunContext, RunId, RunOutcome, RunStatus, SummaryCounts,
+    OperationRun, RunContext, RunId, RunOutcome, RunStatus, RunType, SummaryCounts,
 };
 use operation_runs_ports::PortError;
 use operation_runs_tests::{TestStore, on_every_store};
@@ -26,6 +26,7 @@ async fn stale_runs_are_active_ones_with_an_old_heartbeat_oldest_first(store: Te
     f.store
         .increment_counts(
             fresh.id(),
+            &[RunType::INVENTORY_SYNC],
             &SummaryCounts::new(),
             cutoff + Duration::minutes(1),
         )

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use operation_runs_domain::{
     BackupScheduleId, CountName, Failure, FailureCode, FailureSummary, IdentityHash,
     NewOperationRun, OperationRun, RunContext, RunId, RunOutcome, RunState, RunStatus, RunType,
-    SummaryCounts, TenantId, Transition, UserId, WorkspaceId,
+    RunTypeRegistry, SummaryCounts, TenantId, Transition, UserId, WorkspaceId,
 };
 use operation_runs_ports::{
     BackupSchedule, HistoryPurgeCriteria, PortError, RunCursor, RunFilter, RunListQuery, RunPage,
@@ -204,7 +204,14 @@ impl Fixture {
         pairs: &[(&str, u64)],
         at: DateTime<Utc>,
     ) -> Result<OperationRun, PortError> {
-        self.store.increment_counts(run, &counts(pairs), at).await
+        // Every built-in type, as the service passes for the counts all of them declare.
+        let types: Vec<RunType> = RunTypeRegistry::with_builtins()
+            .iter()
+            .map(|d| d.id().clone())
+            .collect();
+        self.store
+            .increment_counts(run, &types, &counts(pairs), at)
+            .await
     }
 
     /// Asserts that a guarded write was refused as a conflict and left the run as `unchanged`.

@@ -5,20 +5,20 @@
 //! The legacy schema and data come from the migration crate's `fixtures` module: no other
 //! crate may name the legacy tables.
 
-use super::emit;
-use crate::env::{Db, Env};
+use super::{Fingerprint, REPS, product_first};
+use crate::env::{Backend, Db, Env};
 use crate::progress;
+use crate::raw::Pool;
 use crate::report::{Figure, Target, timed};
 use anyhow::{Context, Result, bail};
 use operation_runs_migration::fixtures::{
-    canonical_references_set, row_by_row_backfill, run_hand_written_backfill, seed_legacy_at_scale,
+    add_reference_keys_and_indexes, row_by_row_backfill, run_hand_written_backfill,
+    seed_legacy_at_scale,
 };
 use operation_runs_migration::{Migrator, MigratorTrait};
 use serde_json::json;
 use std::time::Duration;
 
-/// Row-by-row is measured on at most this many rows (items + findings).
-const ROW_BY_ROW_ROWS: u64 = 100_000;
 /// The legacy product's chunk size.
 const CHUNK: u64 = 1_000;
 
@@ -29,27 +29,26 @@ async fn migrate(db: &Db, steps: u32) -> Result<()> {
         .context("applying migrations")
 }
 
-/// The canonical references as they stand: count and sum of each column, to check that two
-/// backfills wrote the same values.
-async fn references(db: &Db) -> Result<Vec<i64>> {
-    let mut out = Vec::new();
-    for (table, column) in [
-        ("findings", "baseline_operation_run_id"),
-        ("findings", "current_operation_run_id"),
-        ("inventory_items", "last_seen_operation_run_id"),
-    ] {
-        out.push(
-            db.scalar(&format!("SELECT COUNT({column}) FROM {table}"))
-                .await?,
-        );
-        out.push(
-            db.scalar(&format!(
-                "SELECT CAST(COALESCE(SUM({column}), 0) AS BIGINT) FROM {table}"
-            ))
-            .await?,
-        );
+/// The whole result of a backfill: a fingerprint over every (id, reference) pair of both
+/// tables, in id order, and the number of references set.
+async fn references(db: &Db) -> Result<(String, u64)> {
+    let pool = Pool::of(db)?;
+    let findings = "SELECT id, baseline_operation_run_id, current_operation_run_id \
+                    FROM findings ORDER BY id";
+    let items = "SELECT id, last_seen_operation_run_id, NULL FROM inventory_items ORDER BY id";
+    let mut print = Fingerprint::default();
+    let mut set = 0;
+    for sql in [findings, items] {
+        let rows: Vec<(i64, Option<i64>, Option<i64>)> =
+            crate::on_pool!(&pool, p => sqlx::query_as(sql).fetch_all(p).await?);
+        for (id, a, b) in rows {
+            print.add(Some(id));
+            print.add(a);
+            print.add(b);
+            set += u64::from(a.is_some()) + u64::from(b.is_some());
+        }
     }
-    Ok(out)
+    Ok((print.hex(), set))
 }
 
 /// A legacy database at the pre-cutover baseline with `items` items and findings.
@@ -89,52 +88,119 @@ fn peak_memory_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// The product's side and the baseline's of one comparison.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Step3,
+    HandWritten,
+    RowByRow,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Step3 => "step 3",
+            Self::HandWritten => "hand-written",
+            Self::RowByRow => "row by row",
+        }
+    }
+
+    async fn run(self, db: &Db) -> Result<()> {
+        match self {
+            Self::Step3 => migrate(db, 1).await,
+            Self::HandWritten => Ok(run_hand_written_backfill(&db.conn).await?),
+            Self::RowByRow => {
+                row_by_row_backfill(&db.conn, CHUNK).await?;
+                Ok(add_reference_keys_and_indexes(&db.conn).await?)
+            }
+        }
+    }
+}
+
+/// One repetition: `source` (at step 2) copied twice, both copies settled the same way
+/// (`VACUUM ANALYZE` or a WAL checkpoint, then a checkpoint or `fsync`), then each side timed
+/// on its copy, `ours` first when `ours_first`; each copy is dropped before the other side
+/// runs. The durations and the two results.
+async fn one_rep(
+    env: &Env,
+    source: Db,
+    (ours, base): (Side, Side),
+    ours_first: bool,
+    label: &str,
+) -> Result<(Db, [Duration; 2], [(String, u64); 2])> {
+    let (source, copies) = env
+        .fork(source, &[&format!("{label}_a"), &format!("{label}_b")])
+        .await?;
+    let mut copies = copies.into_iter();
+    let (Some(a), Some(b)) = (copies.next(), copies.next()) else {
+        bail!("expected two copies");
+    };
+    for db in [&a, &b] {
+        env.vacuum(db).await?;
+    }
+    let order = if ours_first {
+        [(ours, a, 0), (base, b, 1)]
+    } else {
+        [(base, a, 1), (ours, b, 0)]
+    };
+    let mut times = [Duration::ZERO; 2];
+    let mut results = [(String::new(), 0), (String::new(), 0)];
+    for (side, db, slot) in order {
+        env.settle().await?;
+        progress!("backfill: {} ({label})", side.name());
+        let (done, took) = timed(side.run(&db)).await;
+        done.with_context(|| side.name())?;
+        times[slot] = took;
+        results[slot] = references(&db).await?;
+        env.drop_db(db).await?;
+    }
+    Ok((source, times, results))
+}
+
 pub async fn run(env: &Env) -> Result<()> {
     let b = env.backend;
     let rows = env.rows;
 
-    // 1. Step 3 against the hand-written statements, on two copies of one legacy database.
+    // 1. Step 3 against the hand-written statements, REPS times each on identical copies of
+    //    one legacy database at step 2, alternating which side goes first.
     let source = seeded(env, "backfill", rows).await?;
-    let (source, copies) = env
-        .fork(source, &["backfill_ours", "backfill_hand"])
+    let (source, cutover) = env.fork(source, &["backfill_cutover"]).await?;
+    migrate(&source, 2).await?;
+    let mut source = source;
+    let (mut ours, mut hand) = (Vec::new(), Vec::new());
+    let mut prints = Vec::new();
+    let mut first = Vec::new();
+    for rep in 0..REPS {
+        let ours_first = product_first(rep);
+        let (next, times, results) = one_rep(
+            env,
+            source,
+            (Side::Step3, Side::HandWritten),
+            ours_first,
+            &format!("backfill_{rep}"),
+        )
         .await?;
-    let [ours_db, hand_db]: [Db; 2] = copies
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("expected two copies"))?;
-    for db in [&ours_db, &hand_db] {
-        migrate(db, 2).await?;
+        source = next;
+        ours.push(times[0]);
+        hand.push(times[1]);
+        prints.extend(results);
+        first.push(if ours_first { "ours" } else { "baseline" });
     }
-    env.settle().await?;
-    progress!("backfill: step 3 through the Migrator");
-    let (done, ours_time) = timed(migrate(&ours_db, 1)).await;
-    done?;
-    // Each side's database is gone before the other side runs, so the second does not share
-    // the machine with what the first left behind.
-    let ours_refs = references(&ours_db).await?;
-    env.drop_db(ours_db).await?;
-    env.settle().await?;
-    progress!("backfill: hand-written UPDATE … FROM");
-    let set_before = canonical_references_set(&hand_db.conn).await?;
-    let (done, hand_time) = timed(run_hand_written_backfill(&hand_db.conn)).await;
-    done?;
-    let updated = canonical_references_set(&hand_db.conn)
-        .await?
-        .saturating_sub(set_before);
-    let hand_refs = references(&hand_db).await?;
-    env.drop_db(hand_db).await?;
-    if ours_refs != hand_refs {
-        bail!(
-            "the migration and the hand-written backfill disagree: {ours_refs:?} vs {hand_refs:?}"
-        );
-    }
-    emit(
+    env.drop_db(source).await?;
+    let same = prints.windows(2).all(|w| w[0] == w[1]);
+    let (print, set) = prints.first().cloned().unwrap_or_default();
+    let step3 = crate::report::Samples::from_durations(&ours).median();
+    env.emit(
         &Figure::new("backfill", b, rows, "step3_vs_hand_written")
-            .once(ours_time, Some(hand_time))
+            .repeated(&ours, &hand)
+            .same(same)
             .target(Target::at_most(1.25, "ratio <= 1.25"))
             .extra("inventory_items", json!(rows))
             .extra("findings", json!(rows))
             .extra("legacy_runs", json!((rows / 10).max(1)))
-            .extra("references_set", json!(updated))
+            .extra("references_set", json!(set))
+            .extra("references_fingerprint", json!(print))
+            .extra("first", json!(first))
             .note(
                 "ours = migration m20260212_000003 through Migrator::up (batches of ids, one \
                  UPDATE per table and batch, each batch committing on its own on PostgreSQL and \
@@ -142,11 +208,20 @@ pub async fn run(env: &Env) -> Result<()> {
                  concurrently on PostgreSQL, and there the finding foreign keys, added NOT VALID \
                  and validated); baseline = one UPDATE … FROM per table over the whole table \
                  (both finding references in one), then the same keys and indexes in one \
-                 transaction; identical resulting references verified",
+                 transaction; each side on its own copy, both settled alike, sides alternating \
+                 first; a fingerprint of every (id, reference) pair compared",
             ),
     );
+    if !same {
+        bail!("step 3 and the hand-written backfill disagree: {prints:?}");
+    }
 
-    // 2. The whole cutover on the same data, with the peak memory of this process.
+    // 2. The whole cutover on another copy of the same data, with the peak memory of this
+    //    process.
+    let Some(cutover) = cutover.into_iter().next() else {
+        bail!("no copy for the whole cutover");
+    };
+    env.vacuum(&cutover).await?;
     env.settle().await?;
     progress!("backfill: the whole cutover (six migrations)");
     let reset = reset_peak_memory();
@@ -154,73 +229,157 @@ pub async fn run(env: &Env) -> Result<()> {
     let mut steps = Vec::new();
     let mut total = Duration::ZERO;
     for step in 1..=6 {
-        let (done, d) = timed(migrate(&source, 1)).await;
+        let (done, d) = timed(migrate(&cutover, 1)).await;
         done.with_context(|| format!("cutover step {step}"))?;
         steps.push(format!("{step}: {:.0} ms", d.as_secs_f64() * 1e3));
         total += d;
     }
     let peak = peak_memory_kib();
-    if references(&source).await? != ours_refs {
-        bail!("the cutover's references differ from step 3's");
-    }
-    let mut cutover = Figure::new("backfill", b, rows, "whole_cutover")
+    let cutover_refs = references(&cutover).await?.0;
+    env.drop_db(cutover).await?;
+    let mut figure = Figure::new("backfill", b, rows, "whole_cutover")
         .once(total, None)
+        .same(cutover_refs == print)
         .extra("peak_memory_kib", json!(peak))
         .note(format!("per step {}", steps.join(", ")));
-    cutover = if reset {
-        cutover.note("peak memory = VmHWM of the bench process, reset just before the cutover")
+    figure = if reset {
+        figure.note("peak memory = VmHWM of the bench process, reset just before the cutover")
     } else {
-        cutover.note(format!(
+        figure.note(format!(
             "peak memory = VmHWM of the bench process since it started (could not reset; \
              {before:?} KiB before the cutover)"
         ))
     };
-    if b == crate::env::Backend::Postgres {
-        cutover = cutover.note("the migrations run in the PostgreSQL server; this is the client");
+    if b == Backend::Postgres {
+        figure = figure.note("the migrations run in the PostgreSQL server; this is the client");
     }
-    emit(&cutover);
-    env.drop_db(source).await?;
+    env.emit(&figure);
+    if cutover_refs != print {
+        bail!("the whole cutover's references differ from step 3's");
+    }
 
-    // 3. Row-by-row, on a smaller database of the same shape.
-    let rb_rows = rows.min(ROW_BY_ROW_ROWS);
-    let items = (rb_rows / 2).max(1);
-    let small = seeded(env, "backfill_rb", items).await?;
-    migrate(&small, 2).await?;
-    let (small, copies) = env.fork(small, &["backfill_rb_copy"]).await?;
-    let Some(rb_db) = copies.into_iter().next() else {
-        bail!("no copy for row-by-row");
+    // 3. Row by row at three smaller sizes (each against step 3 on an identical copy, the
+    //    order alternating), fitted to a line and extrapolated to the full size.
+    row_by_row(env, step3).await
+}
+
+/// Items (and findings) of the three row-by-row databases: 1, 2 and 4 two-hundredths of the
+/// full size (at least 100 each); row by row costs milliseconds per row on PostgreSQL.
+fn row_by_row_sizes(rows: u64) -> [u64; 3] {
+    let unit = (rows / 200).max(100);
+    [unit, unit * 2, unit * 4]
+}
+
+/// Least squares `y = a + b x`: (a, b, r²).
+fn fit(points: &[(f64, f64)]) -> (f64, f64, f64) {
+    let n = points.len() as f64;
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |(sx, sy), (x, y)| (sx + x, sy + y));
+    let (mx, my) = (sx / n, sy / n);
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let syy: f64 = points.iter().map(|(_, y)| (y - my).powi(2)).sum();
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    let a = my - b * mx;
+    let r2 = if sxx > 0.0 && syy > 0.0 {
+        sxy * sxy / (sxx * syy)
+    } else {
+        1.0
     };
-    env.settle().await?;
-    progress!("backfill: step 3 on {} rows", items * 2);
-    let (done, ours_small) = timed(migrate(&small, 1)).await;
-    done?;
-    let small_refs = references(&small).await?;
-    env.drop_db(small).await?;
-    env.settle().await?;
-    progress!(
-        "backfill: row by row on {} rows (chunks of {CHUNK})",
-        items * 2
-    );
-    let (rb_updated, rb_time) = timed(row_by_row_backfill(&rb_db.conn, CHUNK)).await;
-    let rb_updated = rb_updated?;
-    let rb_refs = references(&rb_db).await?;
-    env.drop_db(rb_db).await?;
-    if small_refs != rb_refs {
-        bail!("the migration and the row-by-row backfill disagree");
+    (a, b, r2)
+}
+
+async fn row_by_row(env: &Env, step3_full_us: f64) -> Result<()> {
+    let (b, rows) = (env.backend, env.rows);
+    let mut measured = Vec::new();
+    let mut same = true;
+    for (i, items) in row_by_row_sizes(rows).into_iter().enumerate() {
+        let small = seeded(env, &format!("backfill_rb{i}"), items).await?;
+        migrate(&small, 2).await?;
+        let (small, [ours, rb], results) = one_rep(
+            env,
+            small,
+            (Side::Step3, Side::RowByRow),
+            product_first(i),
+            &format!("backfill_rb{i}"),
+        )
+        .await?;
+        env.drop_db(small).await?;
+        same &= results[0] == results[1];
+        measured.push((items * 2, ours, rb));
     }
-    let speedup = rb_time.as_secs_f64() / ours_small.as_secs_f64().max(f64::MIN_POSITIVE);
-    emit(
+    let points: Vec<(f64, f64)> = measured
+        .iter()
+        .map(|(n, _, rb)| (*n as f64, rb.as_secs_f64() * 1e6))
+        .collect();
+    let (mut a, mut slope, mut r2) = fit(&points);
+    let mut through_origin = false;
+    if slope <= 0.0 {
+        // The shared disk's latency moved more between the sizes than the sizes moved the
+        // time: fall back to a line through the origin (row by row has no fixed cost to speak
+        // of), and say so.
+        through_origin = true;
+        let (sxy, sxx) = points
+            .iter()
+            .fold((0.0, 0.0), |(sxy, sxx), (x, y)| (sxy + x * y, sxx + x * x));
+        (a, slope, r2) = (0.0, sxy / sxx.max(f64::MIN_POSITIVE), 0.0);
+    }
+    let full = rows * 2;
+    let extrapolated_us = a + slope * full as f64;
+    let speedup = extrapolated_us / step3_full_us.max(f64::MIN_POSITIVE);
+    let us = |d: &Duration| (d.as_secs_f64() * 1e7).round() / 10.0;
+    env.emit(
         &Figure::new("backfill", b, rows, "step3_vs_row_by_row")
-            .once(ours_small, Some(rb_time))
+            .once(
+                Duration::from_secs_f64(step3_full_us / 1e6),
+                Some(Duration::from_secs_f64(extrapolated_us.max(0.0) / 1e6)),
+            )
+            .same(same)
             .target(Target::at_most(0.02, "ratio <= 0.02 (at least 50x faster)"))
-            .extra("measured_rows", json!(items * 2))
-            .extra("references_set", json!(rb_updated))
+            .extra("full_rows", json!(full))
+            .extra(
+                "sizes",
+                json!(measured.iter().map(|m| m.0).collect::<Vec<_>>()),
+            )
+            .extra(
+                "step3_us",
+                json!(measured.iter().map(|m| us(&m.1)).collect::<Vec<_>>()),
+            )
+            .extra(
+                "row_by_row_us",
+                json!(measured.iter().map(|m| us(&m.2)).collect::<Vec<_>>()),
+            )
+            .extra("fit_intercept_us", json!((a * 10.0).round() / 10.0))
+            .extra("fit_per_row_us", json!((slope * 1000.0).round() / 1000.0))
+            .extra("fit_r2", json!((r2 * 1e4).round() / 1e4))
+            .extra("fit_through_origin", json!(through_origin))
             .extra("speedup", json!((speedup * 10.0).round() / 10.0))
             .note(format!(
-                "{items} items + {items} findings; baseline = select {CHUNK} ids at a time, one \
-                 look-up and one UPDATE per row (autocommit); ours = step 3 through the \
-                 Migrator; identical references verified"
+                "median_us = step 3 at the full size (the median of step3_vs_hand_written); \
+                 baseline = row by row extrapolated to {full} rows (items + findings) from a \
+                 least-squares line through three measured sizes; row by row = select {CHUNK} \
+                 ids at a time, one look-up and one UPDATE per row (autocommit), then the keys \
+                 and indexes step 3 adds; at each size step 3 ran on an identical copy, the \
+                 order alternating, and the references were compared"
             )),
     );
+    if !same {
+        bail!("step 3 and the row-by-row backfill disagree");
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_through_exact_points_is_found() {
+        let (a, b, r2) = fit(&[(1.0, 12.0), (2.0, 14.0), (4.0, 18.0)]);
+        assert!((a - 10.0).abs() < 1e-9 && (b - 2.0).abs() < 1e-9, "{a} {b}");
+        assert!((r2 - 1.0).abs() < 1e-9);
+        assert_eq!(row_by_row_sizes(1_000_000), [5_000, 10_000, 20_000]);
+        assert_eq!(row_by_row_sizes(2_000), [100, 200, 400]);
+    }
 }

@@ -5,7 +5,7 @@
 //! operation's latency during the cutover against before it, the longest operation of any
 //! writer during it, and the two cutovers' durations.
 
-use super::{emit, service};
+use super::service;
 use crate::env::{Backend, Db, Env};
 use crate::progress;
 use crate::report::{Figure, Samples, Target, timed};
@@ -299,7 +299,7 @@ pub async fn run(env: &Env) -> Result<()> {
         let (before, during) = (&ours.before[op], &ours.during[op]);
         let (p99_before, p99_during) = (before.percentile(99.0), during.percentile(99.0));
         let hand_during = &hand.during[op];
-        emit(
+        env.emit(
             &Figure::new("cutover_live", b, rows, &format!("writer_{name}"))
                 .compare(during, before)
                 .target(Target::condition(
@@ -325,7 +325,7 @@ pub async fn run(env: &Env) -> Result<()> {
         );
     }
     let longest_us = ours.longest.0.as_secs_f64() * 1e6;
-    emit(
+    env.emit(
         &Figure::new("cutover_live", b, rows, "longest_writer_block")
             .once(ours.longest.0, Some(hand.longest.0))
             .target(Target::condition("no writer operation longer than 1 s"))
@@ -341,7 +341,7 @@ pub async fn run(env: &Env) -> Result<()> {
                 hand.longest.1
             )),
     );
-    emit(
+    env.emit(
         &Figure::new("cutover_live", b, rows, "cutover_vs_single_transaction")
             .once(ours.cutover, Some(hand.cutover))
             .target(Target::at_most(1.5, "ratio <= 1.5"))
@@ -357,7 +357,7 @@ pub async fn run(env: &Env) -> Result<()> {
                  writers running; identical references verified",
             ),
     );
-    emit(
+    env.emit(
         &Figure::new(
             "cutover_live",
             b,

@@ -4,7 +4,7 @@
 //! figure is what the adapter adds (routing, authentication, access rules, rendering).
 
 use super::monitoring::{PAGE, seed_watched};
-use super::{emit, samples, service};
+use super::{samples, service};
 use crate::env::Env;
 use crate::progress;
 use crate::report::{Figure, Samples, Target, timed};
@@ -140,10 +140,10 @@ pub async fn run(env: &Env) -> Result<()> {
             if (k, side) == (0, 2) {
                 figure = figure.extra("html_bytes_for_50_runs", json!(html_bytes));
             }
-            emit(&figure);
+            env.emit(&figure);
         }
     }
-    emit(
+    env.emit(
         &Figure::new(
             "http_list",
             b,

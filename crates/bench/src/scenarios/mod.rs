@@ -9,7 +9,7 @@ pub mod progress;
 pub mod purge;
 pub mod start;
 
-use crate::report::{Figure, Samples};
+use crate::report::Samples;
 use anyhow::{Context, Result};
 use operation_runs_domain::RunTypeRegistry;
 use operation_runs_sea_orm::SeaOrmStore;
@@ -35,9 +35,20 @@ pub fn service(store: &SeaOrmStore) -> OperationRunService {
     )
 }
 
-/// Prints a figure as one JSON line on stdout.
-pub fn emit(figure: &Figure) {
-    println!("{}", figure.to_json());
+/// Worker counts of the throughput figures.
+pub const WORKERS: [usize; 4] = [1, 4, 16, 64];
+
+/// Rounds per side of a throughput figure: the sides take turns in short rounds, so that a
+/// change in the machine's load or the disk's latency (it is shared) hits both alike.
+pub const ROUNDS: usize = 4;
+
+/// The rounds of throughput figure `k`: `(round, product side?)` pairs, the sides taking turns
+/// and the one going first alternating from round to round.
+pub fn rounds(k: usize) -> impl Iterator<Item = (usize, bool)> {
+    (0..ROUNDS).flat_map(move |r| {
+        let first = (k + r).is_multiple_of(2);
+        [(r, first), (r, !first)]
+    })
 }
 
 /// `TASKS` tasks each running `per_task` operations at once; each operation's latency and the
@@ -47,9 +58,19 @@ where
     F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<()>> + Send,
 {
+    concurrent(TASKS, per_task, op).await
+}
+
+/// `tasks` tasks each running `per_task` operations (`op(task, i)`) at once; each operation's
+/// latency and the wall time of the whole burst.
+pub async fn concurrent<F, Fut>(tasks: usize, per_task: usize, op: F) -> Result<(Samples, Duration)>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
     let start = Instant::now();
-    let mut handles = Vec::with_capacity(TASKS);
-    for task in 0..TASKS {
+    let mut handles = Vec::with_capacity(tasks);
+    for task in 0..tasks {
         let op = op.clone();
         handles.push(tokio::spawn(async move {
             let mut samples = Samples::default();
@@ -66,6 +87,47 @@ where
         all.extend(handle.await.context("a bench task panicked")??);
     }
     Ok((all, start.elapsed()))
+}
+
+/// Operations per worker of a throughput figure: about as many operations in all as a
+/// latency figure has samples, at least 8 per worker.
+pub fn per_worker(rows: u64, workers: usize) -> usize {
+    (samples(rows) / workers).max(8)
+}
+
+/// A throughput figure of `workers` workers: `median_us` is the wall time per operation (the
+/// inverse of the throughput), so the ratio says how much longer an operation takes ours.
+pub fn throughput_figure(
+    figure: crate::report::Figure,
+    workers: usize,
+    ours: (&Samples, Duration),
+    baseline: (&Samples, Duration),
+) -> crate::report::Figure {
+    let per_op = |s: &Samples, wall: Duration| wall.as_secs_f64() * 1e6 / s.len().max(1) as f64;
+    let mut f = figure;
+    f.median_us = per_op(ours.0, ours.1);
+    f.baseline_median_us = Some(per_op(baseline.0, baseline.1));
+    f.extra("workers", serde_json::json!(workers))
+        .extra(
+            "throughput_per_s",
+            serde_json::json!(throughput(ours.0.len(), ours.1)),
+        )
+        .extra(
+            "baseline_throughput_per_s",
+            serde_json::json!(throughput(baseline.0.len(), baseline.1)),
+        )
+        .extra(
+            "latency_median_us",
+            serde_json::json!((ours.0.median() * 10.0).round() / 10.0),
+        )
+        .extra(
+            "baseline_latency_median_us",
+            serde_json::json!((baseline.0.median() * 10.0).round() / 10.0),
+        )
+        .extra(
+            "samples",
+            serde_json::json!(ours.0.len().min(baseline.0.len())),
+        )
 }
 
 /// Operations per second.
@@ -103,3 +165,44 @@ pub fn plan_summary(plan: &str) -> String {
         .collect::<Vec<_>>()
         .join(" | ")
 }
+
+/// FNV-1a over 64-bit values: a stable fingerprint of a whole result (every id and reference)
+/// that two sides can be compared by without keeping both in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Fingerprint(u64);
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fingerprint {
+    pub fn add(&mut self, value: Option<i64>) {
+        // NULL and every integer get distinct encodings.
+        let bytes = match value {
+            None => [0xff; 9],
+            Some(v) => {
+                let mut b = [0; 9];
+                b[1..].copy_from_slice(&v.to_le_bytes());
+                b
+            }
+        };
+        for byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub fn hex(self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+/// The alternating order of one-shot repetitions: the product first in even ones.
+pub fn product_first(rep: usize) -> bool {
+    rep.is_multiple_of(2)
+}
+
+/// Repetitions of each side of a one-shot job.
+pub const REPS: usize = 3;

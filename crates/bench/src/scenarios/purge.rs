@@ -1,7 +1,7 @@
 //! `purge`: a schedule's history purge of `rows / 2` old runs in bounded batches through the
 //! adapter, against one hand-written `DELETE` on an identical copy of the data.
 
-use super::emit;
+use super::{Fingerprint, REPS, product_first};
 use crate::env::{Backend, Env};
 use crate::progress;
 use crate::raw::{Bind, Pool, execute};
@@ -65,71 +65,146 @@ pub async fn run(env: &Env) -> Result<()> {
     .insert(&db)
     .await?;
     db.analyze().await?;
-    let (ours_db, copies) = env.fork(db, &["purge_baseline"]).await?;
-    let Some(base_db) = copies.into_iter().next() else {
-        bail!("no copy for the baseline");
-    };
-    ours_db.warm().await?;
-    base_db.warm().await?;
     let criteria = HistoryPurgeCriteria {
         workspace_id: workspace,
         schedule_id: schedule.id,
         created_before: Utc::now() - Duration::days(WINDOW_DAYS),
     };
-    let store = ours_db.store();
-    let batch_size = env.purge_batch;
-    let expected = store.count_purgeable_schedule_history(&criteria).await?;
-    progress!("purge: {expected} purgeable runs, batches of {batch_size}");
-
-    ours_db.log.arm();
-    let (deleted, ours_time) = timed(store.purge_schedule_history(&criteria, batch_size)).await;
-    let statements = ours_db.log.disarm();
-    let deleted = deleted?;
-    let mut batches = Samples::default();
-    for s in statements.iter().filter(|s| s.sql.starts_with("DELETE")) {
-        batches.push(s.elapsed);
-    }
-
-    let pool = Pool::of(&base_db)?;
     let schedule_bind = match b {
         Backend::Postgres => Bind::Text(id.clone()),
         Backend::Sqlite => Bind::I64(schedule.id.get()),
     };
-    let (base_deleted, base_time) = timed(execute(
-        &pool,
-        &baseline_sql(b),
-        vec![
-            Bind::I64(workspace.get()),
-            schedule_bind,
-            Bind::Time(criteria.created_before),
-        ],
-    ))
-    .await;
-    let base_deleted = base_deleted?;
-    if deleted != expected || base_deleted != expected {
-        bail!(
-            "purge deleted {deleted} runs, the hand-written DELETE {base_deleted}, \
-             {expected} were purgeable"
+    let batch_size = env.purge_batch;
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    let mut batches = Samples::default();
+    // Time inside the batch DELETEs and inside the purge's other statements (its reads), as
+    // the statement hook saw them; the rest of the purge's time is the client's.
+    let (mut in_deletes, mut in_reads) = (Samples::default(), Samples::default());
+    let (mut statements, mut first) = (0, Vec::new());
+    let mut deleted_lists: Vec<Vec<i64>> = Vec::new();
+    let mut expected = 0;
+    let mut source = db;
+    for rep in 0..REPS {
+        let (next, copies) = env
+            .fork(
+                source,
+                &[&format!("purge_{rep}_a"), &format!("purge_{rep}_b")],
+            )
+            .await?;
+        source = next;
+        let mut copies = copies.into_iter();
+        let (Some(a), Some(c)) = (copies.next(), copies.next()) else {
+            bail!("expected two copies");
+        };
+        let ours_first = product_first(rep);
+        let (ours_db, base_db) = if ours_first { (a, c) } else { (c, a) };
+        // Everything read untimed is read on both copies: the purgeable count (through the
+        // product) and the ids before the purge.
+        let mut before = Vec::new();
+        for db in [&ours_db, &base_db] {
+            db.warm().await?;
+            env.vacuum(db).await?;
+            expected = db
+                .store()
+                .count_purgeable_schedule_history(&criteria)
+                .await?;
+            before.push(ids(db).await?);
+        }
+        progress!(
+            "purge: {expected} purgeable runs, batches of {batch_size}, {} first (repetition {})",
+            if ours_first { "ours" } else { "baseline" },
+            rep + 1
         );
+        first.push(if ours_first { "ours" } else { "baseline" });
+        let order = if ours_first {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for product in order {
+            env.settle().await?;
+            if product {
+                let store = ours_db.store();
+                ours_db.log.arm();
+                let (deleted, took) =
+                    timed(store.purge_schedule_history(&criteria, batch_size)).await;
+                let logged = ours_db.log.disarm();
+                deleted?;
+                ours.push(took);
+                statements = logged.len();
+                let (mut deletes, mut reads) =
+                    (std::time::Duration::ZERO, std::time::Duration::ZERO);
+                for s in &logged {
+                    if s.sql.starts_with("DELETE") {
+                        batches.push(s.elapsed);
+                        deletes += s.elapsed;
+                    } else {
+                        reads += s.elapsed;
+                    }
+                }
+                in_deletes.push(deletes);
+                in_reads.push(reads);
+                deleted_lists.push(gone(&before[0], &ids(&ours_db).await?));
+            } else {
+                let pool = Pool::of(&base_db)?;
+                let (deleted, took) = timed(execute(
+                    &pool,
+                    &baseline_sql(b),
+                    vec![
+                        Bind::I64(workspace.get()),
+                        schedule_bind.clone(),
+                        Bind::Time(criteria.created_before),
+                    ],
+                ))
+                .await;
+                deleted?;
+                base.push(took);
+                deleted_lists.push(gone(&before[1], &ids(&base_db).await?));
+            }
+        }
+        env.drop_db(ours_db).await?;
+        env.drop_db(base_db).await?;
     }
-    let max_batch_us = batches.max();
-    emit(
+    env.drop_db(source).await?;
+    let deleted = deleted_lists.first().map_or(0, Vec::len);
+    let same = deleted_lists.windows(2).all(|w| w[0] == w[1]) && deleted == expected as usize;
+    let mut print = Fingerprint::default();
+    for id in deleted_lists.first().into_iter().flatten() {
+        print.add(Some(*id));
+    }
+    env.emit(
         &Figure::new("purge", b, env.rows, "batched_vs_single_delete")
-            .once(ours_time, Some(base_time))
+            .repeated(&ours, &base)
+            .same(same)
             .target(Target::at_most(1.5, "ratio <= 1.5"))
             .extra("deleted", json!(deleted))
-            .extra("batches", json!(batches.len()))
+            .extra("deleted_fingerprint", json!(print.hex()))
+            .extra("batches", json!(batches.len() / REPS))
+            .extra(
+                "in_deletes_median_us",
+                json!((in_deletes.median() * 10.0).round() / 10.0),
+            )
+            .extra(
+                "in_reads_median_us",
+                json!((in_reads.median() * 10.0).round() / 10.0),
+            )
+            .extra("first", json!(first))
             .note(format!(
-                "ours = SeaOrmStore::purge_schedule_history in batches of {batch_size} ({} \
-                 statements in all); baseline = one DELETE; both deleted {deleted} runs",
-                statements.len()
+                "ours = SeaOrmStore::purge_schedule_history in batches of {batch_size} \
+                 ({statements} statements in all); baseline = one DELETE; {REPS} repetitions \
+                 each on two fresh identical copies (VACUUM ANALYZE or a WAL checkpoint on both, \
+                 then a checkpoint before each side), the side going first alternating; both \
+                 copies read the purgeable count and every id before; the deleted ids compared \
+                 ({deleted} each time)"
             )),
     );
+    let max_batch_us = batches.max();
     let under_a_second = max_batch_us <= 1e6;
     let mut batch = Figure::new("purge", b, env.rows, "longest_statement")
         .once(
             std::time::Duration::from_secs_f64(max_batch_us / 1e6),
-            Some(base_time),
+            Some(Samples::from_durations(&base).median())
+                .map(|us| std::time::Duration::from_secs_f64(us / 1e6)),
         )
         .target(Target::condition(
             "no statement of the purge runs (holds its locks) longer than 1 s",
@@ -141,14 +216,49 @@ pub async fn run(env: &Env) -> Result<()> {
         )
         .extra("batch_p95_us", json!((batches.p95() * 10.0).round() / 10.0))
         .note(format!(
-            "median_us = the longest of {} batch DELETEs (each commits on its own); baseline = \
-             the single DELETE, which holds its locks for the whole purge",
+            "median_us = the longest of {} batch DELETEs over {REPS} repetitions (each commits \
+             on its own); baseline = the median single DELETE, which holds its locks for the \
+             whole purge",
             batches.len()
         ));
     if b == Backend::Sqlite {
         batch = batch.note("on SQLite every write statement locks the whole database");
     }
-    emit(&batch);
-    env.drop_db(ours_db).await?;
-    env.drop_db(base_db).await
+    env.emit(&batch);
+    if !same {
+        bail!("the batched purge and the single DELETE deleted different runs");
+    }
+    Ok(())
+}
+
+/// Every run id, in order.
+async fn ids(db: &crate::env::Db) -> Result<Vec<i64>> {
+    let pool = Pool::of(db)?;
+    let sql = "SELECT id FROM operation_runs ORDER BY id";
+    let ids: Vec<i64> = crate::on_pool!(&pool, p => sqlx::query_scalar(sql).fetch_all(p).await?);
+    Ok(ids)
+}
+
+/// The ids of `before` missing from `after` (both sorted).
+fn gone(before: &[i64], after: &[i64]) -> Vec<i64> {
+    let mut after = after.iter().peekable();
+    let mut out = Vec::new();
+    for id in before {
+        while after.next_if(|a| **a < *id).is_some() {}
+        if after.next_if(|a| **a == *id).is_none() {
+            out.push(*id);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deleted_ids_are_those_gone() {
+        assert_eq!(gone(&[1, 2, 3, 5, 8], &[2, 5]), vec![1, 3, 8]);
+        assert_eq!(gone(&[1, 2], &[1, 2]), Vec::<i64>::new());
+    }
 }

@@ -2,7 +2,10 @@
 //! tasks. Baseline: `INSERT … ON CONFLICT DO NOTHING RETURNING`, then a `SELECT` of the active
 //! run when the insert conflicted.
 
-use super::{TASKS, contended, emit, samples, service, throughput};
+use super::{
+    ROUNDS, TASKS, WORKERS, concurrent, contended, per_worker, rounds, samples, service,
+    throughput, throughput_figure,
+};
 use crate::env::{Backend, Env};
 use crate::progress;
 use crate::raw::{Bind, Pool, RUN_COLUMNS, RawRun, fetch_runs};
@@ -17,6 +20,7 @@ use operation_runs_ports::{Provisioning, RunLifecycle};
 use operation_runs_service::StartRequest;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 
 const TARGET: Target = Target::at_most(1.5, "ratio <= 1.5");
 
@@ -113,15 +117,15 @@ pub async fn run(env: &Env) -> Result<()> {
     progress!("start: {n} distinct starts per side");
     let (mut ours, mut adapter, mut base) =
         (Samples::default(), Samples::default(), Samples::default());
+    // Every distinct start must insert a new run, on every side.
+    let mut all_new = true;
     for i in 0..n + 20 {
         let warm = i < 20;
         let request = StartRequest::new(workspace, "inventory_sync", "bench")
             .tenant(tenant)
             .identity(json!({"side": "service", "n": i}));
         let (started, d) = timed(service.start(request)).await;
-        if started?.is_reused() {
-            bail!("a distinct identity was reused");
-        }
+        all_new &= !started?.is_reused();
         if !warm {
             ours.push(d);
         }
@@ -147,18 +151,14 @@ pub async fn run(env: &Env) -> Result<()> {
             Ok::<_, anyhow::Error>(store.insert_or_get_active(&new).await?)
         })
         .await;
-        if started?.reused {
-            bail!("a distinct identity was reused by the adapter");
-        }
+        all_new &= !started?.reused;
         if !warm {
             adapter.push(d);
         }
 
         let (started, d) =
             timed(baseline.start(workspace, tenant, &json!({"side": "baseline", "n": i}))).await;
-        if started?.1 {
-            bail!("a distinct identity was reused by the baseline");
-        }
+        all_new &= !started?.1;
         if !warm {
             base.push(d);
         }
@@ -173,19 +173,21 @@ pub async fn run(env: &Env) -> Result<()> {
         )
         .await?;
     let statements = db.log.disarm().len();
-    emit(
+    env.emit(
         &Figure::new("start", b, env.rows, "distinct_identities")
             .compare(&ours, &base)
+            .same(all_new)
             .target(TARGET)
             .note(format!(
-                "ours = OperationRunService::start ({statements} statement(s) per start: the insert \
-                 checks the tenant itself); baseline = INSERT … ON CONFLICT DO NOTHING RETURNING \
-                 (1 statement)"
+                "one task; ours = OperationRunService::start ({statements} statement(s) per start: \
+                 the insert checks the tenant itself); baseline = INSERT … ON CONFLICT DO NOTHING \
+                 RETURNING (1 statement); every start of every side inserted a new run"
             )),
     );
-    emit(
+    env.emit(
         &Figure::new("start", b, env.rows, "distinct_identities_adapter")
             .compare(&adapter, &base)
+            .same(all_new)
             .note("ours = SeaOrmStore::insert_or_get_active alone (no service validation)"),
     );
 
@@ -194,36 +196,42 @@ pub async fn run(env: &Env) -> Result<()> {
     progress!("start: {TASKS} tasks x {per_task} starts of one identity per side");
     let (mut ours, mut base) = (Samples::default(), Samples::default());
     let (mut ours_wall, mut base_wall) = (0.0, 0.0);
+    let mut one_run_each = true;
     for round in 0..2 {
-        let svc = service.clone();
-        let identity = json!({"side": "service-contended", "round": round});
-        let (s, wall) = contended(per_task, move |_, _| {
-            let svc = svc.clone();
-            let request = StartRequest::new(workspace, "inventory_sync", "bench")
-                .tenant(tenant)
-                .identity(identity.clone());
-            async move {
-                svc.start(request).await?;
-                Ok(())
+        // The side going first alternates.
+        for product in [round == 0, round != 0] {
+            if product {
+                let svc = service.clone();
+                let identity = json!({"side": "service-contended", "round": round});
+                let (s, wall) = contended(per_task, move |_, _| {
+                    let svc = svc.clone();
+                    let request = StartRequest::new(workspace, "inventory_sync", "bench")
+                        .tenant(tenant)
+                        .identity(identity.clone());
+                    async move {
+                        svc.start(request).await?;
+                        Ok(())
+                    }
+                })
+                .await?;
+                ours.extend(s);
+                ours_wall += wall.as_secs_f64();
+            } else {
+                let bl = Arc::clone(&baseline);
+                let identity = json!({"side": "baseline-contended", "round": round});
+                let (s, wall) = contended(per_task, move |_, _| {
+                    let bl = Arc::clone(&bl);
+                    let identity = identity.clone();
+                    async move {
+                        bl.start(workspace, tenant, &identity).await?;
+                        Ok(())
+                    }
+                })
+                .await?;
+                base.extend(s);
+                base_wall += wall.as_secs_f64();
             }
-        })
-        .await?;
-        ours.extend(s);
-        ours_wall += wall.as_secs_f64();
-
-        let bl = Arc::clone(&baseline);
-        let identity = json!({"side": "baseline-contended", "round": round});
-        let (s, wall) = contended(per_task, move |_, _| {
-            let bl = Arc::clone(&bl);
-            let identity = identity.clone();
-            async move {
-                bl.start(workspace, tenant, &identity).await?;
-                Ok(())
-            }
-        })
-        .await?;
-        base.extend(s);
-        base_wall += wall.as_secs_f64();
+        }
 
         for side in ["service-contended", "baseline-contended"] {
             let hash = IdentityHash::compute(
@@ -239,16 +247,18 @@ pub async fn run(env: &Env) -> Result<()> {
                 ))
                 .await?;
             if count != 1 {
-                bail!("{side}: {count} runs for one contended identity, expected exactly 1");
+                progress!("{side}: {count} runs for one contended identity, expected exactly 1");
+                one_run_each = false;
             }
         }
     }
     let calls = ours.len();
     let ours_tp = throughput(calls, std::time::Duration::from_secs_f64(ours_wall));
     let base_tp = throughput(base.len(), std::time::Duration::from_secs_f64(base_wall));
-    emit(
+    env.emit(
         &Figure::new("start", b, env.rows, "contended_identity_16_tasks")
             .compare(&ours, &base)
+            .same(one_run_each)
             .target(TARGET)
             .extra("throughput_per_s", json!(ours_tp))
             .extra("baseline_throughput_per_s", json!(base_tp))
@@ -258,5 +268,71 @@ pub async fn run(env: &Env) -> Result<()> {
                  {ours_tp}/s, baseline {base_tp}/s"
             )),
     );
-    env.drop_db(db).await
+
+    // Throughput on distinct identities: `w` workers each starting new identities, the
+    // product's side and the baseline's in turn (alternating which goes first).
+    for (k, workers) in WORKERS.into_iter().enumerate() {
+        let per_round = per_worker(env.rows, workers).div_ceil(ROUNDS).max(2);
+        let per_task = per_round * ROUNDS;
+        progress!("start: {workers} worker(s) x {per_task} distinct starts per side");
+        let mut sides = [
+            (Samples::default(), Duration::ZERO),
+            (Samples::default(), Duration::ZERO),
+        ];
+        for (round, product) in rounds(k) {
+            let (svc, bl) = (service.clone(), Arc::clone(&baseline));
+            let tag = if product { "tp-service" } else { "tp-baseline" };
+            let (s, wall) = concurrent(workers, per_round, move |task, i| {
+                let (svc, bl) = (svc.clone(), Arc::clone(&bl));
+                let identity = json!({
+                    "side": tag, "workers": workers, "round": round, "task": task, "i": i
+                });
+                async move {
+                    let reused = if product {
+                        svc.start(
+                            StartRequest::new(workspace, "inventory_sync", "bench")
+                                .tenant(tenant)
+                                .identity(identity),
+                        )
+                        .await?
+                        .is_reused()
+                    } else {
+                        bl.start(workspace, tenant, &identity).await?.1
+                    };
+                    if reused {
+                        bail!("a distinct identity was reused");
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
+            let side = &mut sides[usize::from(!product)];
+            side.0.extend(s);
+            side.1 += wall;
+        }
+        env.emit(
+            &throughput_figure(
+                Figure::new(
+                    "start",
+                    b,
+                    env.rows,
+                    &format!("throughput_{workers}_workers"),
+                ),
+                workers,
+                (&sides[0].0, sides[0].1),
+                (&sides[1].0, sides[1].1),
+            )
+            .same(true)
+            .note(format!(
+                "{workers} worker(s) x {per_task} starts of distinct identities per side in \
+                 {ROUNDS} rounds, the sides taking turns, every start inserting (checked: a reuse fails the scenario); median_us = wall time per start (1 / throughput); ours = \
+                 OperationRunService::start, baseline = INSERT … ON CONFLICT DO NOTHING RETURNING"
+            )),
+        );
+    }
+    env.drop_db(db).await?;
+    if !(all_new && one_run_each) {
+        bail!("the product and the baseline started runs differently");
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
     BackupScheduleId, BackupSetId, IdentityHash, NewOperationRun, OperationRun, RunContext, RunId,
-    RunOutcome, RunState, RunStatus, SummaryCounts, WorkspaceId,
+    RunOutcome, RunState, RunStatus, RunType, SummaryCounts, WorkspaceId,
 };
 use operation_runs_memory::MemoryStore;
 use operation_runs_ports::{
@@ -130,11 +130,12 @@ impl RunLifecycle for Probe {
     async fn increment_counts(
         &self,
         id: RunId,
+        run_types: &[RunType],
         delta: &SummaryCounts,
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError> {
         self.enter("increment_counts")?;
-        self.store.increment_counts(id, delta, now).await
+        self.store.increment_counts(id, run_types, delta, now).await
     }
 
     async fn merge_context(

@@ -10,7 +10,7 @@ use crate::sql::{self, ACTIVE};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
-    NewOperationRun, OperationRun, RunContext, RunId, RunState, RunStatus, SummaryCounts,
+    NewOperationRun, OperationRun, RunContext, RunId, RunState, RunStatus, RunType, SummaryCounts,
 };
 use operation_runs_ports::{PortError, RunLifecycle, StartError, StartRefusal, StartedRun};
 use sea_orm::sea_query::Expr;
@@ -156,19 +156,23 @@ impl RunLifecycle for SeaOrmStore {
         }
     }
 
-    #[tracing::instrument(level = "debug", skip(self, delta), err)]
+    #[tracing::instrument(level = "debug", skip(self, run_types, delta), err)]
     async fn increment_counts(
         &self,
         id: RunId,
+        run_types: &[RunType],
         delta: &SummaryCounts,
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError> {
         let dialect = self.dialect()?;
         let delta: Vec<_> = delta.iter().map(|(n, v)| (n.clone(), v)).collect();
+        // One statement: the status, the type and (in `counts_set`) the overflow are checked in
+        // its WHERE, so a progress update costs one round trip; only a refusal reads the run.
         let update = Entity::update_many()
             .col_expr(Column::UpdatedAt, Expr::val(db_time(now)))
             .filter(Column::Id.eq(id.get()))
-            .filter(Expr::cust(ACTIVE));
+            .filter(Expr::cust(ACTIVE))
+            .filter(Column::RunType.is_in(run_types.iter().map(RunType::as_str)));
         let updated = counts_set(dialect, update, &delta)
             .exec_returning(&self.conn, id.get())
             .await
@@ -181,6 +185,12 @@ impl RunLifecycle for SeaOrmStore {
         };
         if run.is_active() != Some(true) {
             return Err(PortError::Conflict(format!("run {id} is completed")));
+        }
+        if !run_types.iter().any(|t| t.as_str() == run.run_type()) {
+            return Err(PortError::Conflict(format!(
+                "run {id} is of type {}, not one of the types given for these counts",
+                run.run_type()
+            )));
         }
         // Active, so the overflow guard refused; counts only grow, so re-checking on the row as
         // read now names the same count.

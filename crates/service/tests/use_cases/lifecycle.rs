@@ -1,7 +1,7 @@
 use crate::support::*;
 use operation_runs_domain::{
     CountError, Failure, FailureCode, FailureSummary, MAX_COUNT, OperationRun, RunId, RunOutcome,
-    RunStatus, TransitionError,
+    RunStatus, RunType, TransitionError,
 };
 use operation_runs_ports::PortError;
 use operation_runs_service::ServiceError;
@@ -19,6 +19,46 @@ fn expect_transition(mocks: &mut Mocks, run: &OperationRun, expected: RunStatus)
             move |_, _, next, at| Ok(with_state(&run, next, at))
         });
     mocks.forbid_writes_except(&[Write::Transition]);
+}
+
+/// A service over `run` whose progress must be refused without writing: the increment, if the
+/// service tries it, refuses as a store's guarded `UPDATE` would (completed, a type not among
+/// those given, an overflow) and must never succeed; then the service reads `run` to say why.
+async fn progress_refused_on(run: &OperationRun, counts: &[(&str, i64)]) -> ServiceError {
+    let mut mocks = Mocks::new();
+    let stored = run.clone();
+    mocks
+        .lifecycle
+        .expect_increment_counts()
+        .times(0..=1)
+        .returning(move |id, types, delta, _| {
+            assert_eq!(id, stored.id());
+            if stored.status() == RunStatus::Completed {
+                return Err(PortError::Conflict("completed".into()));
+            }
+            if !types.iter().any(|t| t.as_str() == stored.run_type()) {
+                return Err(PortError::Conflict("another type".into()));
+            }
+            if stored
+                .summary_counts()
+                .readable()
+                .unwrap()
+                .clone()
+                .merge(delta)
+                .is_err()
+            {
+                return Err(PortError::CountOverflow("some count".into()));
+            }
+            panic!("the store's guard would have taken these counts")
+        });
+    mocks
+        .expect_get(run)
+        .forbid_writes_except(&[Write::IncrementCounts]);
+    mocks
+        .service()
+        .record_progress(run.id(), counts)
+        .await
+        .unwrap_err()
 }
 
 /// A service over `run` that must refuse without writing.
@@ -99,20 +139,22 @@ async fn a_backend_failure_is_a_port_error() {
 async fn progress_adds_validated_counts() {
     let running = run(7).running().counts(counts(&[("total", 5)])).build();
     let mut mocks = Mocks::new();
-    mocks.expect_get(&running);
+    // One write and no read: the store's update is guarded by the types that take these counts.
+    mocks.queries.expect_get().never();
     let stored = running.clone();
     mocks
         .lifecycle
         .expect_increment_counts()
-        .withf(|id, delta, at| {
+        .withf(|id, types, delta, at| {
             *id == RunId::new(7)
+                && types == [RunType::INVENTORY_SYNC]
                 && delta.get_str("total") == 4
                 && delta.get_str("items_seen") == 2
                 && delta.iter().count() == 2
                 && *at == now()
         })
         .times(1)
-        .returning(move |_, delta, at| {
+        .returning(move |_, _, delta, at| {
             let mut record = add_counts(stored.record().clone(), delta);
             record.updated_at = at;
             Ok(OperationRun::from_record(record))
@@ -149,11 +191,7 @@ async fn progress_adds_validated_counts() {
 #[tokio::test]
 async fn an_undeclared_count_is_refused() {
     let running = run(7).running().build();
-    let err = refused_on(&running, |s| async move {
-        s.record_progress(RunId::new(7), &[("total", 1), ("groups_seen", 1)])
-            .await
-    })
-    .await;
+    let err = progress_refused_on(&running, &[("total", 1), ("groups_seen", 1)]).await;
     assert!(
         matches!(&err, ServiceError::InvalidCounts(CountError::Undeclared { name, run_type })
             if name == "groups_seen" && run_type == "inventory_sync"),
@@ -193,10 +231,7 @@ async fn an_overflowing_count_is_refused_before_writing() {
         .running()
         .counts(counts(&[("total", MAX_COUNT)]))
         .build();
-    let err = refused_on(&full, |s| async move {
-        s.record_progress(RunId::new(8), &[("total", 1)]).await
-    })
-    .await;
+    let err = progress_refused_on(&full, &[("total", 1)]).await;
     assert!(
         matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),
         "{err:?}"
@@ -208,12 +243,13 @@ async fn an_overflow_reported_by_the_store_is_an_invalid_count() {
     // The store is the authority: concurrent writers may have pushed the sum up since the read.
     let running = run(7).running().counts(counts(&[("total", 1)])).build();
     let mut mocks = Mocks::new();
+    // Read after the refusal, to say why: the read sees no overflow, so the store's word stands.
     mocks.expect_get(&running);
     mocks
         .lifecycle
         .expect_increment_counts()
         .times(1)
-        .returning(|_, _, _| Err(PortError::CountOverflow("total".into())));
+        .returning(|_, _, _, _| Err(PortError::CountOverflow("total".into())));
     mocks.forbid_writes_except(&[Write::IncrementCounts]);
 
     let err = mocks
@@ -231,15 +267,33 @@ async fn an_overflow_reported_by_the_store_is_an_invalid_count() {
 #[tokio::test]
 async fn progress_on_a_completed_run_is_refused() {
     let done = run(7).completed(RunOutcome::Succeeded).build();
-    let err = refused_on(&done, |s| async move {
-        s.record_progress(RunId::new(7), &[("total", 1)]).await
-    })
-    .await;
+    let err = progress_refused_on(&done, &[("total", 1)]).await;
     assert!(
         matches!(
             err,
             ServiceError::Transition(TransitionError::AlreadyCompleted)
         ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_store_is_reported_without_reading_the_run() {
+    let mut mocks = Mocks::new();
+    mocks.queries.expect_get().never();
+    mocks
+        .lifecycle
+        .expect_increment_counts()
+        .times(1)
+        .returning(|_, _, _, _| Err(PortError::backend("connection reset")));
+    mocks.forbid_writes_except(&[Write::IncrementCounts]);
+    let err = mocks
+        .service()
+        .record_progress(RunId::new(7), &[("total", 1)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Port(PortError::Backend(_))),
         "{err:?}"
     );
 }
@@ -253,7 +307,7 @@ async fn progress_on_a_run_completed_meanwhile_is_a_conflict() {
         .lifecycle
         .expect_increment_counts()
         .times(1)
-        .returning(|_, _, _| Err(PortError::Conflict("run is completed".into())));
+        .returning(|_, _, _, _| Err(PortError::Conflict("run is completed".into())));
     mocks.forbid_writes_except(&[Write::IncrementCounts]);
 
     let err = mocks
@@ -267,10 +321,7 @@ async fn progress_on_a_run_completed_meanwhile_is_a_conflict() {
 #[tokio::test]
 async fn progress_on_an_unregistered_stored_type_is_refused() {
     let legacy = run(7).running().run_type("some_retired_sync").build();
-    let err = refused_on(&legacy, |s| async move {
-        s.record_progress(RunId::new(7), &[("total", 1)]).await
-    })
-    .await;
+    let err = progress_refused_on(&legacy, &[("total", 1)]).await;
     assert!(
         matches!(&err, ServiceError::UnregisteredRunType(t) if t == "some_retired_sync"),
         "{err:?}"
