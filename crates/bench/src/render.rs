@@ -19,18 +19,19 @@ const BACKENDS: [(&str, &str); 3] = [
 ];
 
 /// The scenarios with a figures table, in the order of the document.
-pub const SCENARIOS: [&str; 7] = [
+pub const SCENARIOS: [&str; 8] = [
     "start",
     "progress",
     "backfill",
     "history",
     "monitoring",
+    "http_list",
     "purge",
     "cutover_live",
 ];
 
 /// The summary's rows: scenario, how the metric is recognised, label.
-const SUMMARY: [(&str, &str, &str); 12] = [
+const SUMMARY: [(&str, &str, &str); 15] = [
     (
         "start",
         "distinct_identities",
@@ -70,6 +71,21 @@ const SUMMARY: [(&str, &str, &str); 12] = [
         "monitoring",
         "*_vs_page_1",
         "`monitoring`, far page vs page 1",
+    ),
+    (
+        "http_list",
+        "json_page_1",
+        "`http_list`, JSON list vs the use cases it calls",
+    ),
+    (
+        "http_list",
+        "html_page_1",
+        "`http_list`, HTML list vs the use cases it calls",
+    ),
+    (
+        "http_list",
+        "*_vs_page_1",
+        "`http_list`, JSON far page vs page 1",
     ),
     (
         "purge",
