@@ -1,14 +1,13 @@
 //! Fresh databases for the scenarios: created, copied and dropped by the bench itself.
 
 use crate::report::Figure;
+use crate::statement_log::StatementLog;
 use anyhow::{Context, Result, bail};
 use operation_runs_migration::{Migrator, MigratorTrait};
 use operation_runs_sea_orm::SeaOrmStore;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 /// The database server a run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,51 +43,6 @@ impl Backend {
                 out
             }
         }
-    }
-}
-
-/// One statement as the connection's metric hook saw it.
-#[derive(Debug, Clone)]
-pub struct LoggedStatement {
-    pub elapsed: Duration,
-    pub sql: String,
-}
-
-/// Statements executed on a connection while armed: how many round trips an operation costs
-/// and how long each statement of a batched job held the database.
-#[derive(Debug, Default)]
-pub struct StatementLog {
-    armed: AtomicBool,
-    entries: Mutex<Vec<LoggedStatement>>,
-}
-
-impl StatementLog {
-    fn record(&self, info: &sea_orm::metric::Info<'_>) {
-        if self.armed.load(Ordering::Relaxed) {
-            let sql: String = info.statement.sql.chars().take(120).collect();
-            self.entries
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(LoggedStatement {
-                    elapsed: info.elapsed,
-                    sql,
-                });
-        }
-    }
-
-    /// Clears the log and starts recording.
-    pub fn arm(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-        self.armed.store(true, Ordering::Relaxed);
-    }
-
-    /// Stops recording and hands out what was recorded.
-    pub fn disarm(&self) -> Vec<LoggedStatement> {
-        self.armed.store(false, Ordering::Relaxed);
-        std::mem::take(&mut *self.entries.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

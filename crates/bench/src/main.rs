@@ -8,6 +8,7 @@ mod report;
 mod results;
 mod scenarios;
 mod seed;
+mod statement_log;
 
 use anyhow::{Context, Result};
 use clap::Parser;
