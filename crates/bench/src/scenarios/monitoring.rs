@@ -104,18 +104,10 @@ pub async fn seed_watched(env: &Env, scenario: &str) -> Result<Watched> {
 
 pub async fn run(env: &Env) -> Result<()> {
     let b = env.backend;
-    let Watched {
-        db,
-        store,
-        ws,
-        viewer,
-        in_workspace,
-        last_page,
-        far,
-        cursor,
-    } = seed_watched(env, "monitoring").await?;
-    let service = service(&store);
-    let pool = Pool::of(&db)?;
+    let w = seed_watched(env, "monitoring").await?;
+    let (store, ws, viewer, far, cursor) = (&w.store, w.ws, w.viewer, w.far, w.cursor);
+    let service = service(store);
+    let pool = Pool::of(&w.db)?;
     let first_sql = b.sql(&format!(
         "SELECT {RUN_COLUMNS} FROM operation_runs WHERE workspace_id = $1 \
          ORDER BY id DESC LIMIT {}",
@@ -134,7 +126,10 @@ pub async fn run(env: &Env) -> Result<()> {
         limit: PAGE,
     };
     let n = samples(env.rows);
-    progress!("monitoring: page 1 and page {far} of {last_page}, {n} reads per side");
+    progress!(
+        "monitoring: page 1 and page {far} of {}, {n} reads per side",
+        w.last_page
+    );
     let mut s = [
         Samples::default(),
         Samples::default(),
@@ -201,7 +196,7 @@ pub async fn run(env: &Env) -> Result<()> {
         .compare(&s[2], &s[0])
         .target(Target::at_most(1.5, "ratio <= 1.5 (page N / page 1)"))
         .extra("page", json!(far))
-        .extra("runs_in_workspace", json!(in_workspace))
+        .extra("runs_in_workspace", json!(w.in_workspace))
         .note(format!(
             "both sides are the product's list; baseline column = page 1; hand-written \
                  page {far}/page 1 = {:.3}",
@@ -212,7 +207,7 @@ pub async fn run(env: &Env) -> Result<()> {
             plan_summary(&plan)
         )),
     );
-    env.drop_db(db).await?;
+    env.drop_db(w.db).await?;
     if !(same[0] && same[1]) {
         bail!("the product's pages differ from the hand-written ones");
     }
