@@ -18,32 +18,23 @@ pub struct Migration;
 fn statements(flavor: Flavor) -> Vec<String> {
     let t = sql::types(flavor);
     let mut out = vec![
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS workspaces (
   id {id},
   name {text} NOT NULL,
   created_at {time} NOT NULL DEFAULT {now}
 )",
-            id = t.id,
-            text = t.text,
-            time = t.time,
-            now = t.now_default,
         ),
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS tenants (
   id {id},
   workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
   name {text} NOT NULL,
   created_at {time} NOT NULL DEFAULT {now}
 )",
-            id = t.id,
-            bigint = t.bigint,
-            text = t.text,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS tenants_workspace_id_idx ON tenants (workspace_id)".to_owned(),
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS workspace_memberships (
   workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
   user_id {bigint} NOT NULL,
@@ -52,15 +43,11 @@ fn statements(flavor: Flavor) -> Vec<String> {
   created_at {time} NOT NULL DEFAULT {now},
   PRIMARY KEY (workspace_id, user_id)
 )",
-            bigint = t.bigint,
-            boolean = t.boolean,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS workspace_memberships_user_id_idx \
          ON workspace_memberships (user_id)"
             .to_owned(),
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS operation_runs (
   id {id},
   workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -71,21 +58,14 @@ fn statements(flavor: Flavor) -> Vec<String> {
   status {key_text} NOT NULL,
   outcome {key_text} NOT NULL,
   run_identity_hash {key_text} NOT NULL,
-  summary_counts {json} NOT NULL DEFAULT '{{}}',
+  summary_counts {json} NOT NULL DEFAULT '{}',
   failure_summary {json} NOT NULL DEFAULT '[]',
-  context {json} NOT NULL DEFAULT '{{}}',
+  context {json} NOT NULL DEFAULT '{}',
   started_at {time} NULL,
   completed_at {time} NULL,
   created_at {time} NOT NULL DEFAULT {now},
   updated_at {time} NOT NULL DEFAULT {now}
 )",
-            id = t.id,
-            bigint = t.bigint,
-            key_text = t.key_text,
-            text = t.text,
-            json = t.json,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS operation_runs_workspace_id_run_identity_hash_idx \
          ON operation_runs (workspace_id, run_identity_hash)"
@@ -104,7 +84,7 @@ fn statements(flavor: Flavor) -> Vec<String> {
     out.push(sql::findings_tenant_index());
     out.extend(sql::findings_legacy_indexes());
     out.extend([
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS backup_schedules (
   id {id},
   workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -116,18 +96,10 @@ fn statements(flavor: Flavor) -> Vec<String> {
   created_at {time} NOT NULL DEFAULT {now},
   updated_at {time} NOT NULL DEFAULT {now}
 )",
-            id = t.id,
-            bigint = t.bigint,
-            int = t.int,
-            key_text = t.key_text,
-            text = t.text,
-            boolean = t.boolean,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS backup_schedules_tenant_id_idx ON backup_schedules (tenant_id)"
             .to_owned(),
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS backup_sets (
   id {id},
   workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -138,11 +110,6 @@ fn statements(flavor: Flavor) -> Vec<String> {
   created_at {time} NOT NULL DEFAULT {now},
   deleted_at {time} NULL
 )",
-            id = t.id,
-            bigint = t.bigint,
-            text = t.text,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS backup_sets_backup_schedule_id_deleted_at_idx \
          ON backup_sets (backup_schedule_id, deleted_at)"

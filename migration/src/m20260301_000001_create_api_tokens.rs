@@ -17,7 +17,7 @@ pub struct Migration;
 fn statements(flavor: Flavor) -> Vec<String> {
     let t = sql::types(flavor);
     vec![
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS api_tokens (
   id {id},
   user_id {bigint} NOT NULL,
@@ -27,12 +27,6 @@ fn statements(flavor: Flavor) -> Vec<String> {
   revoked_at {time} NULL,
   CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash)
 )",
-            id = t.id,
-            bigint = t.bigint,
-            key_text = t.key_text,
-            text = t.text,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS api_tokens_user_id_idx ON api_tokens (user_id)".to_owned(),
     ]

@@ -322,6 +322,29 @@ pub(crate) struct Types {
     pub now_default: &'static str,
 }
 
+impl Types {
+    /// `template` with each `{id}`, `{key_text}`, `{bigint}`, `{int}`, `{text}`, `{boolean}`,
+    /// `{json}`, `{time}` and `{now}` replaced by this backend's spelling, so one `CREATE TABLE`
+    /// serves every backend.
+    pub(crate) fn ddl(&self, template: &str) -> String {
+        [
+            ("{id}", self.id),
+            ("{key_text}", self.key_text),
+            ("{bigint}", self.bigint),
+            ("{int}", self.int),
+            ("{text}", self.text),
+            ("{boolean}", self.boolean),
+            ("{json}", self.json),
+            ("{time}", self.time),
+            ("{now}", self.now_default),
+        ]
+        .iter()
+        .fold(template.to_owned(), |ddl, (name, spelling)| {
+            ddl.replace(name, spelling)
+        })
+    }
+}
+
 pub(crate) fn types(flavor: Flavor) -> Types {
     match flavor {
         Flavor::Postgres => Types {
@@ -360,7 +383,7 @@ pub(crate) fn inventory_items_table(flavor: Flavor, name: &str, legacy: bool) ->
     } else {
         String::new()
     };
-    format!(
+    t.ddl(
         "CREATE TABLE IF NOT EXISTS {name} (
   id {id},
   workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -372,13 +395,9 @@ pub(crate) fn inventory_items_table(flavor: Flavor, name: &str, legacy: bool) ->
   created_at {time} NOT NULL DEFAULT {now},
   updated_at {time} NOT NULL DEFAULT {now}
 )",
-        id = t.id,
-        bigint = t.bigint,
-        key_text = t.key_text,
-            text = t.text,
-        time = t.time,
-        now = t.now_default,
     )
+    .replace("{name}", name)
+    .replace("{legacy_column}", &legacy_column)
 }
 
 /// Columns of `inventory_items` that survive the cutover.
@@ -423,29 +442,26 @@ pub(crate) fn findings_table(flavor: Flavor, name: &str, legacy: bool, canonical
             b = t.bigint
         ));
     }
-    format!(
+    // A reserved word on MariaDB.
+    let change = if flavor == Flavor::MySql {
+        "`change`"
+    } else {
+        "change"
+    };
+    t.ddl(
         "CREATE TABLE IF NOT EXISTS {name} (
   id {id},
   workspace_id {bigint} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
   tenant_id {bigint} NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
   subject_external_id {text} NOT NULL,
   {change} {text} NOT NULL,
-  details {json} NOT NULL DEFAULT '{{}}',
+  details {json} NOT NULL DEFAULT '{}',
   {references}created_at {time} NOT NULL DEFAULT {now}
 )",
-        id = t.id,
-        bigint = t.bigint,
-        text = t.text,
-        json = t.json,
-        time = t.time,
-        now = t.now_default,
-        // A reserved word on MariaDB.
-        change = if flavor == Flavor::MySql {
-            "`change`"
-        } else {
-            "change"
-        },
     )
+    .replace("{name}", name)
+    .replace("{change}", change)
+    .replace("{references}", &references)
 }
 
 /// Columns every shape of `findings` has.
@@ -522,7 +538,7 @@ pub(crate) fn findings_canonical_indexes() -> Vec<String> {
 pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
     let t = types(flavor);
     vec![
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS inventory_sync_runs (
   id {id},
   workspace_id {bigint} NOT NULL,
@@ -535,17 +551,11 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
   created_at {time} NOT NULL DEFAULT {now},
   operation_run_id {bigint} NULL
 )",
-            id = t.id,
-            bigint = t.bigint,
-            key_text = t.key_text,
-            text = t.text,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS inventory_sync_runs_operation_run_id_idx \
          ON inventory_sync_runs (operation_run_id)"
             .to_owned(),
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS entra_group_sync_runs (
   id {id},
   workspace_id {bigint} NOT NULL,
@@ -558,17 +568,11 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
   created_at {time} NOT NULL DEFAULT {now},
   operation_run_id {bigint} NULL
 )",
-            id = t.id,
-            bigint = t.bigint,
-            key_text = t.key_text,
-            text = t.text,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS entra_group_sync_runs_operation_run_id_idx \
          ON entra_group_sync_runs (operation_run_id)"
             .to_owned(),
-        format!(
+        t.ddl(
             "CREATE TABLE IF NOT EXISTS backup_schedule_runs (
   id {id},
   backup_schedule_id {bigint} NOT NULL,
@@ -580,12 +584,6 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
   created_at {time} NOT NULL DEFAULT {now},
   operation_run_id {bigint} NULL
 )",
-            id = t.id,
-            bigint = t.bigint,
-            key_text = t.key_text,
-            text = t.text,
-            time = t.time,
-            now = t.now_default,
         ),
         "CREATE INDEX IF NOT EXISTS backup_schedule_runs_operation_run_id_idx \
          ON backup_schedule_runs (operation_run_id)"
