@@ -82,8 +82,10 @@ pub trait RunLifecycle: Send + Sync {
     ///
     /// # Errors
     /// [`PortError::NotFound`] if there is no such run; [`PortError::Conflict`] if its status is no
-    /// longer `expected`; [`PortError::CountOverflow`] if a sum would exceed `MAX_COUNT`;
-    /// [`PortError::Backend`] when the store fails. Nothing is written on any error.
+    /// longer `expected`, or its stored counts cannot be read (a legacy row: they are never
+    /// added to, see [`RunLifecycle::increment_counts`]); [`PortError::CountOverflow`] if a sum
+    /// would exceed `MAX_COUNT`; [`PortError::Backend`] when the store fails. Nothing is written
+    /// on any error.
     async fn transition_with_counts(
         &self,
         id: RunId,
@@ -107,8 +109,11 @@ pub trait RunLifecycle: Send + Sync {
     ///
     /// # Errors
     /// Nothing is written on any error. [`PortError::NotFound`] if there is no such run;
-    /// [`PortError::Conflict`] if it is completed, or its type is not among `run_types`;
-    /// [`PortError::CountOverflow`] if a sum would exceed `MAX_COUNT`;
+    /// [`PortError::Conflict`] if it is completed, or its type is not among `run_types`, or its
+    /// stored counts cannot be read (a legacy row whose counts are not an object of non-negative
+    /// integers, as [`OperationRun::from_columns`] reads them): counts that cannot be read are
+    /// never added to, cast or replaced; [`PortError::CountOverflow`] if a sum would exceed
+    /// `MAX_COUNT`;
     /// [`PortError::Backend`] when the store fails.
     async fn increment_counts(
         &self,

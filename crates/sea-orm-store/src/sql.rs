@@ -91,27 +91,72 @@ pub(crate) fn counts_added(dialect: Dialect, delta: &[(CountName, u64)]) -> Expr
     }
 }
 
-/// True while adding `delta` keeps every count within `MAX_COUNT`.
-pub(crate) fn counts_fit(dialect: Dialect, delta: &[(CountName, u64)]) -> Vec<Expr> {
-    delta
-        .iter()
-        .map(|(name, value)| match dialect {
-            Dialect::MySql => mysql::count_fits(name, *value),
-            Dialect::Postgres => Expr::cust_with_values(
-                r#"COALESCE(("summary_counts" ->> $1::text)::bigint, 0) <= $2::bigint"#,
-                [
-                    sea_orm::Value::from(name.as_str().to_owned()),
-                    headroom(*value).into(),
-                ],
-            ),
-            Dialect::Sqlite => Expr::cust_with_values(
-                r#"COALESCE(json_extract("summary_counts", ?), 0) <= ?"#,
-                [
-                    sea_orm::Value::from(format!("$.{}", name.as_str())),
-                    headroom(*value).into(),
-                ],
-            ),
-        })
+/// The guards of adding `delta`: the stored counts can be read (a JSON object of non-negative
+/// integers, as `SummaryCounts` reads them; a legacy row's count stored as text, a fraction or
+/// a negative number is never added to, nor cast: a failing cast would be an error, not a
+/// refusal), and each count `delta` adds to has room for its value below `MAX_COUNT`.
+pub(crate) fn counts_addable(dialect: Dialect, delta: &[(CountName, u64)]) -> Vec<Expr> {
+    match dialect {
+        Dialect::MySql => mysql::counts_addable(delta),
+        // `strict`: a lax path would look inside an array stored as a count. CASE fixes the
+        // order: the cast runs only on a number written in digits alone.
+        Dialect::Postgres => guards(
+            r#"CASE WHEN jsonb_typeof("summary_counts") = 'object'
+                THEN NOT jsonb_path_exists("summary_counts",
+                  'strict $.* ? (@.type() != "number" || @ < 0 || @.floor() != @
+                    || @ > 9223372036854775807)')
+                ELSE FALSE END"#,
+            delta,
+            |name, value| {
+                Expr::cust_with_values(
+                    r#"CASE WHEN ("summary_counts" -> $1::text) IS NULL THEN TRUE
+                    WHEN jsonb_typeof("summary_counts" -> $1::text) = 'number'
+                     AND ("summary_counts" ->> $1::text) ~ '^[0-9]+$'
+                    THEN ("summary_counts" ->> $1::text)::numeric <= $2::bigint
+                    ELSE FALSE END"#,
+                    [
+                        sea_orm::Value::from(name.as_str().to_owned()),
+                        headroom(value).into(),
+                    ],
+                )
+            },
+        ),
+        // Legacy text may not be JSON at all, and SQLite's JSON functions raise an error on it,
+        // so each guard checks first; an integer past 64 bits is typed `real`.
+        Dialect::Sqlite => guards(
+            r#"CASE WHEN NOT json_valid("summary_counts") THEN 0
+                WHEN json_type("summary_counts") = 'object'
+                THEN NOT EXISTS (SELECT 1 FROM json_each("summary_counts")
+                                 WHERE type <> 'integer' OR value < 0)
+                ELSE 0 END"#,
+            delta,
+            |name, value| {
+                let path = format!("$.{}", name.as_str());
+                Expr::cust_with_values(
+                    r#"CASE WHEN NOT json_valid("summary_counts") THEN 0
+                        WHEN json_type("summary_counts", ?) = 'integer'
+                        THEN json_extract("summary_counts", ?) BETWEEN 0 AND ?
+                        ELSE json_type("summary_counts", ?) IS NULL END"#,
+                    [
+                        sea_orm::Value::from(path.clone()),
+                        path.clone().into(),
+                        headroom(value).into(),
+                        path.into(),
+                    ],
+                )
+            },
+        ),
+    }
+}
+
+/// `readable` (the stored counts can be read) and `count`'s guard for each count of `delta`.
+pub(crate) fn guards(
+    readable: &str,
+    delta: &[(CountName, u64)],
+    count: impl Fn(&CountName, u64) -> Expr,
+) -> Vec<Expr> {
+    std::iter::once(Expr::cust(readable.to_owned()))
+        .chain(delta.iter().map(|(name, value)| count(name, *value)))
         .collect()
 }
 

@@ -8,9 +8,9 @@ use operation_runs_domain::{
     BackupSetId, FailureCode, OperationRun, RunContext, RunId, RunOutcome, RunStatus, RunType,
     RunTypeRegistry, Unreadable,
 };
-use operation_runs_ports::{RunFilter, ScheduleHistoryQuery};
+use operation_runs_ports::{PortError, RunFilter, ScheduleHistoryQuery};
 use operation_runs_schedule_history::{PurgePolicy, ScheduleOperations, SchedulePorts};
-use operation_runs_service::OperationRunService;
+use operation_runs_service::{OperationRunService, ServiceError};
 use operation_runs_tests::{RawColumn, TestStore, on_every_store, runs_of, service_ports};
 use serde_json::json;
 
@@ -358,9 +358,63 @@ async fn a_start_reuses_an_active_legacy_run_of_its_identity(store: TestStore) {
     assert_eq!(fields, ["summary_counts", "context"]);
 }
 
+/// Counts a legacy row stored loosely are never added to (nor cast, nor overwritten): the
+/// guarded write refuses, the row keeps what it held, and the service names the field.
+async fn counts_that_cannot_be_read_are_never_added_to(store: TestStore) {
+    let f = fixture(store).await;
+    let service =
+        OperationRunService::new(service_ports(&f.store), RunTypeRegistry::with_builtins());
+    let loose = [
+        json!({"total": "7"}),
+        json!({"total": 1.5}),
+        json!({"total": [3]}),
+        json!([1, 2]),
+        // A count the write does not touch still makes the whole field unreadable.
+        json!({"total": 1, "failed": -1}),
+    ];
+    for (n, raw) in loose.into_iter().enumerate() {
+        let run = f.queued(i64::try_from(n).unwrap(), t0()).await;
+        f.harness
+            .overwrite_run(&run, &[("summary_counts", RawColumn::Json(raw.clone()))])
+            .await;
+        let before = f.store.get(run.id()).await.unwrap();
+        assert!(
+            unreadable_field(&before, "summary_counts").is_some(),
+            "{raw}"
+        );
+
+        let refused = f
+            .store
+            .increment_counts(
+                run.id(),
+                &[RunType::INVENTORY_SYNC],
+                &counts(&[("total", 1)]),
+                t0() + Duration::minutes(1),
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(PortError::Conflict(_))),
+            "{raw}: {refused:?}"
+        );
+        let through_service = service.record_progress(run.id(), &[("total", 1)]).await;
+        assert!(
+            matches!(
+                through_service,
+                Err(ServiceError::UnreadableField {
+                    field: "summary_counts",
+                    ..
+                })
+            ),
+            "{raw}: {through_service:?}"
+        );
+        assert_eq!(f.store.get(run.id()).await.unwrap(), before, "{raw}");
+    }
+}
+
 on_every_store!(
     reads_show_each_legacy_class_and_leave_valid_rows_alone,
     a_start_reuses_an_active_legacy_run_of_its_identity,
     the_reaper_completes_stale_legacy_runs_keeping_what_they_held,
     schedule_maintenance_skips_unreadable_set_references,
+    counts_that_cannot_be_read_are_never_added_to,
 );

@@ -5,7 +5,7 @@
 //! with `JSON_SET` in the same `UPDATE`, which reads the row's latest committed version under
 //! its lock even at `REPEATABLE READ`: concurrent increments never lose each other.
 
-use super::super::sql::{headroom, signed};
+use super::super::sql::{guards, headroom, signed};
 use operation_runs_domain::{BackupScheduleId, CountName};
 use sea_orm::sea_query::Expr;
 
@@ -39,11 +39,24 @@ pub(crate) fn counts_added(delta: &[(CountName, u64)]) -> Expr {
     Expr::cust_with_values(sql, values)
 }
 
-/// True while adding `value` to count `name` keeps it within `MAX_COUNT`.
-pub(crate) fn count_fits(name: &CountName, value: u64) -> Expr {
-    Expr::cust_with_values(
-        "COALESCE(CAST(JSON_VALUE(summary_counts, ?) AS SIGNED), 0) <= ?",
-        [path(name), headroom(value).into()],
+/// `crate::sql::counts_addable` on MariaDB. The counts' values, extracted as one array, are
+/// integers written in digits alone (no sign, fraction, exponent, string or nesting); `JSON_TYPE`
+/// tells an integer from anything else for the cast, which runs only once the CASE chose it.
+pub(crate) fn counts_addable(delta: &[(CountName, u64)]) -> Vec<Expr> {
+    guards(
+        "CASE WHEN JSON_TYPE(summary_counts) = 'OBJECT' \
+         THEN COALESCE(JSON_EXTRACT(summary_counts, '$.*') REGEXP '^[[][0-9]+(, [0-9]+)*[]]$', \
+                       JSON_LENGTH(summary_counts) = 0) \
+         ELSE FALSE END",
+        delta,
+        |name, value| {
+            Expr::cust_with_values(
+                "CASE JSON_TYPE(JSON_EXTRACT(summary_counts, ?)) \
+             WHEN 'INTEGER' THEN CAST(JSON_VALUE(summary_counts, ?) AS SIGNED) BETWEEN 0 AND ? \
+             ELSE JSON_EXTRACT(summary_counts, ?) IS NULL END",
+                [path(name), path(name), headroom(value).into(), path(name)],
+            )
+        },
     )
 }
 

@@ -1,6 +1,6 @@
 //! `RunLifecycle`: starting runs and every later change, each a guarded statement.
 
-use super::{START_ATTEMPTS, counts_set, overflowing, state_set};
+use super::{START_ATTEMPTS, counts_refused, counts_set, state_set};
 use crate::SeaOrmStore;
 use crate::convert::{self, db_time};
 use crate::entity::operation_runs::{Column, Entity};
@@ -148,12 +148,7 @@ impl RunLifecycle for SeaOrmStore {
                 run.status()
             )));
         }
-        match overflowing(&run, &delta) {
-            Some(name) => Err(PortError::CountOverflow(name.to_string())),
-            None => Err(PortError::Conflict(format!(
-                "run {id} changed while it was completed with counts"
-            ))),
-        }
+        Err(counts_refused(&run, &delta, "it was completed with counts"))
     }
 
     #[tracing::instrument(level = "debug", skip(self, run_types, delta), err)]
@@ -192,14 +187,7 @@ impl RunLifecycle for SeaOrmStore {
                 run.run_type()
             )));
         }
-        // Active, so the overflow guard refused; counts only grow, so re-checking on the row as
-        // read now names the same count.
-        match overflowing(&run, &delta) {
-            Some(name) => Err(PortError::CountOverflow(name.to_string())),
-            None => Err(PortError::Conflict(format!(
-                "run {id} changed while its counts were updated"
-            ))),
-        }
+        Err(counts_refused(&run, &delta, "its counts were updated"))
     }
 
     #[tracing::instrument(level = "debug", skip(self, patch), err)]

@@ -15,7 +15,7 @@ use crate::sql::{self, ACTIVE, Dialect};
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
     CountName, IdentityHash, MAX_COUNT, NewOperationRun, OperationRun, RunId, RunOutcome, RunState,
-    RunStatus, TenantId, WorkspaceId,
+    RunStatus, Stored, TenantId, WorkspaceId,
 };
 use operation_runs_ports::{PortError, RunCursor, RunListQuery, RunPage, ScheduleHistoryQuery};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
@@ -145,26 +145,38 @@ fn counts_set(
 ) -> UpdateMany<Entity> {
     if !delta.is_empty() {
         update = update.col_expr(Column::SummaryCounts, sql::counts_added(dialect, delta));
-        for fits in sql::counts_fit(dialect, delta) {
-            update = update.filter(fits);
+        for guard in sql::counts_addable(dialect, delta) {
+            update = update.filter(guard);
         }
     }
     update
 }
 
-/// The first count of `delta` that would exceed `MAX_COUNT` on top of the run's counts.
-fn overflowing<'a>(run: &OperationRun, delta: &'a [(CountName, u64)]) -> Option<&'a CountName> {
-    delta
-        .iter()
-        .find(|(name, value)| {
-            run.summary_counts().is_readable_and(|counts| {
-                counts
-                    .get(name)
-                    .checked_add(*value)
-                    .is_none_or(|sum| sum > MAX_COUNT)
-            })
-        })
-        .map(|(name, _)| name)
+/// Why a guarded write of `delta` to `run` (found in the state and of the type the write
+/// required) matched nothing: counts that cannot be read, or a sum past `MAX_COUNT`; else the
+/// run changed in between (`during` names the write). Counts only grow, so re-checking on the
+/// row as read now names the same count.
+fn counts_refused(run: &OperationRun, delta: &[(CountName, u64)], during: &str) -> PortError {
+    let id = run.id();
+    let counts = match run.summary_counts() {
+        Stored::Readable(counts) => counts,
+        Stored::Unreadable(unreadable) => {
+            return PortError::Conflict(format!(
+                "run {id}'s stored counts cannot be read: {}",
+                unreadable.reason()
+            ));
+        }
+    };
+    let overflowing = delta.iter().find(|(name, value)| {
+        counts
+            .get(name)
+            .checked_add(*value)
+            .is_none_or(|sum| sum > MAX_COUNT)
+    });
+    match overflowing {
+        Some((name, _)) => PortError::CountOverflow(name.to_string()),
+        None => PortError::Conflict(format!("run {id} changed while {during}")),
+    }
 }
 
 impl SeaOrmStore {
