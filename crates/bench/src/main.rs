@@ -79,8 +79,9 @@ struct Cli {
     /// Scale of the generated data (see the README for what each scenario makes of it).
     #[arg(long, default_value_t = 2000)]
     rows: u64,
-    /// PostgreSQL admin URL: fresh databases are created on its server and dropped afterwards
-    /// [default: postgres://postgres@127.0.0.1:5432/test]. Not for SQLite (empty is ignored).
+    /// Admin URL of PostgreSQL or MariaDB: fresh databases are created on its server and dropped
+    /// afterwards [default: postgres://postgres@127.0.0.1:5432/test, or
+    /// mysql://root@127.0.0.1:3306/mysql]. Not for SQLite (empty is ignored).
     #[arg(long)]
     database_url: Option<String>,
     /// Runs per statement of the `purge` scenario's batched purge (the default is the batch size
@@ -189,10 +190,7 @@ async fn run(cli: Cli) -> Result<usize> {
     let probe = env.create("version").await?;
     let server = format!(
         "{} {}",
-        match env.backend {
-            Backend::Postgres => "PostgreSQL",
-            Backend::Sqlite => "SQLite",
-        },
+        env.backend.label(),
         env.server_version(&probe).await?
     );
     let settings = env.settings(&probe).await?;

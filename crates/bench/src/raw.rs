@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 pub enum Pool {
     Pg(sqlx::PgPool),
     Sqlite(sqlx::SqlitePool),
+    My(sqlx::MySqlPool),
 }
 
 impl Pool {
@@ -17,6 +18,7 @@ impl Pool {
         Ok(match db.backend {
             Backend::Postgres => Self::Pg(db.pg()?.clone()),
             Backend::Sqlite => Self::Sqlite(db.sqlite()?.clone()),
+            Backend::Mariadb => Self::My(db.my()?.clone()),
         })
     }
 }
@@ -29,6 +31,7 @@ macro_rules! on_pool {
         match $pool {
             $crate::raw::Pool::Pg($p) => $body,
             $crate::raw::Pool::Sqlite($p) => $body,
+            $crate::raw::Pool::My($p) => $body,
         }
     };
 }

@@ -1,5 +1,6 @@
-//! Set-based data generation: one `INSERT … SELECT` over `generate_series` (PostgreSQL) or a
-//! recursive CTE (SQLite) per table, never one ORM insert per row.
+//! Set-based data generation: one `INSERT … SELECT` over `generate_series` (PostgreSQL), a
+//! `seq_1_to_N` table of the Sequence engine (MariaDB) or a recursive CTE (SQLite) per table,
+//! never one ORM insert per row.
 
 use crate::env::{Backend, Db};
 use anyhow::Result;
@@ -17,6 +18,10 @@ fn series(backend: Backend, n: u64) -> (String, String) {
             ),
             "FROM s".to_owned(),
         ),
+        Backend::Mariadb => (
+            String::new(),
+            format!("FROM (SELECT seq AS g FROM seq_1_to_{n}) AS s"),
+        ),
     }
 }
 
@@ -30,6 +35,8 @@ pub fn ago(backend: Backend, age: &str) -> String {
             "(replace(strftime('%Y-%m-%dT%H:%M:%f', 'now', '-' || ({age}) || ' seconds'), \
              '.000', '') || '+00:00')"
         ),
+        // DATETIME(6) columns hold UTC (sqlx sets the session's time zone to UTC).
+        Backend::Mariadb => format!("(UTC_TIMESTAMP(6) - INTERVAL ({age}) SECOND)"),
     }
 }
 
@@ -43,6 +50,7 @@ pub fn json_object(backend: Backend, pairs: &[(&str, &str)]) -> String {
     match backend {
         Backend::Postgres => format!("jsonb_build_object({args})"),
         Backend::Sqlite => format!("json_object({args})"),
+        Backend::Mariadb => format!("JSON_OBJECT({args})"),
     }
 }
 
@@ -50,7 +58,7 @@ pub fn json_object(backend: Backend, pairs: &[(&str, &str)]) -> String {
 pub fn json_literal(backend: Backend, json: &str) -> String {
     match backend {
         Backend::Postgres => format!("'{json}'::jsonb"),
-        Backend::Sqlite => format!("'{json}'"),
+        Backend::Sqlite | Backend::Mariadb => format!("'{json}'"),
     }
 }
 
@@ -94,6 +102,10 @@ impl Runs {
         let hash = match b {
             Backend::Postgres => format!("md5('{0}a' || g) || md5('{0}b' || g)", self.salt),
             Backend::Sqlite => format!("printf('%016x%048x', {}, g)", self.salt),
+            Backend::Mariadb => format!(
+                "CONCAT(MD5(CONCAT('{0}a', g)), MD5(CONCAT('{0}b', g)))",
+                self.salt
+            ),
         };
         let at = ago(b, &self.age_seconds);
         let sql = format!(
@@ -126,10 +138,14 @@ pub async fn insert_schedules(db: &Db, count: u64, workspace: i64, tenant: i64) 
         .await?
         + 1;
     let now = ago(db.backend, "0");
+    let name = match db.backend {
+        Backend::Mariadb => "CONCAT('schedule ', g)",
+        Backend::Postgres | Backend::Sqlite => "'schedule ' || g",
+    };
     db.exec(&format!(
         "{with}INSERT INTO backup_schedules (id, workspace_id, tenant_id, name, frequency, \
            keep_last, is_enabled, created_at, updated_at) \
-         SELECT {first} - 1 + g, {workspace}, {tenant}, 'schedule ' || g, 'daily', 7, TRUE, \
+         SELECT {first} - 1 + g, {workspace}, {tenant}, {name}, 'daily', 7, TRUE, \
            {now}, {now} {from}"
     ))
     .await?;

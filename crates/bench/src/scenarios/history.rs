@@ -73,10 +73,21 @@ async fn prepare(env: &Env, label: &str, runs: u64) -> Result<Side> {
     })
 }
 
-fn baseline_sql(backend: Backend) -> String {
+fn baseline_sql(backend: Backend) -> Result<String> {
     let schedule = match backend {
         Backend::Postgres => "(context ->> 'backup_schedule_id') = $2",
         Backend::Sqlite => "json_extract(context, '$.backup_schedule_id') = $2",
+        // The indexed generated column (the schedule id as text), as the product reads it;
+        // the workspace is bound first, so it moves ahead of the schedule.
+        Backend::Mariadb => {
+            return Ok(format!(
+                "SELECT {RUN_COLUMNS} FROM operation_runs \
+                 WHERE workspace_id = ? AND type IN ('backup_schedule_run', \
+                   'backup_schedule_retention', 'backup_schedule_purge') \
+                   AND backup_schedule_key = ? \
+                 ORDER BY id DESC LIMIT 51"
+            ));
+        }
     };
     backend.sql(&format!(
         "SELECT {RUN_COLUMNS} FROM operation_runs \
@@ -107,7 +118,7 @@ impl Side {
         let page = page?;
         ours.push(d);
         let schedule_bind = match self.db.backend {
-            Backend::Postgres => Bind::Text(schedule.to_string()),
+            Backend::Postgres | Backend::Mariadb => Bind::Text(schedule.to_string()),
             Backend::Sqlite => Bind::I64(schedule),
         };
         let (rows, d) = timed(fetch_runs(
@@ -129,7 +140,7 @@ pub async fn run(env: &Env) -> Result<()> {
     let small_runs = (env.rows / 100).max(RUNS_PER_SCHEDULE).min(env.rows);
     let large = prepare(env, "history_large", env.rows).await?;
     let small = prepare(env, "history_small", small_runs).await?;
-    let sql = baseline_sql(b);
+    let sql = baseline_sql(b)?;
     let n = samples(env.rows);
     progress!("history: {n} pages per side and size");
     let mut s = [

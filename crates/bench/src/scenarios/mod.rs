@@ -145,10 +145,12 @@ pub fn plan_line_using<'a>(plan: &'a str, index: &str) -> Option<&'a str> {
     plan.lines().map(str::trim).find(|l| l.contains(index))
 }
 
-/// Whether a plan (PostgreSQL `EXPLAIN` or SQLite `EXPLAIN QUERY PLAN`) reads through an index
-/// rather than scanning the table.
+/// Whether a plan (PostgreSQL `EXPLAIN`, SQLite `EXPLAIN QUERY PLAN` or MariaDB `EXPLAIN
+/// FORMAT=JSON`, which names a `"key"` only for a table read through an index) reads through
+/// an index rather than scanning the table.
 pub fn plan_uses_an_index(plan: &str) -> bool {
-    plan.contains("Index Scan")
+    plan.contains("\"key\":")
+        || plan.contains("Index Scan")
         || plan.contains("Index Only Scan")
         || plan.contains("USING INDEX")
         || plan.contains("USING COVERING INDEX")

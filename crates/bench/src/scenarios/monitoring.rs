@@ -112,12 +112,12 @@ pub async fn run(env: &Env) -> Result<()> {
         "SELECT {RUN_COLUMNS} FROM operation_runs WHERE workspace_id = $1 \
          ORDER BY id DESC LIMIT {}",
         PAGE + 1
-    ));
+    ))?;
     let next_sql = b.sql(&format!(
         "SELECT {RUN_COLUMNS} FROM operation_runs WHERE workspace_id = $1 AND id < $2 \
          ORDER BY id DESC LIMIT {}",
         PAGE + 1
-    ));
+    ))?;
     let query = |after: Option<i64>| RunListQuery {
         workspace_id: ws,
         filter: Default::default(),

@@ -1,5 +1,11 @@
 //! Fresh databases for the scenarios: created, copied and dropped by the bench itself.
 
+mod backend;
+mod mariadb;
+mod settings;
+
+pub use backend::Backend;
+
 use crate::report::Figure;
 use crate::statement_log::StatementLog;
 use anyhow::{Context, Result, bail};
@@ -9,48 +15,11 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Sta
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The database server a run measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// SQLite files in a temporary directory.
-    Sqlite,
-    /// PostgreSQL: databases created on the server of the admin URL.
-    Postgres,
-}
-
-impl Backend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-
-    /// `sql` with PostgreSQL's `$n` placeholders turned into SQLite's numbered `?n`.
-    pub fn sql(self, sql: &str) -> String {
-        match self {
-            Self::Postgres => sql.to_owned(),
-            Self::Sqlite => {
-                let mut out = String::with_capacity(sql.len());
-                let mut chars = sql.chars().peekable();
-                while let Some(c) = chars.next() {
-                    if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                        out.push('?');
-                    } else {
-                        out.push(c);
-                    }
-                }
-                out
-            }
-        }
-    }
-}
-
 /// One benchmark database with a SeaORM connection (the product's path) whose sqlx pool also
 /// serves the hand-written baselines, so both go through the same connections.
 pub struct Db {
     pub backend: Backend,
-    /// Database name (PostgreSQL) or file path (SQLite).
+    /// Database name (PostgreSQL, MariaDB) or file path (SQLite).
     pub name: String,
     pub conn: DatabaseConnection,
     pub log: Arc<StatementLog>,
@@ -64,14 +33,21 @@ impl Db {
     pub fn pg(&self) -> Result<&sqlx::PgPool> {
         match self.backend {
             Backend::Postgres => Ok(self.conn.get_postgres_connection_pool()),
-            Backend::Sqlite => bail!("not a PostgreSQL database"),
+            _ => bail!("not a PostgreSQL database"),
         }
     }
 
     pub fn sqlite(&self) -> Result<&sqlx::SqlitePool> {
         match self.backend {
             Backend::Sqlite => Ok(self.conn.get_sqlite_connection_pool()),
-            Backend::Postgres => bail!("not a SQLite database"),
+            _ => bail!("not a SQLite database"),
+        }
+    }
+
+    pub fn my(&self) -> Result<&sqlx::MySqlPool> {
+        match self.backend {
+            Backend::Mariadb => Ok(self.conn.get_mysql_connection_pool()),
+            _ => bail!("not a MariaDB database"),
         }
     }
 
@@ -101,10 +77,15 @@ impl Db {
         }
     }
 
-    /// Refreshes the planner's statistics, as autovacuum would have on a live server.
+    /// Refreshes the planner's statistics, as autovacuum (or InnoDB's background statistics)
+    /// would have on a live server.
     pub async fn analyze(&self) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            self.exec("ANALYZE").await?;
+        match self.backend {
+            Backend::Postgres => {
+                self.exec("ANALYZE").await?;
+            }
+            Backend::Mariadb => mariadb::analyze_tables(self).await?,
+            Backend::Sqlite => {}
         }
         Ok(())
     }
@@ -114,17 +95,21 @@ impl Db {
     /// background task, so a statement right after another would otherwise often open a new
     /// one. (SQLite's pool is a single connection, opened with the pool.)
     pub async fn warm(&self) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            let pool = self.conn.get_postgres_connection_pool();
-            let mut held = Vec::new();
-            for _ in 0..pool.options().get_max_connections() {
-                let mut c = pool.acquire().await.context("warming the pool")?;
-                sqlx::query("SELECT COUNT(*) FROM pg_class")
-                    .execute(&mut *c)
-                    .await
-                    .context("warming the pool")?;
-                held.push(c);
+        match self.backend {
+            Backend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                let mut held = Vec::new();
+                for _ in 0..pool.options().get_max_connections() {
+                    let mut c = pool.acquire().await.context("warming the pool")?;
+                    sqlx::query("SELECT COUNT(*) FROM pg_class")
+                        .execute(&mut *c)
+                        .await
+                        .context("warming the pool")?;
+                    held.push(c);
+                }
             }
+            Backend::Mariadb => mariadb::warm(self).await?,
+            Backend::Sqlite => {}
         }
         Ok(())
     }
@@ -164,12 +149,13 @@ impl Env {
     pub fn new(backend: Backend, rows: u64, database_url: Option<String>) -> Result<Self> {
         let prefix = format!("oprun_bench_{}", std::process::id());
         match backend {
-            Backend::Postgres => Ok(Self {
+            Backend::Postgres | Backend::Mariadb => Ok(Self {
                 backend,
                 rows,
                 purge_batch: 5000,
                 admin_url: database_url
-                    .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+                    .or_else(|| backend.default_admin_url().map(str::to_owned))
+                    .unwrap_or_default(),
                 dir: None,
                 prefix,
                 live: Mutex::default(),
@@ -178,7 +164,7 @@ impl Env {
             Backend::Sqlite => {
                 if database_url.is_some() {
                     bail!(
-                        "--database-url is for PostgreSQL; SQLite databases are temporary files \
+                        "--database-url is for PostgreSQL and MariaDB; SQLite databases are temporary files \
                          (set TMPDIR to choose where)"
                     );
                 }
@@ -228,7 +214,7 @@ impl Env {
 
     fn url_of(&self, name: &str) -> Result<String> {
         match self.backend {
-            Backend::Postgres => Ok(with_database(&self.admin_url, name)),
+            Backend::Postgres | Backend::Mariadb => Ok(with_database(&self.admin_url, name)),
             Backend::Sqlite => Ok(format!(
                 "sqlite://{}?mode=rwc",
                 self.sqlite_path(name)?.display()
@@ -241,7 +227,7 @@ impl Env {
         options.max_connections(1).sqlx_logging(false);
         let admin = Database::connect(options)
             .await
-            .context("connecting to the PostgreSQL admin URL")?;
+            .context("connecting to the admin URL")?;
         let result = admin.execute_unprepared(sql).await;
         admin.close().await.ok();
         result.with_context(|| format!("running `{sql}` on the admin URL"))?;
@@ -250,14 +236,18 @@ impl Env {
 
     /// Lets the disk catch up before a one-shot measurement, so that it does not pay for writing
     /// back what came before it (copying databases, the other side's run): on PostgreSQL a
-    /// `CHECKPOINT` (best effort: it needs a privileged role), on SQLite an `fsync` of every
-    /// file of the run's directory.
+    /// `CHECKPOINT` (best effort: it needs a privileged role), on MariaDB a flush of the bench's
+    /// tables, on SQLite an `fsync` of every file of the run's directory.
     pub async fn settle(&self) -> Result<()> {
         match self.backend {
             Backend::Postgres => {
                 if let Err(e) = self.admin("CHECKPOINT").await {
                     crate::progress!("could not checkpoint before measuring: {e:#}");
                 }
+            }
+            Backend::Mariadb => {
+                let live = self.live().clone();
+                mariadb::settle(&self.admin_url, &live).await?;
             }
             Backend::Sqlite => {
                 if let Some(dir) = &self.dir {
@@ -309,6 +299,12 @@ impl Env {
                 self.admin(&format!("CREATE DATABASE \"{name}\"")).await?;
                 self.live().push(name.clone());
             }
+            Backend::Mariadb => {
+                self.admin(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                    .await?;
+                self.admin(&format!("CREATE DATABASE `{name}`")).await?;
+                self.live().push(name.clone());
+            }
             Backend::Sqlite => {
                 remove_sqlite_files(&self.sqlite_path(&name)?);
             }
@@ -351,6 +347,12 @@ impl Env {
                     ))
                     .await?;
                     self.live().push(name.clone());
+                }
+                Backend::Mariadb => {
+                    self.admin(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                        .await?;
+                    self.live().push(name.clone());
+                    mariadb::copy_database(&self.admin_url, &source, &name).await?;
                 }
                 Backend::Sqlite => {
                     let from = self.sqlite_path(&source)?;
@@ -404,6 +406,11 @@ impl Env {
                 .await?;
                 self.live().retain(|n| n != &db.name);
             }
+            Backend::Mariadb => {
+                self.admin(&format!("DROP DATABASE IF EXISTS `{}`", db.name))
+                    .await?;
+                self.live().retain(|n| n != &db.name);
+            }
             Backend::Sqlite => remove_sqlite_files(&self.sqlite_path(&db.name)?),
         }
         Ok(())
@@ -413,8 +420,11 @@ impl Env {
     pub async fn cleanup(&self) -> Result<()> {
         let names: Vec<String> = std::mem::take(&mut *self.live());
         for name in names {
-            self.admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await?;
+            let sql = match self.backend {
+                Backend::Mariadb => format!("DROP DATABASE IF EXISTS `{name}`"),
+                _ => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            };
+            self.admin(&sql).await?;
         }
         if let Some(dir) = &self.dir
             && let Ok(entries) = std::fs::read_dir(dir.path())
@@ -428,103 +438,20 @@ impl Env {
 
     /// Settles one copy before a one-shot measurement, the same way for both sides:
     /// `VACUUM ANALYZE` on PostgreSQL (hint bits set, visibility map and statistics fresh, as
-    /// autovacuum leaves a live table), a truncating WAL checkpoint on SQLite.
+    /// autovacuum leaves a live table), a truncating WAL checkpoint on SQLite, `ANALYZE TABLE`
+    /// of every table on MariaDB (the copies' statistics are otherwise whatever InnoDB sampled
+    /// while they were filled).
     pub async fn vacuum(&self, db: &Db) -> Result<()> {
         match self.backend {
-            Backend::Postgres => db.exec("VACUUM ANALYZE").await?,
-            Backend::Sqlite => db.exec("PRAGMA wal_checkpoint(TRUNCATE)").await?,
-        };
-        Ok(())
-    }
-
-    /// The settings a run measured with: the pool as opened (the product's options) and the
-    /// server's or file's settings that matter for the figures.
-    pub async fn settings(&self, db: &Db) -> Result<serde_json::Value> {
-        use serde_json::json;
-        let mut out = serde_json::Map::new();
-        let (max, ping) = match self.backend {
             Backend::Postgres => {
-                let o = db.pg()?.options();
-                (o.get_max_connections(), o.get_test_before_acquire())
+                db.exec("VACUUM ANALYZE").await?;
             }
             Backend::Sqlite => {
-                let o = db.sqlite()?.options();
-                (o.get_max_connections(), o.get_test_before_acquire())
+                db.exec("PRAGMA wal_checkpoint(TRUNCATE)").await?;
             }
+            Backend::Mariadb => mariadb::analyze_tables(db).await?,
         };
-        out.insert("pool_max_connections".into(), json!(max));
-        out.insert("test_before_acquire".into(), json!(ping));
-        let idle_ping = self
-            .options(&db.name)?
-            .get_test_before_acquire_if_idle_for()
-            .map(|d| d.as_secs());
-        out.insert("ping_if_idle_for_s".into(), json!(idle_ping));
-        out.insert("purge_batch".into(), json!(self.purge_batch));
-        let queries: &[(&str, &str)] = match self.backend {
-            Backend::Postgres => &[
-                ("shared_buffers", "SELECT current_setting('shared_buffers')"),
-                ("work_mem", "SELECT current_setting('work_mem')"),
-                ("max_wal_size", "SELECT current_setting('max_wal_size')"),
-                (
-                    "synchronous_commit",
-                    "SELECT current_setting('synchronous_commit')",
-                ),
-                ("fsync", "SELECT current_setting('fsync')"),
-                ("autovacuum", "SELECT current_setting('autovacuum')"),
-            ],
-            Backend::Sqlite => &[
-                ("journal_mode", "PRAGMA journal_mode"),
-                ("synchronous", "PRAGMA synchronous"),
-                ("busy_timeout_ms", "PRAGMA busy_timeout"),
-            ],
-        };
-        for (key, sql) in queries {
-            let row = db
-                .conn
-                .query_one_raw(Statement::from_string(
-                    db.conn.get_database_backend(),
-                    (*sql).to_owned(),
-                ))
-                .await
-                .with_context(|| format!("reading {key}"))?;
-            let value = match row {
-                Some(row) => row
-                    .try_get_by_index::<String>(0)
-                    .map(serde_json::Value::from)
-                    .or_else(|_| row.try_get_by_index::<i64>(0).map(serde_json::Value::from))?,
-                None => serde_json::Value::Null,
-            };
-            let value = match (*key, value.as_i64()) {
-                ("synchronous", Some(level)) => json!(
-                    ["OFF", "NORMAL", "FULL", "EXTRA"]
-                        .get(usize::try_from(level).unwrap_or(9))
-                        .copied()
-                        .unwrap_or("?")
-                ),
-                _ => value,
-            };
-            out.insert((*key).to_owned(), value);
-        }
-        Ok(serde_json::Value::Object(out))
-    }
-
-    /// The server's version, for the report.
-    pub async fn server_version(&self, db: &Db) -> Result<String> {
-        let sql = match self.backend {
-            Backend::Postgres => "SELECT current_setting('server_version')",
-            Backend::Sqlite => "SELECT sqlite_version()",
-        };
-        let row = db
-            .conn
-            .query_one_raw(Statement::from_string(
-                db.conn.get_database_backend(),
-                sql.to_owned(),
-            ))
-            .await?;
-        Ok(match row {
-            Some(row) => row.try_get_by_index::<String>(0)?,
-            None => String::new(),
-        })
+        Ok(())
     }
 }
 
@@ -553,19 +480,9 @@ fn with_database(url: &str, name: &str) -> String {
     }
     out
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_become_numbered_for_sqlite() {
-        assert_eq!(
-            Backend::Sqlite.sql("a = $1 AND b = $12 AND c = '$x'"),
-            "a = ?1 AND b = ?12 AND c = '$x'"
-        );
-        assert_eq!(Backend::Postgres.sql("a = $1"), "a = $1");
-    }
 
     #[test]
     fn database_name_is_replaced_keeping_the_query() {
@@ -577,5 +494,17 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
         );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            with_database("mysql://root@127.0.0.1:3306/mysql", "oprun_bench_1_a"),
+            "mysql://root@127.0.0.1:3306/oprun_bench_1_a"
+        );
+        assert_eq!(
+            with_database("mysql://u:p%40w@db:3306/?ssl-mode=DISABLED", "x"),
+            "mysql://u:p%40w@db:3306/x?ssl-mode=DISABLED"
+        );
+        assert_eq!(
+            with_database("mysql://root@h:3306", "x"),
+            "mysql://root@h:3306/x"
+        );
     }
 }
