@@ -2,6 +2,8 @@
 //! to watch and kill, and the catalog and reference snapshots two databases are compared by.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use operation_runs_migration::fixtures::{seed_legacy_at_scale, seed_legacy_edge_cases};
 use operation_runs_tests::{Backend, TestDb};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
