@@ -13,7 +13,7 @@ use operation_runs_migration::preflight;
 use operation_runs_ports::RunQueries;
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::MigratorTrait;
 use std::collections::BTreeMap;
 use support::allowed_types;
@@ -52,14 +52,7 @@ async fn runs(db: &TestDb) -> BTreeMap<i64, BTreeMap<&'static str, Option<String
         "SELECT {} FROM operation_runs ORDER BY id",
         select.join(", ")
     );
-    let rows = db
-        .conn
-        .query_all_raw(Statement::from_string(
-            db.db_backend(),
-            operation_runs_tests::sql_for(db.backend, &sql).into_owned(),
-        ))
-        .await
-        .unwrap();
+    let rows = operation_runs_tests::query_rows(&db.conn, &sql).await;
     rows.iter()
         .map(|row| {
             let values: BTreeMap<&'static str, Option<String>> = COLUMNS
