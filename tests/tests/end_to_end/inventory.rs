@@ -12,7 +12,7 @@ pub(crate) fn seen(external_id: &str, kind: &str, name: &str) -> SeenItem {
 
 /// `(external_id, last_seen_operation_run_id)` of a tenant's items, as stored.
 pub(crate) async fn stored_items(db: &TestDb, tenant: TenantId) -> Vec<(String, Option<i64>)> {
-    rows(
+    column_pairs(
         db,
         &format!(
             "SELECT external_id, last_seen_operation_run_id FROM inventory_items \
@@ -21,14 +21,6 @@ pub(crate) async fn stored_items(db: &TestDb, tenant: TenantId) -> Vec<(String, 
         ),
     )
     .await
-    .iter()
-    .map(|r| {
-        (
-            r.try_get_by_index::<String>(0).unwrap(),
-            r.try_get_by_index::<Option<i64>>(1).unwrap(),
-        )
-    })
-    .collect()
 }
 
 pub(crate) async fn inventory_sync_job(db: TestDb) {

@@ -30,7 +30,7 @@ pub(crate) async fn history_of(
 
 /// `(set id, soft-deleted?)` of a schedule's sets, as stored.
 pub(crate) async fn stored_sets(db: &TestDb, schedule: BackupScheduleId) -> Vec<(i64, bool)> {
-    rows(
+    column_pairs(
         db,
         &format!(
             "SELECT id, deleted_at IS NOT NULL FROM backup_sets \
@@ -39,14 +39,6 @@ pub(crate) async fn stored_sets(db: &TestDb, schedule: BackupScheduleId) -> Vec<
         ),
     )
     .await
-    .iter()
-    .map(|r| {
-        (
-            r.try_get_by_index::<i64>(0).unwrap(),
-            r.try_get_by_index::<bool>(1).unwrap(),
-        )
-    })
-    .collect()
 }
 
 pub(crate) fn performed<R: std::fmt::Debug>(execution: Execution<R>) -> (OperationRun, R) {
@@ -128,19 +120,7 @@ pub(crate) async fn schedule_life(db: TestDb) {
             .unwrap(),
     );
     assert_eq!(report.sets_soft_deleted, 0);
-    assert_eq!(
-        report.plan.kept,
-        vec![
-            RunSet {
-                set: s2,
-                run: b2.id()
-            },
-            RunSet {
-                set: s1,
-                run: b1.id()
-            }
-        ]
-    );
+    assert_eq!(report.plan.kept, run_sets(&[(s2, b2.id()), (s1, b1.id())]));
 
     // Day 4 and 5: a good backup and a partial one.
     w.clock.set(day(4) + Duration::minutes(1));
@@ -200,31 +180,10 @@ pub(crate) async fn schedule_life(db: TestDb) {
     );
     assert_eq!(report.plan, dry.plan);
     assert_eq!(report.plan.successful_runs, 4);
-    assert_eq!(
-        report.plan.kept,
-        vec![
-            RunSet {
-                set: s5,
-                run: b5.id()
-            },
-            RunSet {
-                set: s4,
-                run: b4.id()
-            }
-        ]
-    );
+    assert_eq!(report.plan.kept, run_sets(&[(s5, b5.id()), (s4, b4.id())]));
     assert_eq!(
         report.plan.to_soft_delete,
-        vec![
-            RunSet {
-                set: s2,
-                run: b2.id()
-            },
-            RunSet {
-                set: s1,
-                run: b1.id()
-            }
-        ]
+        run_sets(&[(s2, b2.id()), (s1, b1.id())])
     );
     assert!(report.plan.left.is_empty());
     assert_eq!(report.sets_soft_deleted, 2);
