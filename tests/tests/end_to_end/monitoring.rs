@@ -115,16 +115,15 @@ pub(crate) async fn monitoring(db: TestDb) {
     let viewer = UserId::new(100);
     let no_view = UserId::new(200);
     let stranger = UserId::new(300);
-    w.store.add_member(ws_a, viewer, true, false).await.unwrap();
-    w.store.add_member(ws_b, viewer, true, false).await.unwrap();
-    w.store
-        .add_member(ws_a, no_view, false, true)
-        .await
-        .unwrap();
-    w.store
-        .add_member(ws_b, stranger, true, true)
-        .await
-        .unwrap();
+    // (workspace, user, may view, may manage).
+    for (ws, user, view, manage) in [
+        (ws_a, viewer, true, false),
+        (ws_b, viewer, true, false),
+        (ws_a, no_view, false, true),
+        (ws_b, stranger, true, true),
+    ] {
+        w.store.add_member(ws, user, view, manage).await.unwrap();
+    }
 
     // 21 runs in workspace A of every type, status, outcome and tenant, an hour apart, with
     // workspace B's runs interleaved.

@@ -143,18 +143,14 @@ pub async fn seed(db: &TestDb) -> Seed {
         .await
         .unwrap();
     let (viewer, blind, outsider) = (UserId::new(1), UserId::new(2), UserId::new(3));
-    store
-        .add_member(workspace, viewer, true, true)
-        .await
-        .unwrap();
-    store
-        .add_member(workspace, blind, false, false)
-        .await
-        .unwrap();
-    store
-        .add_member(other_workspace, outsider, true, true)
-        .await
-        .unwrap();
+    // (workspace, user, may view, may manage).
+    for (ws, user, view, manage) in [
+        (workspace, viewer, true, true),
+        (workspace, blind, false, false),
+        (other_workspace, outsider, true, true),
+    ] {
+        store.add_member(ws, user, view, manage).await.unwrap();
+    }
     Seed {
         workspace,
         tenant,

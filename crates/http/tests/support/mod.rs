@@ -117,24 +117,19 @@ pub async fn seeded() -> World {
         .create_tenant(other_ws, "fabrikam.example")
         .await
         .unwrap();
-    let user = |who: Who| who.user().unwrap();
-    store
-        .add_member(ws, user(Who::NoView), false, true)
-        .await
-        .unwrap();
-    store
-        .add_member(ws, user(Who::Viewer), true, false)
-        .await
-        .unwrap();
-    store
-        .add_member(ws, user(Who::Manager), true, true)
-        .await
-        .unwrap();
-    // The non-member of `ws` manages the other workspace: membership elsewhere must not help.
-    store
-        .add_member(other_ws, user(Who::NonMember), true, true)
-        .await
-        .unwrap();
+    // (workspace, who, may view, may manage). The non-member of `ws` manages the other
+    // workspace: membership elsewhere must not help.
+    for (workspace, who, view, manage) in [
+        (ws, Who::NoView, false, true),
+        (ws, Who::Viewer, true, false),
+        (ws, Who::Manager, true, true),
+        (other_ws, Who::NonMember, true, true),
+    ] {
+        store
+            .add_member(workspace, who.user().unwrap(), view, manage)
+            .await
+            .unwrap();
+    }
     let schedule = store
         .create_backup_schedule(ws, tenant, "Nightly", 3)
         .await
