@@ -124,6 +124,14 @@ pub async fn text_rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<S
         .collect()
 }
 
+/// Ids as the preflight report lists them: `1, 2, 3`.
+pub fn listed_ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `url` with its database name replaced.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

@@ -48,12 +48,7 @@ async fn bridges_to_another_tenants_run_stay_null(db: TestDb) {
     assert!(text.contains("bridge to another tenant's run"), "{text}");
     let baseline = &exp.rejected_bridges[0];
     assert!(baseline.rows > baseline.ids.len() as u64, "{baseline:?}");
-    let listed = baseline
-        .ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let listed = operation_runs_tests::listed_ids(&baseline.ids);
     assert!(
         text.contains(&format!(
             "findings.baseline_operation_run_id: bridge to another tenant's run: {} rows (ids {listed}, …)",

@@ -103,12 +103,7 @@ async fn the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_
             section.column,
             section.class,
             section.rows,
-            section
-                .ids
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            operation_runs_tests::listed_ids(&section.ids)
         );
         assert!(text.contains(&line), "{line} in {text}");
     }

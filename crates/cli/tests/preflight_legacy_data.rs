@@ -122,12 +122,7 @@ async fn preflight_lists_bridges_to_another_tenants_run_as_lost_references() {
                 rejected.column,
                 rejected.reason,
                 rejected.rows,
-                rejected
-                    .ids
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                operation_runs_tests::listed_ids(&rejected.ids)
             );
             assert!(human.contains(&line), "{line} missing from:\n{human}");
         }
