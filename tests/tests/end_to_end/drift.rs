@@ -27,14 +27,7 @@ pub(crate) async fn drift_job(
     {
         Ok(findings) => {
             let n = i64::try_from(findings.len()).unwrap();
-            w.service
-                .record_progress(run, &[("findings_created", n)])
-                .await
-                .unwrap();
-            w.service
-                .complete(run, RunOutcome::Succeeded, FailureSummary::new())
-                .await
-                .unwrap();
+            w.count_then_succeed(run, &[("findings_created", n)]).await;
             (run, Ok(findings.len()))
         }
         Err(refusal) => {

@@ -146,14 +146,7 @@ pub(crate) async fn inventory_sync_job(db: TestDb) {
         .record_seen_items(next, &[items[0].clone(), items[2].clone()])
         .await
         .unwrap();
-    w.service
-        .record_progress(next, &[("items_seen", 2)])
-        .await
-        .unwrap();
-    w.service
-        .complete(next, RunOutcome::Succeeded, FailureSummary::new())
-        .await
-        .unwrap();
+    w.count_then_succeed(next, &[("items_seen", 2)]).await;
     assert_eq!(
         stored_items(&w.db, w.tenant).await,
         vec![

@@ -165,6 +165,15 @@ impl World {
             .id()
     }
 
+    /// Records `counts` on `run`, then completes it as succeeded.
+    async fn count_then_succeed(&self, run: RunId, counts: &[(&str, i64)]) {
+        self.service.record_progress(run, counts).await.unwrap();
+        self.service
+            .complete(run, RunOutcome::Succeeded, FailureSummary::new())
+            .await
+            .unwrap();
+    }
+
     /// A new tenant, `domain`, of `ws`.
     async fn another_tenant(&self, ws: WorkspaceId, domain: &str) -> TenantId {
         self.store.create_tenant(ws, domain).await.unwrap()

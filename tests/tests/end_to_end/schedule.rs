@@ -48,6 +48,21 @@ pub(crate) fn performed<R: std::fmt::Debug>(execution: Execution<R>) -> (Operati
     }
 }
 
+/// The scheduler's backup of `schedule` for day `n`, a minute into it, from `source`: its run
+/// and its set.
+async fn backup_on<S: operation_runs_schedule_history::BackupSource>(
+    w: &World,
+    ops: &ScheduleOperations,
+    schedule: BackupScheduleId,
+    n: u32,
+    source: &S,
+) -> (OperationRun, BackupSetId) {
+    w.clock.set(day(n) + Duration::minutes(1));
+    let request = ScheduleRequest::new(w.ws, schedule, day(n));
+    let (run, report) = performed(ops.run_backup(&request, source).await.unwrap());
+    (run, report.set.id)
+}
+
 pub(crate) async fn schedule_life(db: TestDb) {
     let w = world(db).await;
     let schedule = w
@@ -74,12 +89,8 @@ pub(crate) async fn schedule_life(db: TestDb) {
     });
 
     // Day 1 and 2: two good backups; then a purge that finds nothing to do yet.
-    w.clock.set(day(1) + Duration::minutes(1));
-    let (b1, r) = performed(ops.run_backup(&request(day(1)), &ok).await.unwrap());
-    let s1 = r.set.id;
-    w.clock.set(day(2) + Duration::minutes(1));
-    let (b2, r) = performed(ops.run_backup(&request(day(2)), &ok).await.unwrap());
-    let s2 = r.set.id;
+    let (b1, s1) = backup_on(&w, &ops, schedule.id, 1, &ok).await;
+    let (b2, s2) = backup_on(&w, &ops, schedule.id, 2, &ok).await;
     let policy = PurgePolicy::new(Duration::days(7), Duration::days(2));
     w.clock.set(day(2) + Duration::hours(1));
     let (p0, report) = performed(
@@ -123,12 +134,8 @@ pub(crate) async fn schedule_life(db: TestDb) {
     assert_eq!(report.plan.kept, run_sets(&[(s2, b2.id()), (s1, b1.id())]));
 
     // Day 4 and 5: a good backup and a partial one.
-    w.clock.set(day(4) + Duration::minutes(1));
-    let (b4, r) = performed(ops.run_backup(&request(day(4)), &ok).await.unwrap());
-    let s4 = r.set.id;
-    w.clock.set(day(5) + Duration::minutes(1));
-    let (b5, r) = performed(ops.run_backup(&request(day(5)), &partial).await.unwrap());
-    let s5 = r.set.id;
+    let (b4, s4) = backup_on(&w, &ops, schedule.id, 4, &ok).await;
+    let (b5, s5) = backup_on(&w, &ops, schedule.id, 5, &partial).await;
     assert_eq!(b5.outcome(), RunOutcome::PartiallySucceeded);
     assert_eq!(
         w.stored(b5.id()).await.context["backup_set_id"],
