@@ -42,6 +42,14 @@ const COLUMNS: [&str; 16] = [
     "updated_at",
 ];
 
+/// `db` at the baseline, seeded with every class of unreadable legacy row.
+async fn seed_at_the_baseline(db: &TestDb) -> fixtures::UnreadableExpectations {
+    Migrator::up(&db.conn, Some(1)).await.unwrap();
+    fixtures::seed_legacy_unreadable_rows(&db.conn)
+        .await
+        .unwrap()
+}
+
 /// Every run as column → stored value, as text.
 async fn runs(db: &TestDb) -> BTreeMap<i64, BTreeMap<&'static str, Option<String>>> {
     let select: Vec<String> = COLUMNS
@@ -67,10 +75,7 @@ async fn runs(db: &TestDb) -> BTreeMap<i64, BTreeMap<&'static str, Option<String
 }
 
 async fn the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_ones(db: TestDb) {
-    Migrator::up(&db.conn, Some(1)).await.unwrap();
-    let exp = fixtures::seed_legacy_unreadable_rows(&db.conn)
-        .await
-        .unwrap();
+    let exp = seed_at_the_baseline(&db).await;
 
     let report = preflight(&db.conn, &allowed_types()).await.unwrap();
     assert_eq!(report.unreadable_rows, exp.unreadable_rows);
@@ -190,10 +195,7 @@ async fn the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_
 /// gone: the preflight names it as blocking and step 1 refuses, changing nothing, until it is
 /// fixed. PostgreSQL's `jsonb` cannot hold such a value.
 async fn a_context_that_is_no_json_blocks_the_cutover_before_it_changes_anything(db: TestDb) {
-    Migrator::up(&db.conn, Some(1)).await.unwrap();
-    let exp = fixtures::seed_legacy_unreadable_rows(&db.conn)
-        .await
-        .unwrap();
+    let exp = seed_at_the_baseline(&db).await;
     let report = preflight(&db.conn, &allowed_types()).await.unwrap();
     assert!(report.blocking_rows.is_empty());
     assert_eq!(report.blocking_problems(), 0);
