@@ -172,12 +172,7 @@ async fn cancelling_a_completed_run_is_a_conflict_and_changes_nothing() {
     let refused = send(&world.app, Method::POST, &uri(world.failed), Who::Manager).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.json()["error"], "conflict");
-    assert!(
-        refused.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("completed")
-    );
+    assert!(refused.error_message().contains("completed"));
     let failed = world
         .viewer_gets(&format!(
             "/api/workspaces/{}/operations/{}",

@@ -174,7 +174,7 @@ async fn bad_query_values_are_refused_with_the_reason() {
             .await;
         assert_eq!(api.status, StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(api.json()["error"], "bad_request", "{query}");
-        let message = api.json()["message"].as_str().unwrap().to_owned();
+        let message = api.error_message();
         assert!(message.contains(reason), "{query}: {message}");
         let page = world
             .viewer_gets(&format!("/workspaces/{ws}/operations?{query}"))
@@ -189,12 +189,7 @@ async fn bad_query_values_are_refused_with_the_reason() {
         ))
         .await;
     assert_eq!(history.status, StatusCode::BAD_REQUEST);
-    assert!(
-        history.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("backup_schedule_run")
-    );
+    assert!(history.error_message().contains("backup_schedule_run"));
     // A value echoed in a reason is escaped on the page.
     let page = world
         .viewer_gets(&format!("/workspaces/{ws}/operations?status=%3Cscript%3E"))

@@ -239,6 +239,11 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The `message` of a JSON error answer.
+    pub fn error_message(&self) -> String {
+        self.json()["message"].as_str().unwrap().to_owned()
+    }
+
     /// Whether this list page links to the run `id`.
     pub fn links_to_run(&self, id: impl std::fmt::Display) -> bool {
         self.body.contains(&format!("href=\"operations/{id}\""))
