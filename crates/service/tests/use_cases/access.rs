@@ -16,25 +16,30 @@ async fn show(
         .map(|run| assert_eq!(run.id(), RunId::new(7)))
 }
 
+/// Mocks where `stored` is read once and the viewer's membership of [`WS`] is `membership`;
+/// nothing may be written.
+fn reading_as_member(stored: &OperationRun, membership: Option<Membership>) -> Mocks {
+    let mut mocks = Mocks::new();
+    mocks
+        .expect_get(stored)
+        .expect_membership(WS, membership)
+        .forbid_writes();
+    mocks
+}
+
 /// The error of showing run 7 through [`WS`] when it is `stored` and the viewer's membership
 /// there is `membership`: nothing may be written.
 async fn show_refused(stored: OperationRun, membership: Option<Membership>) -> ServiceError {
-    let mut mocks = Mocks::new();
-    mocks
-        .expect_get(&stored)
-        .expect_membership(WS, membership)
-        .forbid_writes();
-    show(mocks, WS).await.unwrap_err()
+    show(reading_as_member(&stored, membership), WS)
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
 async fn a_member_who_may_view_sees_the_run() {
-    let mut mocks = Mocks::new();
-    mocks
-        .expect_get(&run(7).build())
-        .expect_membership(WS, member(true, false))
-        .forbid_writes();
-    show(mocks, WS).await.unwrap();
+    show(reading_as_member(&run(7).build(), member(true, false)), WS)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -210,12 +215,7 @@ async fn a_manager_cancels_an_active_run() {
 /// The error of cancelling run 7 when it is `stored` (in [`WS`]) and the viewer's membership
 /// there is `membership`: nothing may be written.
 async fn cancel_refused(stored: OperationRun, membership: Option<Membership>) -> ServiceError {
-    let mut mocks = Mocks::new();
-    mocks
-        .expect_get(&stored)
-        .expect_membership(WS, membership)
-        .forbid_writes();
-    mocks
+    reading_as_member(&stored, membership)
         .service()
         .cancel(VIEWER, RunId::new(7))
         .await
