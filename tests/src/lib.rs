@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, QueryResult,
+    Statement,
 };
 use sea_orm_migration::MigratorTrait;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use operation_runs_migration::Migrator;
 
 mod stores;
-pub use stores::{RawColumn, StoreBackend, TestStore, runs_of, service_ports};
+pub use stores::{RawColumn, StoreBackend, TestStore, newest_page, runs_of, service_ports};
 
 /// Which server a test database lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +99,39 @@ pub fn sql_for_conn<'a>(conn: &DatabaseConnection, sql: &'a str) -> std::borrow:
     }
 }
 
+/// Every row of `sql` on `conn`, in the spelling its backend reads (see [`sql_for_conn`]);
+/// panics naming the statement when it fails.
+pub async fn query_rows(conn: &DatabaseConnection, sql: &str) -> Vec<QueryResult> {
+    let sql = sql_for_conn(conn, sql).into_owned();
+    conn.query_all_raw(Statement::from_string(
+        conn.get_database_backend(),
+        sql.clone(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Every column of every row of `sql` on `conn`, as text (the SQL must cast non-text columns).
+pub async fn text_rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String>>> {
+    query_rows(conn, sql)
+        .await
+        .iter()
+        .map(|row| {
+            (0..row.column_names().len())
+                .map(|i| row.try_get_by_index::<Option<String>>(i).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// Ids as the preflight report lists them: `1, 2, 3`.
+pub fn listed_ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `url` with its database name replaced.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -125,6 +159,36 @@ async fn connect(url: &str, max: u32) -> DatabaseConnection {
 }
 
 impl TestDb {
+    /// Creates the database `name` on `backend`'s server through `admin` (connected to
+    /// `admin_url`) with `create`, the server's spelling of `CREATE DATABASE`, closes `admin`,
+    /// and opens a pool to the new database, which is dropped with the returned value.
+    async fn create_on_server(
+        backend: Backend,
+        admin: DatabaseConnection,
+        admin_url: String,
+        create: &str,
+        name: String,
+    ) -> Self {
+        admin
+            .execute_unprepared(create)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database on {admin_url}: {e}"));
+        admin.close().await.ok();
+        let url = with_database(&admin_url, &name);
+        let conn = connect(&url, 40).await;
+        let cleanup = match backend {
+            Backend::Postgres => Cleanup::Postgres { admin_url, name },
+            Backend::MariaDb => Cleanup::MariaDb { admin_url, name },
+            Backend::Sqlite => unreachable!("a SQLite test database is a file, not on a server"),
+        };
+        Self {
+            backend,
+            url,
+            conn,
+            cleanup,
+        }
+    }
+
     /// A fresh SQLite database in a temporary file (files, unlike `:memory:`, can be shared by
     /// several connections and processes).
     pub async fn sqlite() -> Self {
@@ -144,19 +208,8 @@ impl TestDb {
         let admin_url = postgres_admin_url()?;
         let name = unique_name();
         let admin = connect(&admin_url, 1).await;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap_or_else(|e| panic!("cannot create test database on {admin_url}: {e}"));
-        admin.close().await.ok();
-        let url = with_database(&admin_url, &name);
-        let conn = connect(&url, 40).await;
-        Some(Self {
-            backend: Backend::Postgres,
-            url,
-            conn,
-            cleanup: Cleanup::Postgres { admin_url, name },
-        })
+        let create = format!("CREATE DATABASE \"{name}\"");
+        Some(Self::create_on_server(Backend::Postgres, admin, admin_url, &create, name).await)
     }
 
     /// A fresh MariaDB database on [`mariadb_admin_url`], or `None` when that server does not
@@ -192,19 +245,8 @@ impl TestDb {
             }
         };
         let name = unique_name();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE `{name}`"))
-            .await
-            .unwrap_or_else(|e| panic!("cannot create test database on {admin_url}: {e}"));
-        admin.close().await.ok();
-        let url = with_database(&admin_url, &name);
-        let conn = connect(&url, 40).await;
-        Some(Self {
-            backend: Backend::MariaDb,
-            url,
-            conn,
-            cleanup: Cleanup::MariaDb { admin_url, name },
-        })
+        let create = format!("CREATE DATABASE `{name}`");
+        Some(Self::create_on_server(Backend::MariaDb, admin, admin_url, &create, name).await)
     }
 
     /// A fresh database of the given backend (`None`: PostgreSQL or MariaDB not configured or

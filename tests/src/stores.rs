@@ -136,16 +136,24 @@ pub async fn runs_of(
 ) -> Vec<OperationRun> {
     let page = store
         .list(&RunListQuery {
-            workspace_id: workspace,
             filter,
-            after: None,
-            newer_than: None,
-            limit: 10_000,
+            ..newest_page(workspace, 10_000)
         })
         .await
         .unwrap();
     assert!(page.next.is_none(), "more runs than a test should hold");
     page.runs
+}
+
+/// The query of `workspace`'s newest page of at most `limit` runs, unfiltered.
+pub fn newest_page(workspace: WorkspaceId, limit: u32) -> RunListQuery {
+    RunListQuery {
+        workspace_id: workspace,
+        filter: RunFilter::default(),
+        after: None,
+        newer_than: None,
+        limit,
+    }
 }
 
 /// Declares each `async fn name(store: TestStore)` as one test per backend of the list below:

@@ -3,11 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use operation_runs_domain::RunType;
-use operation_runs_ports::{
-    Provisioning, RunFilter, RunLifecycle, RunListQuery, WorkspaceDirectory,
-};
+use operation_runs_ports::{Provisioning, RunFilter, RunLifecycle, WorkspaceDirectory};
 use operation_runs_sea_orm::SeaOrmStore;
-use operation_runs_tests::{Backend, Migrator, TestDb, TestStore, on_every_backend};
+use operation_runs_tests::{Backend, Migrator, TestDb, TestStore, newest_page, on_every_backend};
 use sea_orm::ConnectionTrait;
 use sea_orm_migration::MigratorTrait;
 use serde_json::json;
@@ -115,17 +113,7 @@ async fn unknown_stored_types_and_statuses_stay_readable(db: TestDb) {
         "the rest stays readable"
     );
     // A list that meets the row shows it instead of failing or hiding it.
-    let listed = f
-        .store
-        .list(&RunListQuery {
-            workspace_id: f.ws,
-            filter: RunFilter::default(),
-            after: None,
-            newer_than: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let listed = f.store.list(&newest_page(f.ws, 10)).await.unwrap();
     let ids: Vec<_> = listed.runs.iter().map(|r| r.id()).collect();
     assert_eq!(ids, vec![broken.id(), run.id()]);
 }

@@ -12,7 +12,7 @@ use operation_runs_migration::fixtures;
 use operation_runs_migration::{BridgeRejection, backfill_references, preflight};
 use operation_runs_tests::{Migrator, TestDb, on_every_backend};
 use sea_orm_migration::MigratorTrait;
-use support::{allowed_types, finding_references, item_references};
+use support::{allowed_types, assert_reference_stats, finding_references, item_references};
 
 on_every_backend!(new =>
     bridges_to_another_tenants_run_stay_null,
@@ -26,14 +26,11 @@ async fn bridges_to_another_tenants_run_stay_null(db: TestDb) {
     let exp = fixtures::seed_legacy_bridges(&db.conn).await.unwrap();
 
     let report = preflight(&db.conn, &allowed_types()).await.unwrap();
-    assert_eq!(
-        report.finding_baseline_refs,
-        Some(exp.finding_baseline_refs)
-    );
-    assert_eq!(report.finding_current_refs, Some(exp.finding_current_refs));
-    assert_eq!(
-        report.inventory_last_seen_refs,
-        Some(exp.inventory_last_seen_refs)
+    assert_reference_stats(
+        &report,
+        &exp.finding_baseline_refs,
+        &exp.finding_current_refs,
+        &exp.inventory_last_seen_refs,
     );
     assert_eq!(report.rejected_bridges, exp.rejected_bridges);
     let reasons: Vec<BridgeRejection> = report.rejected_bridges.iter().map(|r| r.reason).collect();
@@ -51,12 +48,7 @@ async fn bridges_to_another_tenants_run_stay_null(db: TestDb) {
     assert!(text.contains("bridge to another tenant's run"), "{text}");
     let baseline = &exp.rejected_bridges[0];
     assert!(baseline.rows > baseline.ids.len() as u64, "{baseline:?}");
-    let listed = baseline
-        .ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let listed = operation_runs_tests::listed_ids(&baseline.ids);
     assert!(
         text.contains(&format!(
             "findings.baseline_operation_run_id: bridge to another tenant's run: {} rows (ids {listed}, …)",

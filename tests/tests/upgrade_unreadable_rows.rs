@@ -13,7 +13,7 @@ use operation_runs_migration::preflight;
 use operation_runs_ports::RunQueries;
 use operation_runs_sea_orm::SeaOrmStore;
 use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::MigratorTrait;
 use std::collections::BTreeMap;
 use support::allowed_types;
@@ -42,6 +42,14 @@ const COLUMNS: [&str; 16] = [
     "updated_at",
 ];
 
+/// `db` at the baseline, seeded with every class of unreadable legacy row.
+async fn seed_at_the_baseline(db: &TestDb) -> fixtures::UnreadableExpectations {
+    Migrator::up(&db.conn, Some(1)).await.unwrap();
+    fixtures::seed_legacy_unreadable_rows(&db.conn)
+        .await
+        .unwrap()
+}
+
 /// Every run as column → stored value, as text.
 async fn runs(db: &TestDb) -> BTreeMap<i64, BTreeMap<&'static str, Option<String>>> {
     let select: Vec<String> = COLUMNS
@@ -52,14 +60,7 @@ async fn runs(db: &TestDb) -> BTreeMap<i64, BTreeMap<&'static str, Option<String
         "SELECT {} FROM operation_runs ORDER BY id",
         select.join(", ")
     );
-    let rows = db
-        .conn
-        .query_all_raw(Statement::from_string(
-            db.db_backend(),
-            operation_runs_tests::sql_for(db.backend, &sql).into_owned(),
-        ))
-        .await
-        .unwrap();
+    let rows = operation_runs_tests::query_rows(&db.conn, &sql).await;
     rows.iter()
         .map(|row| {
             let values: BTreeMap<&'static str, Option<String>> = COLUMNS
@@ -74,10 +75,7 @@ async fn runs(db: &TestDb) -> BTreeMap<i64, BTreeMap<&'static str, Option<String
 }
 
 async fn the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_ones(db: TestDb) {
-    Migrator::up(&db.conn, Some(1)).await.unwrap();
-    let exp = fixtures::seed_legacy_unreadable_rows(&db.conn)
-        .await
-        .unwrap();
+    let exp = seed_at_the_baseline(&db).await;
 
     let report = preflight(&db.conn, &allowed_types()).await.unwrap();
     assert_eq!(report.unreadable_rows, exp.unreadable_rows);
@@ -110,12 +108,7 @@ async fn the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_
             section.column,
             section.class,
             section.rows,
-            section
-                .ids
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            operation_runs_tests::listed_ids(&section.ids)
         );
         assert!(text.contains(&line), "{line} in {text}");
     }
@@ -202,10 +195,7 @@ async fn the_preflight_names_every_class_and_the_cutover_rewrites_the_decidable_
 /// gone: the preflight names it as blocking and step 1 refuses, changing nothing, until it is
 /// fixed. PostgreSQL's `jsonb` cannot hold such a value.
 async fn a_context_that_is_no_json_blocks_the_cutover_before_it_changes_anything(db: TestDb) {
-    Migrator::up(&db.conn, Some(1)).await.unwrap();
-    let exp = fixtures::seed_legacy_unreadable_rows(&db.conn)
-        .await
-        .unwrap();
+    let exp = seed_at_the_baseline(&db).await;
     let report = preflight(&db.conn, &allowed_types()).await.unwrap();
     assert!(report.blocking_rows.is_empty());
     assert_eq!(report.blocking_problems(), 0);

@@ -12,7 +12,7 @@ mod common;
 mod http_support;
 
 use base64::Engine;
-use common::{ok, ok_json, seed};
+use common::{ok, seed};
 use http_support::{Server, http};
 use operation_runs_tests::{Backend, TestDb};
 use serde_json::{Value, json};
@@ -212,23 +212,9 @@ async fn a_person_signs_in_filters_reads_a_run_and_meets_a_legacy_url() {
     let seeded = seed(&db).await;
     let (ws, tenant) = (seeded.workspace.to_string(), seeded.tenant.to_string());
     let start = |run_type: &str, key: &str| {
-        ok_json(
-            url,
-            &[
-                "runs",
-                "start",
-                "--workspace",
-                &ws,
-                "--tenant",
-                &tenant,
-                "--type",
-                run_type,
-                "--identity",
-                &format!("{{\"k\":\"{key}\"}}"),
-            ],
-        )["id"]
-            .as_i64()
-            .unwrap()
+        let identity = format!("{{\"k\":\"{key}\"}}");
+        seeded
+            .start_run(url, run_type, &["--identity", &identity])
             .to_string()
     };
     let running = start("inventory_sync", "a");
@@ -252,13 +238,7 @@ async fn a_person_signs_in_filters_reads_a_run_and_meets_a_legacy_url() {
             &failure,
         ],
     );
-    let token = ok_json(
-        url,
-        &["tokens", "create", "--user", &seeded.viewer.to_string()],
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = seeded.viewer_token(url);
 
     let server = Server::start(url);
     let base = format!("http://{}", server.address);

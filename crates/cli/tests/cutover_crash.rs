@@ -11,63 +11,33 @@
 mod common;
 mod cutover_support;
 
-use cutover_support::{
-    PAUSED, assert_same, expected, finish_and_compare, legacy_postgres, recorded, references, rows,
-    schema, start,
+use cutover_support::crash::{
+    BackfillAfterKill, PATIENCE, deleted_run_is_nulled_as_if_deleted_first,
+    kill_at_each_point_then_rerun, kill_during_the_backfill_then_rerun,
 };
+use cutover_support::{expected, finish_and_compare, legacy_postgres, recorded, rows, start};
 use operation_runs_tests::Backend;
 use sea_orm::ConnectionTrait;
 use std::time::{Duration, Instant};
 
-/// A guard against a hung migration, not a measure of speed.
-const PATIENCE: Duration = Duration::from_secs(120);
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_during_the_backfill_batches() {
-    let Some(expected) = expected().await else {
-        return;
-    };
-    let db = legacy_postgres().await.unwrap();
-    let mut migration = start(
-        &db.url,
-        &[],
-        &[("OPRUN_MIGRATION_PAUSE_AT", "backfill-batch")],
-    );
-    migration.wait_for(PAUSED, PATIENCE);
-    migration.kill();
-
-    // One batch of findings committed, the rest not, and step 3 not recorded.
-    let written = db
-        .scalar_i64(
-            "SELECT COUNT(*) FROM findings WHERE baseline_operation_run_id IS NOT NULL \
-             OR current_operation_run_id IS NOT NULL",
-        )
-        .await
-        .unwrap();
-    assert!(written > 0, "the first batch is committed");
-    assert_eq!(recorded(&db.conn).await, 3, "baseline and steps 1 and 2");
-
-    finish_and_compare(&db, &expected).await;
+    kill_during_the_backfill_then_rerun(Backend::Postgres, BackfillAfterKill::FirstBatchCommitted)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_between_steps() {
-    let Some(expected) = expected().await else {
-        return;
-    };
-    for (point, recorded_before) in [
-        ("before-step-3", 3),
-        ("before-step-4", 4),
-        ("before-step-6", 6),
-        ("before-unique-index", 6),
-    ] {
-        let db = legacy_postgres().await.unwrap();
-        let mut migration = start(&db.url, &[], &[("OPRUN_MIGRATION_PAUSE_AT", point)]);
-        migration.wait_for(PAUSED, PATIENCE);
-        migration.kill();
-        assert_eq!(recorded(&db.conn).await, recorded_before, "{point}");
-        finish_and_compare(&db, &expected).await;
-    }
+    kill_at_each_point_then_rerun(
+        Backend::Postgres,
+        &[
+            ("before-step-3", 3),
+            ("before-step-4", 4),
+            ("before-step-6", 6),
+            ("before-unique-index", 6),
+        ],
+    )
+    .await;
 }
 
 /// The unique index's concurrent build is waiting for a transaction that touched
@@ -137,67 +107,12 @@ async fn killed_during_the_unique_index_build() {
 /// cutover of a database where the run was deleted first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_deleted_after_its_batch_is_nulled_before_the_keys_are_validated() {
-    let Some(expected) = expected().await else {
-        return;
-    };
-    let db = legacy_postgres().await.unwrap();
-    let mut migration = start(
-        &db.url,
-        &[],
-        &[("OPRUN_MIGRATION_PAUSE_AT", "backfill-batch")],
-    );
-    migration.wait_for(PAUSED, PATIENCE);
-    migration.kill();
-    let run = db
-        .scalar_i64(
-            "SELECT MIN(baseline_operation_run_id) FROM findings \
-             WHERE baseline_operation_run_id IS NOT NULL",
-        )
-        .await
-        .unwrap();
-    let delete = format!("DELETE FROM operation_runs WHERE id = {run}");
-    db.exec(&delete).await;
-
-    start(&db.url, &[], &[]).finish();
-    assert_same(&schema(&db.conn).await, &expected.schema, "schema");
-    let dangling = db
-        .scalar_i64(&format!(
-            "SELECT COUNT(*) FROM findings WHERE baseline_operation_run_id = {run} \
-             OR current_operation_run_id = {run}"
-        ))
-        .await;
-    assert_eq!(dangling, Some(0));
-
-    let deleted_first = legacy_postgres().await.unwrap();
-    deleted_first.exec(&delete).await;
-    start(&deleted_first.url, &[], &[]).finish();
-    assert_same(
-        &references(&db.conn).await,
-        &references(&deleted_first.conn).await,
-        "references",
-    );
+    deleted_run_is_nulled_as_if_deleted_first(Backend::Postgres).await;
 }
 
 /// SQLite: each step is one transaction, so a migration killed in the middle of the backfill
 /// leaves nothing of the step behind, and the rerun ends as an uninterrupted one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_killed_during_the_backfill_rolls_the_step_back() {
-    let expected = cutover_support::expected_on(Backend::Sqlite).await.unwrap();
-    let db = cutover_support::legacy(Backend::Sqlite).await.unwrap();
-    let mut migration = start(
-        &db.url,
-        &[],
-        &[("OPRUN_MIGRATION_PAUSE_AT", "backfill-batch")],
-    );
-    migration.wait_for(PAUSED, PATIENCE);
-    migration.kill();
-    let written = db
-        .scalar_i64(
-            "SELECT COUNT(*) FROM findings WHERE baseline_operation_run_id IS NOT NULL \
-             OR current_operation_run_id IS NOT NULL",
-        )
-        .await;
-    assert_eq!(written, Some(0), "the step's transaction rolled back");
-    assert_eq!(recorded(&db.conn).await, 3, "baseline and steps 1 and 2");
-    finish_and_compare(&db, &expected).await;
+    kill_during_the_backfill_then_rerun(Backend::Sqlite, BackfillAfterKill::RolledBack).await;
 }

@@ -45,11 +45,8 @@ async fn host_types_are_allowed_where_the_file_is_given() {
             "policy_export",
         ];
         fails(url, &start, 1, &["`policy_export` is not registered"]);
-        let mut with_types = start.to_vec();
-        with_types.extend(["--types", types]);
-        let id = ok_json(url, &with_types)["id"]
-            .as_i64()
-            .unwrap()
+        let id = seeded
+            .start_run(url, "policy_export", &["--types", types])
             .to_string();
         ok(url, &["runs", "begin", &id, "--types", types]);
         let counted = ok_json(
@@ -67,13 +64,7 @@ async fn host_types_are_allowed_where_the_file_is_given() {
         assert_eq!(counted["summary_counts"]["policies_exported"], 3);
 
         // The server filters by the host type too.
-        let token = ok_json(
-            url,
-            &["tokens", "create", "--user", &seeded.viewer.to_string()],
-        )["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = seeded.viewer_token(url);
         let server = Server::start_with(url, &["--types", types]);
         let bearer = format!("Bearer {token}");
         let answer = http(
@@ -102,34 +93,13 @@ async fn a_bad_types_file_is_named_with_what_is_wrong() {
     let builtin = write("c.json", r#"[{"id": "inventory_sync", "scope": "tenant"}]"#);
     let unknown_scope = write("d.json", r#"[{"id": "x_y", "scope": "galaxy"}]"#);
     let url = "sqlite::memory:";
-    fails(
-        url,
-        &["types", "--types", &not_json],
-        1,
-        &["a.json", "JSON array"],
-    );
-    fails(
-        url,
-        &["types", "--types", &dotted],
-        1,
-        &["b.json", "policy.export"],
-    );
-    fails(
-        url,
-        &["types", "--types", &builtin],
-        1,
-        &["c.json", "inventory_sync"],
-    );
-    fails(
-        url,
-        &["types", "--types", &unknown_scope],
-        1,
-        &["d.json", "galaxy"],
-    );
-    fails(
-        url,
-        &["types", "--types", "/no/such/types.json"],
-        1,
-        &["/no/such/types.json"],
-    );
+    for (file, needles) in [
+        (not_json.as_str(), &["a.json", "JSON array"][..]),
+        (&dotted, &["b.json", "policy.export"]),
+        (&builtin, &["c.json", "inventory_sync"]),
+        (&unknown_scope, &["d.json", "galaxy"]),
+        ("/no/such/types.json", &["/no/such/types.json"]),
+    ] {
+        fails(url, &["types", "--types", file], 1, needles);
+    }
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{databases, ok, ok_json, run};
+use common::{baseline_databases, databases, ok, ok_json, run};
 use operation_runs_migration::fixtures::{LEGACY_COLUMNS, LEGACY_TABLES, seed_legacy_edge_cases};
 use operation_runs_migration::{Migrator, MigratorTrait};
 use operation_runs_tests::TestDb;
@@ -27,14 +27,7 @@ async fn contents(db: &TestDb) -> Vec<Vec<Option<String>>> {
         queries.push(format!("SELECT * FROM {table} ORDER BY id"));
     }
     for sql in queries {
-        let rows = db
-            .conn
-            .query_all_raw(Statement::from_string(
-                db.db_backend(),
-                operation_runs_tests::sql_for(db.backend, &sql).into_owned(),
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let rows = operation_runs_tests::query_rows(&db.conn, &sql).await;
         for row in rows {
             let cells = (0..row.column_names().len())
                 .map(|i| {
@@ -69,6 +62,15 @@ async fn recorded(db: &TestDb) -> Option<Vec<String>> {
     )
 }
 
+/// A database of each configured backend at the baseline, seeded with every legacy edge case.
+async fn edge_case_databases() -> Vec<TestDb> {
+    let all = baseline_databases().await;
+    for db in &all {
+        seed_legacy_edge_cases(&db.conn).await.unwrap();
+    }
+    all
+}
+
 fn all_applied(url: &str) -> bool {
     let status = ok_json(url, &["migrate", "status"]);
     status
@@ -80,10 +82,8 @@ fn all_applied(url: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lossy_cutover_is_refused_without_the_flag_and_applied_with_it() {
-    for db in databases().await {
+    for db in edge_case_databases().await {
         let url = db.url.as_str();
-        ok(url, &["migrate", "up", "--steps", "1"]);
-        seed_legacy_edge_cases(&db.conn).await.unwrap();
         let (migrations, data) = (recorded(&db).await, contents(&db).await);
 
         let ran = run(url, &["migrate", "up"]);
@@ -126,10 +126,8 @@ async fn a_lossy_cutover_is_refused_without_the_flag_and_applied_with_it() {
 /// history): refused without creating the migration table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untracked_lossy_database_is_refused_without_creating_anything() {
-    for db in databases().await {
+    for db in edge_case_databases().await {
         let url = db.url.as_str();
-        ok(url, &["migrate", "up", "--steps", "1"]);
-        seed_legacy_edge_cases(&db.conn).await.unwrap();
         db.exec("DROP TABLE seaql_migrations").await;
         let data = contents(&db).await;
 
@@ -160,10 +158,8 @@ async fn a_new_database_needs_no_flag() {
 /// cutover loses nothing and runs without the flag, carrying the references over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lossless_cutover_needs_no_flag() {
-    for db in databases().await {
+    for db in edge_case_databases().await {
         let url = db.url.as_str();
-        ok(url, &["migrate", "up", "--steps", "1"]);
-        seed_legacy_edge_cases(&db.conn).await.unwrap();
         // Keep only what survives: references whose bridge leads to a run of the row's own
         // workspace and tenant (for findings, an inventory sync), bridged legacy rows, one
         // active run per identity. The preflight below confirms nothing is lost.

@@ -37,9 +37,8 @@ fn class_lines(sections: &serde_json::Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_lists_unreadable_and_rewritten_values_without_calling_them_a_loss() {
-    for db in databases().await {
+    for db in baseline_databases().await {
         let url = db.url.as_str();
-        ok(url, &["migrate", "up", "--steps", "1"]);
         let exp = seed_legacy_unreadable_rows(&db.conn).await.unwrap();
         // Without the duplicate identity the hash rewrite creates, nothing would be lost.
         for (id, change) in &exp.changes {
@@ -101,9 +100,8 @@ async fn preflight_lists_unreadable_and_rewritten_values_without_calling_them_a_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_lists_bridges_to_another_tenants_run_as_lost_references() {
-    for db in databases().await {
+    for db in baseline_databases().await {
         let url = db.url.as_str();
-        ok(url, &["migrate", "up", "--steps", "1"]);
         let exp = seed_legacy_bridges(&db.conn).await.unwrap();
 
         let report = ok_json(url, &["preflight"]);
@@ -124,12 +122,7 @@ async fn preflight_lists_bridges_to_another_tenants_run_as_lost_references() {
                 rejected.column,
                 rejected.reason,
                 rejected.rows,
-                rejected
-                    .ids
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                operation_runs_tests::listed_ids(&rejected.ids)
             );
             assert!(human.contains(&line), "{line} missing from:\n{human}");
         }

@@ -71,22 +71,8 @@ async fn serve_answers_tokens_and_sessions_and_stops_on_sigterm() {
     for db in migrated_databases().await {
         let url = db.url.as_str();
         let seeded = seed(&db).await;
-        let (ws, tenant) = (seeded.workspace.get(), seeded.tenant.get());
-        let run = ok_json(
-            url,
-            &[
-                "runs",
-                "start",
-                "--workspace",
-                &ws.to_string(),
-                "--tenant",
-                &tenant.to_string(),
-                "--type",
-                "inventory_sync",
-            ],
-        )["id"]
-            .as_i64()
-            .unwrap();
+        let ws = seeded.workspace.get();
+        let run = seeded.start_run(url, "inventory_sync", &[]);
         ok(
             url,
             &[
@@ -99,13 +85,7 @@ async fn serve_answers_tokens_and_sessions_and_stops_on_sigterm() {
                 "graph_down=<script>alert(1)</script>",
             ],
         );
-        let token = ok_json(
-            url,
-            &["tokens", "create", "--user", &seeded.viewer.to_string()],
-        )["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = seeded.viewer_token(url);
         let server = Server::start(url);
         let address = server.address.clone();
         let bearer = format!("Bearer {token}");

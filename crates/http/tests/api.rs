@@ -4,17 +4,25 @@
 mod support;
 
 use axum::http::{Method, StatusCode};
-use support::{Who, World, get, seeded, send};
+use support::{Answer, Who, World, get, seeded, send};
 
-async fn ids(world: &World, query: &str) -> Vec<i64> {
-    let answer = get(
-        &world.app,
-        &format!("/api/workspaces/{}/operations?{query}", world.ws),
-        Who::Viewer,
-    )
-    .await;
+/// The API's answer to a viewer listing `world.ws` with `query`.
+async fn list_answer(world: &World, query: &str) -> Answer {
+    world
+        .viewer_gets(&format!("/api/workspaces/{}/operations?{query}", world.ws))
+        .await
+}
+
+/// The API's list of `world.ws` with `query`, as a viewer; it must answer 200.
+async fn list_as_viewer(world: &World, query: &str) -> serde_json::Value {
+    let answer = list_answer(world, query).await;
     assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.body);
-    answer.json()["runs"]
+    answer.json()
+}
+
+/// The ids of the runs [`list_as_viewer`] lists, in its order.
+async fn ids(world: &World, query: &str) -> Vec<i64> {
+    list_as_viewer(world, query).await["runs"]
         .as_array()
         .unwrap()
         .iter()
@@ -54,16 +62,7 @@ async fn counts_per_status_follow_the_filters_but_for_status() {
     let world = seeded().await;
     let counts = |query: &'static str| {
         let world = &world;
-        async move {
-            let answer = get(
-                &world.app,
-                &format!("/api/workspaces/{}/operations?{query}", world.ws),
-                Who::Viewer,
-            )
-            .await;
-            assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.body);
-            answer.json()["counts"].clone()
-        }
+        async move { list_as_viewer(world, query).await["counts"].clone() }
     };
     let exact = |n: u64| serde_json::json!({"count": n, "more": false});
     // One running sync, a failed group sync and a succeeded backup.
@@ -79,12 +78,9 @@ async fn counts_per_status_follow_the_filters_but_for_status() {
         (&exact(1), &exact(0))
     );
 
-    let page = get(
-        &world.app,
-        &format!("/workspaces/{}/operations", world.ws),
-        Who::Viewer,
-    )
-    .await;
+    let page = world
+        .viewer_gets(&format!("/workspaces/{}/operations", world.ws))
+        .await;
     assert!(
         page.body.contains("Queued 0 · Running 1 · Completed 2"),
         "{}",
@@ -102,13 +98,7 @@ async fn keyset_cursors_walk_every_run_once() {
             Some(c) => format!("limit=1&cursor={c}"),
             None => "limit=1".to_owned(),
         };
-        let answer = get(
-            &world.app,
-            &format!("/api/workspaces/{}/operations?{query}", world.ws),
-            Who::Viewer,
-        )
-        .await;
-        let json = answer.json();
+        let json = list_as_viewer(&world, &query).await;
         let runs = json["runs"].as_array().unwrap();
         assert!(runs.len() <= 1);
         seen.extend(runs.iter().map(|r| r["id"].as_i64().unwrap()));
@@ -126,16 +116,7 @@ async fn newer_cursors_walk_back_to_the_newest_page() {
     let world = seeded().await;
     let page = |query: String| {
         let world = &world;
-        async move {
-            let answer = get(
-                &world.app,
-                &format!("/api/workspaces/{}/operations?limit=1&{query}", world.ws),
-                Who::Viewer,
-            )
-            .await;
-            assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.body);
-            answer.json()
-        }
+        async move { list_as_viewer(world, &format!("limit=1&{query}")).await }
     };
     let id = |json: &serde_json::Value| json["runs"][0]["id"].as_i64().unwrap();
     let first = page(String::new()).await;
@@ -149,16 +130,13 @@ async fn newer_cursors_walk_back_to_the_newest_page() {
     assert_eq!(id(&third), world.running.get());
 
     // The pages link the same way: the second page's newer link is the first page.
-    let html = get(
-        &world.app,
-        &format!(
+    let html = world
+        .viewer_gets(&format!(
             "/workspaces/{}/operations?limit=1&cursor={}",
             world.ws,
             first["next_cursor"].as_str().unwrap()
-        ),
-        Who::Viewer,
-    )
-    .await;
+        ))
+        .await;
     assert!(
         html.body.contains(&format!("newer=r{}", id(&second))) && html.body.contains("Newer"),
         "{}",
@@ -173,25 +151,15 @@ async fn newer_cursors_walk_back_to_the_newest_page() {
     assert_eq!(id(&back), id(&first));
     assert!(back["newer_cursor"].is_null(), "the newest page: {back}");
 
-    let both = get(
-        &world.app,
-        &format!("/api/workspaces/{}/operations?cursor=r5&newer=r1", world.ws),
-        Who::Viewer,
-    )
-    .await;
+    let both = list_answer(&world, "cursor=r5&newer=r1").await;
     assert_eq!(both.status, StatusCode::BAD_REQUEST, "{}", both.body);
 }
 
 #[tokio::test]
 async fn list_rows_are_summaries_with_the_first_failure() {
     let world = seeded().await;
-    let answer = get(
-        &world.app,
-        &format!("/api/workspaces/{}/operations?outcome=failed", world.ws),
-        Who::Viewer,
-    )
-    .await;
-    let run = &answer.json()["runs"][0];
+    let answer = list_as_viewer(&world, "outcome=failed").await;
+    let run = &answer["runs"][0];
     assert_eq!(run["first_failure"]["code"], "graph_unavailable");
     assert_eq!(run["failure_count"], 1);
     assert!(run.get("context").is_none() && run.get("failures").is_none());
@@ -204,18 +172,13 @@ async fn cancelling_a_completed_run_is_a_conflict_and_changes_nothing() {
     let refused = send(&world.app, Method::POST, &uri(world.failed), Who::Manager).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.json()["error"], "conflict");
-    assert!(
-        refused.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("completed")
-    );
-    let failed = get(
-        &world.app,
-        &format!("/api/workspaces/{}/operations/{}", world.ws, world.failed),
-        Who::Viewer,
-    )
-    .await;
+    assert!(refused.error_message().contains("completed"));
+    let failed = world
+        .viewer_gets(&format!(
+            "/api/workspaces/{}/operations/{}",
+            world.ws, world.failed
+        ))
+        .await;
     assert_eq!(failed.json()["outcome"], "failed");
 
     // The first cancel of an active run wins; a second one finds it completed.
@@ -237,18 +200,17 @@ async fn a_schedules_history_pages_and_filters() {
             world.ws, world.schedule
         )
     };
-    let all = get(&world.app, &uri(""), Who::Viewer).await.json();
+    let all = world.viewer_gets(&uri("")).await.json();
     assert_eq!(all["runs"].as_array().unwrap().len(), 1);
     assert_eq!(all["runs"][0]["id"], world.backup.get());
     assert!(all["runs"][0]["backup_set_id"].is_i64());
     assert!(all["next_cursor"].is_null());
-    let purges = get(&world.app, &uri("type=backup_schedule_purge"), Who::Viewer)
+    let purges = world
+        .viewer_gets(&uri("type=backup_schedule_purge"))
         .await
         .json();
     assert!(purges["runs"].as_array().unwrap().is_empty());
-    let failed = get(&world.app, &uri("outcome=failed"), Who::Viewer)
-        .await
-        .json();
+    let failed = world.viewer_gets(&uri("outcome=failed")).await.json();
     assert!(failed["runs"].as_array().unwrap().is_empty());
 }
 

@@ -44,27 +44,21 @@ async fn stored_text_renders_as_text() {
         format!("/workspaces/{ws}/operations/{}", world.failed),
         format!("/workspaces/{ws}/operations/{sneaky}"),
     ] {
-        assert_escaped(&get(&world.app, &uri, Who::Viewer).await, &uri);
+        assert_escaped(&world.viewer_gets(&uri).await, &uri);
     }
     // The failure message itself is shown whole, escaped, on the run's page.
-    let page = get(
-        &world.app,
-        &format!("/workspaces/{ws}/operations/{}", world.failed),
-        Who::Viewer,
-    )
-    .await;
+    let page = world
+        .viewer_gets(&format!("/workspaces/{ws}/operations/{}", world.failed))
+        .await;
     assert!(
         page.body.contains(
             "<td>&lt;script&gt;alert('owned')&lt;/script&gt; &amp; &quot;quoted&quot;</td>"
         )
     );
     // JSON keeps the text as it is stored; nosniff keeps a browser from reading it as HTML.
-    let api = get(
-        &world.app,
-        &format!("/api/workspaces/{ws}/operations/{}", world.failed),
-        Who::Viewer,
-    )
-    .await;
+    let api = world
+        .viewer_gets(&format!("/api/workspaces/{ws}/operations/{}", world.failed))
+        .await;
     assert_eq!(api.json()["failures"][0]["message"], XSS);
     assert_eq!(api.header("content-type"), Some("application/json"));
 }
@@ -175,48 +169,31 @@ async fn bad_query_values_are_refused_with_the_reason() {
         ("sort=asc", "unknown query parameter `sort`"),
     ];
     for (query, reason) in cases {
-        let api = get(
-            &world.app,
-            &format!("/api/workspaces/{ws}/operations?{query}"),
-            Who::Viewer,
-        )
-        .await;
+        let api = world
+            .viewer_gets(&format!("/api/workspaces/{ws}/operations?{query}"))
+            .await;
         assert_eq!(api.status, StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(api.json()["error"], "bad_request", "{query}");
-        let message = api.json()["message"].as_str().unwrap().to_owned();
+        let message = api.error_message();
         assert!(message.contains(reason), "{query}: {message}");
-        let page = get(
-            &world.app,
-            &format!("/workspaces/{ws}/operations?{query}"),
-            Who::Viewer,
-        )
-        .await;
+        let page = world
+            .viewer_gets(&format!("/workspaces/{ws}/operations?{query}"))
+            .await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{query}");
         assert!(page.body.contains("Bad request"), "{query}");
     }
-    let history = get(
-        &world.app,
-        &format!(
+    let history = world
+        .viewer_gets(&format!(
             "/api/workspaces/{ws}/backup-schedules/{}/history?type=inventory_sync",
             world.schedule
-        ),
-        Who::Viewer,
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(history.status, StatusCode::BAD_REQUEST);
-    assert!(
-        history.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("backup_schedule_run")
-    );
+    assert!(history.error_message().contains("backup_schedule_run"));
     // A value echoed in a reason is escaped on the page.
-    let page = get(
-        &world.app,
-        &format!("/workspaces/{ws}/operations?status=%3Cscript%3E"),
-        Who::Viewer,
-    )
-    .await;
+    let page = world
+        .viewer_gets(&format!("/workspaces/{ws}/operations?status=%3Cscript%3E"))
+        .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(!page.body.contains("<script>") && page.body.contains("&lt;script&gt;"));
 }

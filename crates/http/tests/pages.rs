@@ -18,23 +18,16 @@ fn link(body: &str, rel: &str) -> Option<String> {
 async fn a_filter_narrows_the_list() {
     let world = seeded().await;
     let base = format!("/workspaces/{}/operations", world.ws);
-    let page = get(&world.app, &format!("{base}?status=running"), Who::Viewer).await;
+    let page = world.viewer_gets(&format!("{base}?status=running")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        page.body
-            .contains(&format!("href=\"operations/{}\"", world.running))
-    );
-    assert!(
-        !page
-            .body
-            .contains(&format!("href=\"operations/{}\"", world.failed))
-    );
+    assert!(page.links_to_run(world.running));
+    assert!(!page.links_to_run(world.failed));
     // The form shows the filter in force.
     assert!(
         page.body
             .contains("<option value=\"running\" selected>running</option>")
     );
-    let none = get(&world.app, &format!("{base}?tenant=999"), Who::Viewer).await;
+    let none = world.viewer_gets(&format!("{base}?tenant=999")).await;
     assert!(none.body.contains("No operations match."));
 }
 
@@ -42,12 +35,8 @@ async fn a_filter_narrows_the_list() {
 async fn older_and_newest_links_walk_the_list() {
     let world = seeded().await;
     let base = format!("/workspaces/{}/operations", world.ws);
-    let first = get(&world.app, &format!("{base}?limit=2&type="), Who::Viewer).await;
-    assert!(
-        first
-            .body
-            .contains(&format!("href=\"operations/{}\"", world.backup))
-    );
+    let first = world.viewer_gets(&format!("{base}?limit=2&type=")).await;
+    assert!(first.links_to_run(world.backup));
     assert!(
         link(&first.body, "first").is_none(),
         "the first page has no newest link"
@@ -57,17 +46,9 @@ async fn older_and_newest_links_walk_the_list() {
         older.starts_with("?cursor=") && older.ends_with("&limit=2"),
         "{older}"
     );
-    let second = get(&world.app, &format!("{base}{older}"), Who::Viewer).await;
-    assert!(
-        second
-            .body
-            .contains(&format!("href=\"operations/{}\"", world.running))
-    );
-    assert!(
-        !second
-            .body
-            .contains(&format!("href=\"operations/{}\"", world.backup))
-    );
+    let second = world.viewer_gets(&format!("{base}{older}")).await;
+    assert!(second.links_to_run(world.running));
+    assert!(!second.links_to_run(world.backup));
     assert!(
         link(&second.body, "next").is_none(),
         "the last page has no older link"
@@ -78,12 +59,12 @@ async fn older_and_newest_links_walk_the_list() {
 #[tokio::test]
 async fn a_run_page_shows_fields_counts_and_timeline() {
     let world = seeded().await;
-    let running = get(
-        &world.app,
-        &format!("/workspaces/{}/operations/{}", world.ws, world.running),
-        Who::Viewer,
-    )
-    .await;
+    let running = world
+        .viewer_gets(&format!(
+            "/workspaces/{}/operations/{}",
+            world.ws, world.running
+        ))
+        .await;
     let body = &running.body;
     assert!(body.contains("<tr><td>processed</td><td>12</td></tr>"));
     assert!(body.contains("<li>queued at "));
@@ -147,29 +128,23 @@ async fn a_manager_cancels_by_form_and_sees_the_run_again() {
 #[tokio::test]
 async fn the_history_page_links_runs_and_shows_their_sets() {
     let world = seeded().await;
-    let page = get(
-        &world.app,
-        &format!(
+    let page = world
+        .viewer_gets(&format!(
             "/workspaces/{}/backup-schedules/{}/history",
             world.ws, world.schedule
-        ),
-        Who::Viewer,
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body
             .contains(&format!("href=\"../../operations/{}\"", world.backup))
     );
     assert!(page.body.contains("nightly-set-1 (42 items)"));
-    let filtered = get(
-        &world.app,
-        &format!(
+    let filtered = world
+        .viewer_gets(&format!(
             "/workspaces/{}/backup-schedules/{}/history?type=backup_schedule_retention",
             world.ws, world.schedule
-        ),
-        Who::Viewer,
-    )
-    .await;
+        ))
+        .await;
     assert!(filtered.body.contains("No runs."));
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use support::{Who, get, seeded};
+use support::{Who, seeded};
 use tracing::field::{Field, Visit};
 use tracing::span::{Id, Record};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -45,7 +45,7 @@ async fn the_request_span_records_user_and_workspace() {
     let world = seeded().await;
     recorded.lock().unwrap().clear();
     let uri = format!("/workspaces/{}/operations", world.ws);
-    assert!(get(&world.app, &uri, Who::Viewer).await.status.is_success());
+    assert!(world.viewer_gets(&uri).await.status.is_success());
     let fields = recorded.lock().unwrap().clone();
     let user = Who::Viewer.user().unwrap().get().to_string();
     assert!(fields.contains(&("user".to_owned(), user)), "{fields:?}");

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use operation_runs_domain::{RunColumns, RunId};
 use serde_json::json;
-use support::{Who, World, get, seeded};
+use support::{World, seeded};
 
 const LEGACY_FAILURES: &str = "legacy text <script>alert(1)</script> password=hunter2";
 
@@ -47,22 +47,16 @@ fn put_legacy_runs(world: &World) -> (RunId, RunId) {
 async fn the_list_and_the_run_page_mark_unreadable_fields() {
     let world = seeded().await;
     let (legacy, _) = put_legacy_runs(&world);
-    let list = get(
-        &world.app,
-        &format!("/workspaces/{}/operations", world.ws),
-        Who::Viewer,
-    )
-    .await;
+    let list = world
+        .viewer_gets(&format!("/workspaces/{}/operations", world.ws))
+        .await;
     assert_eq!(list.status, StatusCode::OK);
-    assert!(list.body.contains(&format!("href=\"operations/{legacy}\"")));
+    assert!(list.links_to_run(legacy));
     assert!(list.body.contains("class=\"unreadable\""), "{}", list.body);
 
-    let page = get(
-        &world.app,
-        &format!("/workspaces/{}/operations/{legacy}", world.ws),
-        Who::Viewer,
-    )
-    .await;
+    let page = world
+        .viewer_gets(&format!("/workspaces/{}/operations/{legacy}", world.ws))
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Unreadable fields"), "{}", page.body);
     assert!(page.body.contains("<code>failure_summary</code>"));
@@ -80,12 +74,9 @@ async fn the_list_and_the_run_page_mark_unreadable_fields() {
 async fn the_api_lists_unreadable_fields_and_undeclared_counts() {
     let world = seeded().await;
     let (legacy, undeclared) = put_legacy_runs(&world);
-    let detail = get(
-        &world.app,
-        &format!("/api/workspaces/{}/operations/{legacy}", world.ws),
-        Who::Viewer,
-    )
-    .await;
+    let detail = world
+        .viewer_gets(&format!("/api/workspaces/{}/operations/{legacy}", world.ws))
+        .await;
     assert_eq!(detail.status, StatusCode::OK);
     let run = detail.json();
     assert_eq!(run["summary_counts"], serde_json::Value::Null);
@@ -104,23 +95,20 @@ async fn the_api_lists_unreadable_fields_and_undeclared_counts() {
         "{stored}"
     );
 
-    let other = get(
-        &world.app,
-        &format!("/api/workspaces/{}/operations/{undeclared}", world.ws),
-        Who::Viewer,
-    )
-    .await
-    .json();
+    let other = world
+        .viewer_gets(&format!(
+            "/api/workspaces/{}/operations/{undeclared}",
+            world.ws
+        ))
+        .await
+        .json();
     let reason = other["unreadable"][0]["reason"].as_str().unwrap();
     assert_eq!(other["unreadable"][0]["field"], "summary_counts");
     assert!(reason.contains("not declared"), "{reason}");
 
-    let list = get(
-        &world.app,
-        &format!("/api/workspaces/{}/operations", world.ws),
-        Who::Viewer,
-    )
-    .await;
+    let list = world
+        .viewer_gets(&format!("/api/workspaces/{}/operations", world.ws))
+        .await;
     assert_eq!(list.status, StatusCode::OK);
     let runs = list.json()["runs"].as_array().unwrap().clone();
     let listed = runs.iter().find(|r| r["id"] == legacy.get()).unwrap();

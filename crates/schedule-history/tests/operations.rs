@@ -3,7 +3,10 @@
 mod common;
 
 use chrono::{Duration, SecondsFormat};
-use common::{OTHER_WS, SCHEDULE, TENANT, WRITES, WS, World, base, now};
+use common::{
+    OTHER_WS, SCHEDULE, TENANT, WRITES, WS, World, assert_first_failure_hides,
+    assert_scheduled_context, base, count, first_failure_code, now,
+};
 use operation_runs_domain::{
     BackupSetId, Failure, FailureCode, OperationRun, RunContext, RunOutcome, RunStatus, RunType,
     UserId,
@@ -23,6 +26,19 @@ fn items(n: u64) -> impl operation_runs_schedule_history::BackupSource {
     source_fn(move |_, _| Ok(BackupContent::items(n)))
 }
 
+/// A backup of 3 items, keeping the last 3, while the port method `failing` fails with
+/// `message`: the world it ran in and the error it ended in.
+async fn backup_failing_at(failing: &'static str, message: &str) -> (World, ScheduleError) {
+    let world = World::new(3);
+    world.fail(failing, message);
+    let err = world
+        .ops(200)
+        .run_backup(&request(), &items(3))
+        .await
+        .unwrap_err();
+    (world, err)
+}
+
 /// Everything stored about a run, as text: no secret may appear anywhere in it.
 fn stored_text(world: &World) -> String {
     format!("{:?}", world.runs())
@@ -38,6 +54,11 @@ fn failure_codes_are_valid() {
     ] {
         assert_eq!(FailureCode::parse(code).unwrap().as_str(), code);
     }
+}
+
+/// Soft-deleted sets purged after 7 days, runs after 30.
+fn week_and_month_policy() -> PurgePolicy {
+    PurgePolicy::new(Duration::days(7), Duration::days(30))
 }
 
 #[tokio::test]
@@ -61,36 +82,13 @@ async fn a_backup_creates_a_set_and_records_it_on_its_run() {
     );
     assert_eq!(run.tenant_id(), Some(TENANT));
     assert_eq!(run.initiator_name(), "scheduler");
-    assert_eq!(
-        run.context().readable().unwrap().backup_schedule_id(),
-        Some(SCHEDULE)
-    );
+    assert_scheduled_context(&run, request().scheduled_for);
     assert_eq!(
         run.context().readable().unwrap().backup_set_id(),
         Some(report.set.id)
     );
-    assert_eq!(
-        run.context().readable().unwrap().scheduled_for(),
-        Some(request().scheduled_for)
-    );
-    assert_eq!(
-        run.context().readable().unwrap().trigger(),
-        Some("schedule")
-    );
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("sets_created"),
-        1
-    );
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("items_backed_up"),
-        42
-    );
+    assert_eq!(count(&run, "sets_created"), 1);
+    assert_eq!(count(&run, "items_backed_up"), 42);
     assert!(run.failure_summary().readable().unwrap().is_empty());
     assert_eq!(report.set.item_count, 42);
     assert_eq!(report.set.schedule_id, SCHEDULE);
@@ -128,13 +126,7 @@ async fn a_backup_with_failed_items_is_partially_succeeded() {
         run.failure_summary().readable().unwrap().failures(),
         &[failure]
     );
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("items_backed_up"),
-        5
-    );
+    assert_eq!(count(run, "items_backed_up"), 5);
 }
 
 #[tokio::test]
@@ -198,50 +190,28 @@ async fn a_failing_backup_source_fails_the_run_with_a_sanitized_failure() {
 
 #[tokio::test]
 async fn a_port_failing_midway_fails_the_run_and_returns_the_error() {
-    let world = World::new(3);
-    world.fail("create_set", "connection to db lost (password=hunter22)");
-    let err = world
-        .ops(200)
-        .run_backup(&request(), &items(3))
-        .await
-        .unwrap_err();
+    let (world, err) =
+        backup_failing_at("create_set", "connection to db lost (password=hunter22)").await;
     assert!(
         matches!(err.root(), ScheduleError::Port(PortError::Backend(_))),
         "{err:?}"
     );
     let run = world.run(err.failed_run().unwrap().id());
     assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Failed);
-    assert_eq!(
-        run.failure_summary().readable().unwrap().failures()[0]
-            .code()
-            .as_str(),
-        FAILURE_BACKUP
-    );
+    assert_eq!(first_failure_code(&run), FAILURE_BACKUP);
     assert!(!stored_text(&world).contains("hunter22"));
 }
 
 #[tokio::test]
 async fn a_set_whose_id_cannot_be_recorded_is_soft_deleted_again() {
-    let world = World::new(3);
-    world.fail("merge_context", "disk full");
-    let err = world
-        .ops(200)
-        .run_backup(&request(), &items(3))
-        .await
-        .unwrap_err();
+    let (world, err) = backup_failing_at("merge_context", "disk full").await;
     assert_eq!(err.failed_run().unwrap().outcome(), RunOutcome::Failed);
     assert_eq!(world.deleted_sets(), vec![1], "no run references the set");
 }
 
 #[tokio::test]
 async fn counts_failing_after_the_set_exists_leave_the_set_on_the_failed_run() {
-    let world = World::new(3);
-    world.fail("increment_counts", "timeout");
-    let err = world
-        .ops(200)
-        .run_backup(&request(), &items(3))
-        .await
-        .unwrap_err();
+    let (world, err) = backup_failing_at("increment_counts", "timeout").await;
     let run = world.run(err.failed_run().unwrap().id());
     assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Failed);
     // Retention removes it once it is older than the oldest kept run.
@@ -421,12 +391,7 @@ async fn a_failing_second_look_up_fails_the_new_run() {
     let stored = world.run(run.id());
     assert_eq!(*stored.outcome().readable().unwrap(), RunOutcome::Failed);
     assert_eq!(*stored.started_at().readable().unwrap(), None);
-    assert_eq!(
-        stored.failure_summary().readable().unwrap().failures()[0]
-            .code()
-            .as_str(),
-        FAILURE_BACKUP
-    );
+    assert_eq!(first_failure_code(&stored), FAILURE_BACKUP);
     assert!(
         matches!(
             err.root(),
@@ -486,13 +451,7 @@ async fn retention_failing_midway_fails_its_run() {
     let run = world.run(err.failed_run().unwrap().id());
     assert!(run.is_type(&RunType::BACKUP_SCHEDULE_RETENTION));
     assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Failed);
-    let failure = &run.failure_summary().readable().unwrap().failures()[0];
-    assert_eq!(failure.code().as_str(), FAILURE_RETENTION);
-    assert!(
-        !failure.message().contains("abc123xyz"),
-        "{}",
-        failure.message()
-    );
+    assert_first_failure_hides(&run, FAILURE_RETENTION, "abc123xyz");
     assert!(world.deleted_sets().is_empty());
 }
 
@@ -527,7 +486,7 @@ async fn purge_removes_old_deleted_sets_and_old_history() {
         RunOutcome::Pending,
         ctx(),
     );
-    let policy = PurgePolicy::new(Duration::days(7), Duration::days(30));
+    let policy = week_and_month_policy();
 
     let plan = world
         .ops(200)
@@ -554,20 +513,8 @@ async fn purge_removes_old_deleted_sets_and_old_history() {
         panic!("purge should have run");
     };
     assert_eq!((report.sets_purged, report.runs_purged), (2, 5));
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("sets_purged"),
-        2
-    );
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("runs_purged"),
-        5
-    );
+    assert_eq!(count(&run, "sets_purged"), 2);
+    assert_eq!(count(&run, "runs_purged"), 5);
     assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Succeeded);
     assert_eq!(world.purge_batches(), vec![3]);
     let remaining: Vec<_> = world.runs().iter().map(|r| r.id()).collect();
@@ -583,11 +530,7 @@ async fn purge_without_live_sets_uses_the_window() {
     world.backup(RunStatus::Completed, RunOutcome::Failed, None);
     let plan = world
         .ops(200)
-        .plan_purge(
-            WS,
-            SCHEDULE,
-            PurgePolicy::new(Duration::days(7), Duration::days(30)),
-        )
+        .plan_purge(WS, SCHEDULE, week_and_month_policy())
         .await
         .unwrap();
     assert_eq!(plan.held_back_by, None);
@@ -610,29 +553,13 @@ async fn purge_failing_midway_keeps_what_was_done_and_fails_its_run() {
     );
     let err = world
         .ops(200)
-        .purge(
-            &request(),
-            PurgePolicy::new(Duration::days(7), Duration::days(30)),
-            Mode::Apply,
-        )
+        .purge(&request(), week_and_month_policy(), Mode::Apply)
         .await
         .unwrap_err();
     let run = world.run(err.failed_run().unwrap().id());
     assert_eq!(*run.outcome().readable().unwrap(), RunOutcome::Failed);
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("sets_purged"),
-        1
-    );
-    let failure = &run.failure_summary().readable().unwrap().failures()[0];
-    assert_eq!(failure.code().as_str(), FAILURE_PURGE);
-    assert!(
-        !failure.message().contains("abc.def.ghi"),
-        "{}",
-        failure.message()
-    );
+    assert_eq!(count(&run, "sets_purged"), 1);
+    assert_first_failure_hides(&run, FAILURE_PURGE, "abc.def.ghi");
     assert!(world.sets().is_empty());
 }
 
@@ -657,7 +584,7 @@ async fn operations_on_a_schedule_of_another_workspace_are_not_found() {
     let world = World::new(1);
     let foreign = ScheduleRequest::new(OTHER_WS, SCHEDULE, now());
     let ops = world.ops(200);
-    let policy = PurgePolicy::new(Duration::days(7), Duration::days(30));
+    let policy = week_and_month_policy();
     let results = [
         ops.run_backup(&foreign, &items(1)).await.map(|_| ()),
         ops.apply_retention(&foreign, Mode::Apply).await.map(|_| ()),
@@ -692,11 +619,7 @@ async fn dry_runs_report_the_plan_and_record_nothing() {
     );
     assert_eq!(report.sets_soft_deleted, 1);
     let purge = ops
-        .purge(
-            &request(),
-            PurgePolicy::new(Duration::days(7), Duration::days(30)),
-            Mode::DryRun,
-        )
+        .purge(&request(), week_and_month_policy(), Mode::DryRun)
         .await
         .unwrap();
     let Execution::DryRun(report) = purge else {
@@ -769,11 +692,7 @@ async fn dry_runs_against_bare_mocks_call_no_write_method() {
         vec![BackupSetId::new(1)]
     );
     let purge = ops
-        .purge(
-            &request(),
-            PurgePolicy::new(Duration::days(7), Duration::days(30)),
-            Mode::DryRun,
-        )
+        .purge(&request(), week_and_month_policy(), Mode::DryRun)
         .await
         .unwrap();
     assert!(matches!(purge, Execution::DryRun(_)));

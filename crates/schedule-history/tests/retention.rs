@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{FOREIGN_SCHEDULE, OTHER_WS, SCHEDULE, WS, World, base, now};
+use common::{
+    FOREIGN_SCHEDULE, OTHER_WS, SCHEDULE, WS, World, assert_scheduled_context, base, count, now,
+};
 use operation_runs_domain::{BackupSetId, RunId, RunOutcome, RunStatus, RunType};
 use operation_runs_schedule_history::{
     Execution, LeftReason, LeftSet, Mode, RetentionDecision, RetentionPlan, RunSet, ScheduleError,
@@ -20,18 +22,32 @@ async fn plan(world: &World) -> RetentionPlan {
     world.ops(200).plan_retention(WS, SCHEDULE).await.unwrap()
 }
 
-/// Seeds live sets 1..=n.
-fn sets(world: &World, n: i64) {
+/// A world keeping the sets of the last `keep_last` successful runs, with live sets 1..=n.
+fn world_with_sets(keep_last: u32, n: i64) -> World {
+    let world = World::new(keep_last);
     for id in 1..=n {
         world.set(id, None);
     }
+    world
+}
+
+/// Successful runs with sets 1..=n, oldest first.
+fn succeeded_with_sets(world: &World, n: i64) -> Vec<RunId> {
+    (1..=n).map(|set| world.succeeded(set)).collect()
+}
+
+/// A failed run with set 1, then successful runs with sets 2 and 3; returns the failed run.
+fn failed_then_two_successes(world: &World) -> RunId {
+    let failed = world.backup(RunStatus::Completed, RunOutcome::Failed, Some(1));
+    world.succeeded(2);
+    world.succeeded(3);
+    failed
 }
 
 #[tokio::test]
 async fn keep_last_zero_turns_retention_off() {
-    let world = World::new(0);
-    sets(&world, 3);
-    let runs: Vec<RunId> = (1..=3).map(|s| world.succeeded(s)).collect();
+    let world = world_with_sets(0, 3);
+    let runs = succeeded_with_sets(&world, 3);
     let plan = plan(&world).await;
     assert_eq!(plan.decision(), RetentionDecision::Off);
     assert!(plan.to_soft_delete.is_empty());
@@ -45,11 +61,8 @@ async fn keep_last_zero_turns_retention_off() {
 
 #[tokio::test]
 async fn fewer_successful_runs_than_keep_last_deletes_nothing() {
-    let world = World::new(3);
-    sets(&world, 3);
-    let old_failed = world.backup(RunStatus::Completed, RunOutcome::Failed, Some(1));
-    world.succeeded(2);
-    world.succeeded(3);
+    let world = world_with_sets(3, 3);
+    let old_failed = failed_then_two_successes(&world);
     let plan = plan(&world).await;
     assert_eq!(plan.decision(), RetentionDecision::TooFewSuccessfulRuns);
     assert_eq!(plan.successful_runs, 2);
@@ -59,9 +72,8 @@ async fn fewer_successful_runs_than_keep_last_deletes_nothing() {
 
 #[tokio::test]
 async fn exactly_keep_last_successful_runs_keeps_them_all() {
-    let world = World::new(3);
-    sets(&world, 3);
-    let runs: Vec<RunId> = (1..=3).map(|s| world.succeeded(s)).collect();
+    let world = world_with_sets(3, 3);
+    let runs = succeeded_with_sets(&world, 3);
     let plan = plan(&world).await;
     assert_eq!(plan.decision(), RetentionDecision::Applies);
     assert_eq!(plan.kept.len(), 3);
@@ -71,20 +83,16 @@ async fn exactly_keep_last_successful_runs_keeps_them_all() {
 
 #[tokio::test]
 async fn exactly_keep_last_still_deletes_the_set_of_an_older_failed_run() {
-    let world = World::new(2);
-    sets(&world, 3);
-    let failed = world.backup(RunStatus::Completed, RunOutcome::Failed, Some(1));
-    world.succeeded(2);
-    world.succeeded(3);
+    let world = world_with_sets(2, 3);
+    let failed = failed_then_two_successes(&world);
     let plan = plan(&world).await;
     assert_eq!(plan.to_soft_delete, vec![rs(1, failed)]);
 }
 
 #[tokio::test]
 async fn one_more_successful_run_than_keep_last_deletes_the_oldest_set() {
-    let world = World::new(3);
-    sets(&world, 4);
-    let runs: Vec<RunId> = (1..=4).map(|s| world.succeeded(s)).collect();
+    let world = world_with_sets(3, 4);
+    let runs = succeeded_with_sets(&world, 4);
     let plan = plan(&world).await;
     assert_eq!(
         plan.kept,
@@ -96,8 +104,7 @@ async fn one_more_successful_run_than_keep_last_deletes_the_oldest_set() {
 
 #[tokio::test]
 async fn failed_and_cancelled_runs_between_successful_ones_do_not_count() {
-    let world = World::new(2);
-    sets(&world, 5);
+    let world = world_with_sets(2, 5);
     let s1 = world.succeeded(1);
     let failed_old = world.backup(RunStatus::Completed, RunOutcome::Failed, Some(2));
     let s3 = world.succeeded(3);
@@ -117,8 +124,7 @@ async fn failed_and_cancelled_runs_between_successful_ones_do_not_count() {
 
 #[tokio::test]
 async fn partially_succeeded_counts_as_successful() {
-    let world = World::new(2);
-    sets(&world, 3);
+    let world = world_with_sets(2, 3);
     let s1 = world.succeeded(1);
     let partial = world.backup(
         RunStatus::Completed,
@@ -134,8 +140,7 @@ async fn partially_succeeded_counts_as_successful() {
 
 #[tokio::test]
 async fn the_set_of_an_active_run_is_never_touched() {
-    let world = World::new(1);
-    sets(&world, 4);
+    let world = world_with_sets(1, 4);
     let queued_old = world.backup(RunStatus::Queued, RunOutcome::Pending, Some(1));
     let running_old = world.backup(RunStatus::Running, RunOutcome::Pending, Some(2));
     let s3 = world.succeeded(3);
@@ -156,8 +161,7 @@ async fn the_set_of_an_active_run_is_never_touched() {
 
 #[tokio::test]
 async fn a_set_shared_with_a_kept_or_active_run_is_never_deleted() {
-    let world = World::new(1);
-    sets(&world, 3);
+    let world = world_with_sets(1, 3);
     let old_sharing_kept = world.succeeded(3);
     let old_sharing_active = world.succeeded(2);
     let old_alone = world.succeeded(1);
@@ -185,8 +189,7 @@ async fn a_set_shared_with_a_kept_or_active_run_is_never_deleted() {
 
 #[tokio::test]
 async fn runs_without_a_backup_set_are_ignored() {
-    let world = World::new(2);
-    sets(&world, 3);
+    let world = world_with_sets(2, 3);
     let s1 = world.succeeded(1);
     world.backup(RunStatus::Completed, RunOutcome::Succeeded, None);
     world.backup(RunStatus::Completed, RunOutcome::Failed, None);
@@ -201,8 +204,7 @@ async fn runs_without_a_backup_set_are_ignored() {
 
 #[tokio::test]
 async fn a_set_referenced_by_two_old_runs_is_deleted_once() {
-    let world = World::new(1);
-    sets(&world, 2);
+    let world = world_with_sets(1, 2);
     world.backup(RunStatus::Completed, RunOutcome::Failed, Some(1));
     let retry = world.succeeded(1);
     world.succeeded(2);
@@ -233,21 +235,14 @@ async fn already_soft_deleted_sets_are_not_counted_as_to_delete() {
         panic!("retention should have run");
     };
     assert_eq!(report.sets_soft_deleted, 1);
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("sets_soft_deleted"),
-        1
-    );
+    assert_eq!(count(&run, "sets_soft_deleted"), 1);
     assert_eq!(world.deleted_sets(), vec![1, 2]);
 }
 
 #[tokio::test]
 async fn selection_walks_every_page_of_the_history() {
-    let world = World::new(2);
-    sets(&world, 7);
-    let runs: Vec<RunId> = (1..=7).map(|s| world.succeeded(s)).collect();
+    let world = world_with_sets(2, 7);
+    let runs = succeeded_with_sets(&world, 7);
     // Runs of the other two types in between must not disturb the backup pages.
     world.seed(
         RunType::BACKUP_SCHEDULE_RETENTION,
@@ -298,8 +293,7 @@ async fn a_schedule_of_another_workspace_is_not_found() {
 
 #[tokio::test]
 async fn applying_retention_records_a_retention_run_with_its_counts() {
-    let world = World::new(2);
-    sets(&world, 4);
+    let world = world_with_sets(2, 4);
     (1..=4).for_each(|s| {
         world.succeeded(s);
     });
@@ -318,32 +312,9 @@ async fn applying_retention_records_a_retention_run_with_its_counts() {
     assert!(run.is_type(&RunType::BACKUP_SCHEDULE_RETENTION));
     assert_eq!(run.status(), RunStatus::Completed);
     assert_eq!(run.outcome(), RunOutcome::Succeeded);
-    assert_eq!(
-        run.context().readable().unwrap().backup_schedule_id(),
-        Some(SCHEDULE)
-    );
-    assert_eq!(
-        run.context().readable().unwrap().scheduled_for(),
-        Some(scheduled_for)
-    );
-    assert_eq!(
-        run.context().readable().unwrap().trigger(),
-        Some("schedule")
-    );
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("sets_kept"),
-        2
-    );
-    assert_eq!(
-        run.summary_counts()
-            .readable()
-            .unwrap()
-            .get_str("sets_soft_deleted"),
-        2
-    );
+    assert_scheduled_context(&run, scheduled_for);
+    assert_eq!(count(&run, "sets_kept"), 2);
+    assert_eq!(count(&run, "sets_soft_deleted"), 2);
     assert_eq!(report.sets_soft_deleted, 2);
     assert_eq!(world.deleted_sets(), vec![1, 2]);
     assert_eq!(
@@ -355,8 +326,7 @@ async fn applying_retention_records_a_retention_run_with_its_counts() {
 
 #[test]
 fn the_plan_prints_what_it_will_do() {
-    let world = World::new(1);
-    sets(&world, 3);
+    let world = world_with_sets(1, 3);
     world.succeeded(1);
     world.backup(RunStatus::Running, RunOutcome::Pending, Some(2));
     world.succeeded(3);

@@ -4,7 +4,7 @@ use crate::support::*;
 use chrono::{Duration, TimeZone, Utc};
 use operation_runs_domain::{OperationRun, RunId, RunOutcome, RunStatus, RunType, WorkspaceId};
 use operation_runs_ports::{CappedCount, RunCursor, RunFilter, RunListQuery, RunPage};
-use operation_runs_tests::{TestStore, on_every_store};
+use operation_runs_tests::{TestStore, newest_page, on_every_store};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -31,15 +31,7 @@ async fn list_filters_and_workspace_scope(store: TestStore) {
     let running = f.queued(3, t0() + Duration::days(1)).await;
     let running = f.begin(&running, t0() + Duration::days(1)).await;
     // Another workspace's run is never listed.
-    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
-    f.start(&new_run(
-        ws2,
-        None,
-        RunType::DRIFT_GENERATE,
-        json!({}),
-        t0(),
-    ))
-    .await;
+    f.run_in_another_workspace().await;
 
     let all = f.list_all(RunFilter::default()).await;
     assert_eq!(
@@ -108,13 +100,7 @@ async fn list_filters_and_workspace_scope(store: TestStore) {
     );
     let empty = f
         .store
-        .list(&RunListQuery {
-            workspace_id: WorkspaceId::new(999_999),
-            filter: RunFilter::default(),
-            after: None,
-            newer_than: None,
-            limit: 10,
-        })
+        .list(&newest_page(WorkspaceId::new(999_999), 10))
         .await
         .unwrap();
     assert!(empty.runs.is_empty() && empty.next.is_none());
@@ -237,15 +223,7 @@ async fn counts_per_status_are_filtered_scoped_and_capped(store: TestStore) {
     ))
     .await;
     // Another workspace's runs never count.
-    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
-    f.start(&new_run(
-        ws2,
-        None,
-        RunType::DRIFT_GENERATE,
-        json!({}),
-        t0(),
-    ))
-    .await;
+    let ws2 = f.run_in_another_workspace().await;
 
     let count = |filter: RunFilter, cap: u32| {
         let store = f.store.clone();
@@ -298,23 +276,12 @@ async fn pages_walk_back_towards_the_newest_runs(store: TestStore) {
         ids.push(f.queued(n, t0() + Duration::minutes(n)).await.id());
     }
     // Another workspace's newer run is never listed.
-    let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
-    f.start(&new_run(
-        ws2,
-        None,
-        RunType::DRIFT_GENERATE,
-        json!({}),
-        t0(),
-    ))
-    .await;
+    f.run_in_another_workspace().await;
     let back = |newer_than: RunId| {
         let store = f.store.clone();
         let query = RunListQuery {
-            workspace_id: f.ws,
-            filter: RunFilter::default(),
-            after: None,
             newer_than: Some(RunCursor(newer_than)),
-            limit: 3,
+            ..newest_page(f.ws, 3)
         };
         async move { store.list(&query).await.unwrap() }
     };

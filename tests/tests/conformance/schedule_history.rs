@@ -75,6 +75,18 @@ async fn schedule_history_is_scoped_by_workspace_schedule_type_and_outcome(store
             limit,
         };
     let ids = |runs: &[&HistoryRun]| runs.iter().rev().map(|r| r.id).collect::<Vec<_>>();
+    // The ids on the first page (of up to 100) of the history of these types and outcomes.
+    let first_page_ids = |run_types, outcomes| {
+        let query = query(run_types, outcomes, None, 100);
+        let store = f.store.clone();
+        async move {
+            let page = store.schedule_history(&query).await.unwrap();
+            page.runs
+                .iter()
+                .map(OperationRun::id)
+                .collect::<Vec<RunId>>()
+        }
+    };
 
     let page = f
         .store
@@ -89,35 +101,23 @@ async fn schedule_history_is_scoped_by_workspace_schedule_type_and_outcome(store
         .iter()
         .filter(|r| r.run_type == RunType::BACKUP_SCHEDULE_RUN)
         .collect();
-    let page = f
-        .store
-        .schedule_history(&query(
-            vec![RunType::BACKUP_SCHEDULE_RUN],
-            vec![],
-            None,
-            100,
-        ))
-        .await
-        .unwrap();
-    let got: Vec<RunId> = page.runs.iter().map(OperationRun::id).collect();
-    assert_eq!(got, ids(&only_runs));
+    assert_eq!(
+        first_page_ids(vec![RunType::BACKUP_SCHEDULE_RUN], vec![]).await,
+        ids(&only_runs)
+    );
 
     let failed_or_pending: Vec<&HistoryRun> = mine
         .iter()
         .filter(|r| matches!(r.outcome, RunOutcome::Failed | RunOutcome::Pending))
         .collect();
-    let page = f
-        .store
-        .schedule_history(&query(
+    assert_eq!(
+        first_page_ids(
             types.to_vec(),
-            vec![RunOutcome::Failed, RunOutcome::Pending],
-            None,
-            100,
-        ))
-        .await
-        .unwrap();
-    let got: Vec<RunId> = page.runs.iter().map(OperationRun::id).collect();
-    assert_eq!(got, ids(&failed_or_pending));
+            vec![RunOutcome::Failed, RunOutcome::Pending]
+        )
+        .await,
+        ids(&failed_or_pending)
+    );
 
     // Keyset pages of 4: 9 runs, then 5, then 1 — with nothing lost or repeated.
     let any_listed = vec![

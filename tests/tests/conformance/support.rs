@@ -11,7 +11,7 @@ use operation_runs_ports::{
     BackupSchedule, HistoryPurgeCriteria, PortError, RunCursor, RunFilter, RunListQuery, RunPage,
     RunStore, SeenItem,
 };
-use operation_runs_tests::{TestStore, runs_of};
+use operation_runs_tests::{TestStore, newest_page, runs_of};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -126,6 +126,21 @@ impl Fixture {
         n
     }
 
+    /// A new workspace (Fabrikam) with a queued drift run created at [`t0`]: what the fixture
+    /// workspace's lists and counts must never show. Returns that workspace.
+    pub async fn run_in_another_workspace(&self) -> WorkspaceId {
+        let ws2 = self.store.create_workspace("Fabrikam").await.unwrap();
+        self.start(&new_run(
+            ws2,
+            None,
+            RunType::DRIFT_GENERATE,
+            json!({}),
+            t0(),
+        ))
+        .await;
+        ws2
+    }
+
     /// The ids of the fixture workspace's runs that `filter` selects, newest first.
     pub async fn list_all(&self, filter: RunFilter) -> Vec<RunId> {
         let runs = runs_of(&self.store, self.ws, filter).await;
@@ -135,11 +150,8 @@ impl Fixture {
     /// One page of the fixture workspace's runs.
     pub async fn page(&self, after: Option<RunCursor>, limit: u32) -> RunPage {
         let query = RunListQuery {
-            workspace_id: self.ws,
-            filter: RunFilter::default(),
             after,
-            newer_than: None,
-            limit,
+            ..newest_page(self.ws, limit)
         };
         self.store.list(&query).await.unwrap()
     }

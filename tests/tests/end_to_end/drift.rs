@@ -27,14 +27,7 @@ pub(crate) async fn drift_job(
     {
         Ok(findings) => {
             let n = i64::try_from(findings.len()).unwrap();
-            w.service
-                .record_progress(run, &[("findings_created", n)])
-                .await
-                .unwrap();
-            w.service
-                .complete(run, RunOutcome::Succeeded, FailureSummary::new())
-                .await
-                .unwrap();
+            w.count_then_succeed(run, &[("findings_created", n)]).await;
             (run, Ok(findings.len()))
         }
         Err(refusal) => {
@@ -58,29 +51,14 @@ pub(crate) fn change(subject: &str, kind: &str) -> DriftChange {
 
 pub(crate) async fn drift_generation(db: TestDb) {
     let w = world(db).await;
-    let other_tenant = w
-        .store
-        .create_tenant(w.ws, "fabrikam.example")
-        .await
-        .unwrap();
-    let other_ws = w.store.create_workspace("Northwind").await.unwrap();
-    let foreign_tenant = w
-        .store
-        .create_tenant(other_ws, "northwind.example")
-        .await
-        .unwrap();
+    let other_tenant = w.another_tenant(w.ws, "fabrikam.example").await;
+    let (other_ws, foreign_tenant) = w.northwind().await;
     let done = Fate::Completed(RunOutcome::Succeeded);
     let sync = |n: i64| json!({"sync": n});
 
-    let baseline = w
-        .run(w.ws, w.tenant, "inventory_sync", sync(1), done)
-        .await
-        .id();
+    let baseline = w.own_run("inventory_sync", sync(1), done).await;
     w.clock.advance(Duration::hours(1));
-    let current = w
-        .run(w.ws, w.tenant, "inventory_sync", sync(2), done)
-        .await
-        .id();
+    let current = w.own_run("inventory_sync", sync(2), done).await;
     w.clock.advance(Duration::hours(1));
     let of_other_tenant = w
         .run(w.ws, other_tenant, "inventory_sync", sync(3), done)
@@ -90,18 +68,9 @@ pub(crate) async fn drift_generation(db: TestDb) {
         .run(other_ws, foreign_tenant, "inventory_sync", sync(4), done)
         .await
         .id();
-    let group_sync = w
-        .run(w.ws, w.tenant, "entra_group_sync", sync(5), done)
-        .await
-        .id();
-    let running = w
-        .run(w.ws, w.tenant, "inventory_sync", sync(6), Fate::Running)
-        .await
-        .id();
-    let queued = w
-        .run(w.ws, w.tenant, "inventory_sync", sync(7), Fate::Queued)
-        .await
-        .id();
+    let group_sync = w.own_run("entra_group_sync", sync(5), done).await;
+    let running = w.own_run("inventory_sync", sync(6), Fate::Running).await;
+    let queued = w.own_run("inventory_sync", sync(7), Fate::Queued).await;
     let failed = w
         .run(
             w.ws,

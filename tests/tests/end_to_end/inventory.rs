@@ -12,7 +12,7 @@ pub(crate) fn seen(external_id: &str, kind: &str, name: &str) -> SeenItem {
 
 /// `(external_id, last_seen_operation_run_id)` of a tenant's items, as stored.
 pub(crate) async fn stored_items(db: &TestDb, tenant: TenantId) -> Vec<(String, Option<i64>)> {
-    rows(
+    column_pairs(
         db,
         &format!(
             "SELECT external_id, last_seen_operation_run_id FROM inventory_items \
@@ -21,14 +21,6 @@ pub(crate) async fn stored_items(db: &TestDb, tenant: TenantId) -> Vec<(String, 
         ),
     )
     .await
-    .iter()
-    .map(|r| {
-        (
-            r.try_get_by_index::<String>(0).unwrap(),
-            r.try_get_by_index::<Option<i64>>(1).unwrap(),
-        )
-    })
-    .collect()
 }
 
 pub(crate) async fn inventory_sync_job(db: TestDb) {
@@ -154,14 +146,7 @@ pub(crate) async fn inventory_sync_job(db: TestDb) {
         .record_seen_items(next, &[items[0].clone(), items[2].clone()])
         .await
         .unwrap();
-    w.service
-        .record_progress(next, &[("items_seen", 2)])
-        .await
-        .unwrap();
-    w.service
-        .complete(next, RunOutcome::Succeeded, FailureSummary::new())
-        .await
-        .unwrap();
+    w.count_then_succeed(next, &[("items_seen", 2)]).await;
     assert_eq!(
         stored_items(&w.db, w.tenant).await,
         vec![

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use operation_runs_domain::{
-    BackupScheduleId, Failure, FailureCode, FailureSummary, OperationRun, RunId, RunOutcome,
-    RunStatus, RunTypeRegistry, TenantId, UserId, WorkspaceId,
+    BackupScheduleId, BackupSetId, Failure, FailureCode, FailureSummary, OperationRun, RunId,
+    RunOutcome, RunStatus, RunTypeRegistry, TenantId, UserId, WorkspaceId,
 };
 use operation_runs_ports::{
     BackupRepository, Clock, FindingRepository, InventoryRepository, Provisioning, RunCursor,
@@ -24,7 +24,7 @@ use operation_runs_service::{
     DriftChange, DriftRefusal, OperationRunService, ServiceError, ServicePorts, StartRequest,
 };
 use operation_runs_tests::{TestDb, on_every_backend};
-use sea_orm::{ConnectionTrait, QueryResult, Statement};
+use sea_orm::{ConnectionTrait, QueryResult, Statement, TryGetable};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -86,6 +86,17 @@ pub(crate) struct World {
     tenant: TenantId,
 }
 
+/// A new workspace called `name` with one tenant, `domain`.
+async fn workspace_with_tenant(
+    store: &SeaOrmStore,
+    name: &str,
+    domain: &str,
+) -> (WorkspaceId, TenantId) {
+    let ws = store.create_workspace(name).await.unwrap();
+    let tenant = store.create_tenant(ws, domain).await.unwrap();
+    (ws, tenant)
+}
+
 pub(crate) async fn world(db: TestDb) -> World {
     let store = SeaOrmStore::from_connection(db.conn.clone());
     let clock = TestClock::at(t0());
@@ -94,8 +105,7 @@ pub(crate) async fn world(db: TestDb) -> World {
         ServicePorts::from_store(store_arc).with_clock(clock.clone()),
         RunTypeRegistry::with_builtins(),
     );
-    let ws = store.create_workspace("Contoso").await.unwrap();
-    let tenant = store.create_tenant(ws, "contoso.example").await.unwrap();
+    let (ws, tenant) = workspace_with_tenant(&store, "Contoso", "contoso.example").await;
     World {
         db,
         store,
@@ -148,6 +158,32 @@ impl World {
         run
     }
 
+    /// The id of a new run of the world's own workspace and tenant (see [`World::run`]).
+    async fn own_run(&self, run_type: &str, identity: Value, fate: Fate) -> RunId {
+        self.run(self.ws, self.tenant, run_type, identity, fate)
+            .await
+            .id()
+    }
+
+    /// Records `counts` on `run`, then completes it as succeeded.
+    async fn count_then_succeed(&self, run: RunId, counts: &[(&str, i64)]) {
+        self.service.record_progress(run, counts).await.unwrap();
+        self.service
+            .complete(run, RunOutcome::Succeeded, FailureSummary::new())
+            .await
+            .unwrap();
+    }
+
+    /// A new tenant, `domain`, of `ws`.
+    async fn another_tenant(&self, ws: WorkspaceId, domain: &str) -> TenantId {
+        self.store.create_tenant(ws, domain).await.unwrap()
+    }
+
+    /// A second workspace, Northwind, with its tenant `northwind.example`.
+    async fn northwind(&self) -> (WorkspaceId, TenantId) {
+        workspace_with_tenant(&self.store, "Northwind", "northwind.example").await
+    }
+
     async fn count(&self, sql: &str) -> i64 {
         self.db.scalar_i64(sql).await.unwrap()
     }
@@ -163,6 +199,14 @@ enum Fate {
     QueuedThen(RunOutcome),
     Running,
     Completed(RunOutcome),
+}
+
+/// The sets of a retention plan, each with its run, in the order given.
+pub(crate) fn run_sets(pairs: &[(BackupSetId, RunId)]) -> Vec<RunSet> {
+    pairs
+        .iter()
+        .map(|&(set, run)| RunSet { set, run })
+        .collect()
 }
 
 pub(crate) fn secs(n: i64) -> Duration {
@@ -186,11 +230,24 @@ pub(crate) async fn row(db: &TestDb, sql: &str) -> QueryResult {
 }
 
 pub(crate) async fn rows(db: &TestDb, sql: &str) -> Vec<QueryResult> {
-    let sql = &*operation_runs_tests::sql_for(db.backend, sql);
-    db.conn
-        .query_all_raw(Statement::from_string(db.db_backend(), sql.to_owned()))
+    operation_runs_tests::query_rows(&db.conn, sql).await
+}
+
+/// The first two columns of every row of `sql`, as `(A, B)`.
+pub(crate) async fn column_pairs<A: TryGetable, B: TryGetable>(
+    db: &TestDb,
+    sql: &str,
+) -> Vec<(A, B)> {
+    rows(db, sql)
         .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index::<A>(0).unwrap(),
+                r.try_get_by_index::<B>(1).unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// An `operation_runs` row as stored.

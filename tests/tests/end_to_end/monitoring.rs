@@ -69,87 +69,71 @@ pub(crate) fn newest_first(model: &[Expected], keep: impl Fn(&Expected) -> bool)
     ids
 }
 
+/// The run types the monitoring model cycles through.
+const RUN_TYPES: [&str; 3] = ["inventory_sync", "entra_group_sync", "drift_generate"];
+
+/// The fates the monitoring model cycles through.
+const FATES: [Fate; 6] = [
+    Fate::Queued,
+    Fate::Running,
+    Fate::Completed(RunOutcome::Succeeded),
+    Fate::Completed(RunOutcome::Failed),
+    Fate::Completed(RunOutcome::PartiallySucceeded),
+    Fate::QueuedThen(RunOutcome::Cancelled),
+];
+
+/// Makes the `i`-th run of the monitoring model in `ws` for `tenant` (its type and fate follow
+/// from `i`), and returns what the model expects of it.
+async fn seed_run(w: &World, ws: WorkspaceId, tenant: TenantId, i: usize) -> Expected {
+    let run_type = RUN_TYPES[i % 3];
+    let run = w
+        .run(
+            ws,
+            tenant,
+            run_type,
+            json!({"n": i}),
+            FATES[(i + i / 3) % 6],
+        )
+        .await;
+    Expected {
+        id: run.id(),
+        ws,
+        run_type,
+        status: *run.status().readable().unwrap(),
+        outcome: *run.outcome().readable().unwrap(),
+        tenant,
+        created_at: run.created_at(),
+    }
+}
+
 pub(crate) async fn monitoring(db: TestDb) {
     let w = world(db).await;
     let ws_a = w.ws;
     let t1 = w.tenant;
-    let t2 = w
-        .store
-        .create_tenant(ws_a, "fabrikam.example")
-        .await
-        .unwrap();
-    let ws_b = w.store.create_workspace("Northwind").await.unwrap();
-    let tb = w
-        .store
-        .create_tenant(ws_b, "northwind.example")
-        .await
-        .unwrap();
+    let t2 = w.another_tenant(ws_a, "fabrikam.example").await;
+    let (ws_b, tb) = w.northwind().await;
     let viewer = UserId::new(100);
     let no_view = UserId::new(200);
     let stranger = UserId::new(300);
-    w.store.add_member(ws_a, viewer, true, false).await.unwrap();
-    w.store.add_member(ws_b, viewer, true, false).await.unwrap();
-    w.store
-        .add_member(ws_a, no_view, false, true)
-        .await
-        .unwrap();
-    w.store
-        .add_member(ws_b, stranger, true, true)
-        .await
-        .unwrap();
+    // (workspace, user, may view, may manage).
+    for (ws, user, view, manage) in [
+        (ws_a, viewer, true, false),
+        (ws_b, viewer, true, false),
+        (ws_a, no_view, false, true),
+        (ws_b, stranger, true, true),
+    ] {
+        w.store.add_member(ws, user, view, manage).await.unwrap();
+    }
 
     // 21 runs in workspace A of every type, status, outcome and tenant, an hour apart, with
     // workspace B's runs interleaved.
-    let types = ["inventory_sync", "entra_group_sync", "drift_generate"];
-    let fates = [
-        Fate::Queued,
-        Fate::Running,
-        Fate::Completed(RunOutcome::Succeeded),
-        Fate::Completed(RunOutcome::Failed),
-        Fate::Completed(RunOutcome::PartiallySucceeded),
-        Fate::QueuedThen(RunOutcome::Cancelled),
-    ];
     let mut model: Vec<Expected> = Vec::new();
     for i in 0..21_usize {
         w.clock.advance(Duration::hours(1));
         let tenant = if i % 4 == 3 { t2 } else { t1 };
-        let run = w
-            .run(
-                ws_a,
-                tenant,
-                types[i % 3],
-                json!({"n": i}),
-                fates[(i + i / 3) % 6],
-            )
-            .await;
-        model.push(Expected {
-            id: run.id(),
-            ws: ws_a,
-            run_type: types[i % 3],
-            status: *run.status().readable().unwrap(),
-            outcome: *run.outcome().readable().unwrap(),
-            tenant,
-            created_at: run.created_at(),
-        });
+        model.push(seed_run(&w, ws_a, tenant, i).await);
         if i % 5 == 0 {
-            let run = w
-                .run(
-                    ws_b,
-                    tb,
-                    types[i % 3],
-                    json!({"n": i}),
-                    fates[(i + i / 3) % 6],
-                )
-                .await;
-            model.push(Expected {
-                id: run.id(),
-                ws: ws_b,
-                run_type: types[i % 3],
-                status: *run.status().readable().unwrap(),
-                outcome: *run.outcome().readable().unwrap(),
-                tenant: tb,
-                created_at: run.created_at(),
-            });
+            model.push(seed_run(&w, ws_b, tb, i).await);
         }
     }
     let in_a: Vec<Expected> = model.iter().filter(|e| e.ws == ws_a).cloned().collect();

@@ -11,21 +11,13 @@ pub(crate) async fn stale_runs_are_reaped(db: TestDb) {
     // At t0: a run left running, one left queued, one that keeps its heartbeat, and a
     // completed one.
     let stale = w
-        .run(w.ws, w.tenant, "inventory_sync", identity(1), Fate::Running)
-        .await
-        .id();
-    let stale_queued = w
-        .run(w.ws, w.tenant, "inventory_sync", identity(2), Fate::Queued)
-        .await
-        .id();
+        .own_run("inventory_sync", identity(1), Fate::Running)
+        .await;
+    let stale_queued = w.own_run("inventory_sync", identity(2), Fate::Queued).await;
     let beating = w
-        .run(w.ws, w.tenant, "inventory_sync", identity(3), Fate::Running)
-        .await
-        .id();
-    let completed = w
-        .run(w.ws, w.tenant, "inventory_sync", identity(4), done)
-        .await
-        .id();
+        .own_run("inventory_sync", identity(3), Fate::Running)
+        .await;
+    let completed = w.own_run("inventory_sync", identity(4), done).await;
 
     w.clock.advance(Duration::minutes(20));
     w.service

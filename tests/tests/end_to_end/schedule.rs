@@ -30,7 +30,7 @@ pub(crate) async fn history_of(
 
 /// `(set id, soft-deleted?)` of a schedule's sets, as stored.
 pub(crate) async fn stored_sets(db: &TestDb, schedule: BackupScheduleId) -> Vec<(i64, bool)> {
-    rows(
+    column_pairs(
         db,
         &format!(
             "SELECT id, deleted_at IS NOT NULL FROM backup_sets \
@@ -39,14 +39,6 @@ pub(crate) async fn stored_sets(db: &TestDb, schedule: BackupScheduleId) -> Vec<
         ),
     )
     .await
-    .iter()
-    .map(|r| {
-        (
-            r.try_get_by_index::<i64>(0).unwrap(),
-            r.try_get_by_index::<bool>(1).unwrap(),
-        )
-    })
-    .collect()
 }
 
 pub(crate) fn performed<R: std::fmt::Debug>(execution: Execution<R>) -> (OperationRun, R) {
@@ -54,6 +46,21 @@ pub(crate) fn performed<R: std::fmt::Debug>(execution: Execution<R>) -> (Operati
         Execution::Performed { run, report } => (run, report),
         other => panic!("expected the operation to be performed, got {other:?}"),
     }
+}
+
+/// The scheduler's backup of `schedule` for day `n`, a minute into it, from `source`: its run
+/// and its set.
+async fn backup_on<S: operation_runs_schedule_history::BackupSource>(
+    w: &World,
+    ops: &ScheduleOperations,
+    schedule: BackupScheduleId,
+    n: u32,
+    source: &S,
+) -> (OperationRun, BackupSetId) {
+    w.clock.set(day(n) + Duration::minutes(1));
+    let request = ScheduleRequest::new(w.ws, schedule, day(n));
+    let (run, report) = performed(ops.run_backup(&request, source).await.unwrap());
+    (run, report.set.id)
 }
 
 pub(crate) async fn schedule_life(db: TestDb) {
@@ -82,12 +89,8 @@ pub(crate) async fn schedule_life(db: TestDb) {
     });
 
     // Day 1 and 2: two good backups; then a purge that finds nothing to do yet.
-    w.clock.set(day(1) + Duration::minutes(1));
-    let (b1, r) = performed(ops.run_backup(&request(day(1)), &ok).await.unwrap());
-    let s1 = r.set.id;
-    w.clock.set(day(2) + Duration::minutes(1));
-    let (b2, r) = performed(ops.run_backup(&request(day(2)), &ok).await.unwrap());
-    let s2 = r.set.id;
+    let (b1, s1) = backup_on(&w, &ops, schedule.id, 1, &ok).await;
+    let (b2, s2) = backup_on(&w, &ops, schedule.id, 2, &ok).await;
     let policy = PurgePolicy::new(Duration::days(7), Duration::days(2));
     w.clock.set(day(2) + Duration::hours(1));
     let (p0, report) = performed(
@@ -128,27 +131,11 @@ pub(crate) async fn schedule_life(db: TestDb) {
             .unwrap(),
     );
     assert_eq!(report.sets_soft_deleted, 0);
-    assert_eq!(
-        report.plan.kept,
-        vec![
-            RunSet {
-                set: s2,
-                run: b2.id()
-            },
-            RunSet {
-                set: s1,
-                run: b1.id()
-            }
-        ]
-    );
+    assert_eq!(report.plan.kept, run_sets(&[(s2, b2.id()), (s1, b1.id())]));
 
     // Day 4 and 5: a good backup and a partial one.
-    w.clock.set(day(4) + Duration::minutes(1));
-    let (b4, r) = performed(ops.run_backup(&request(day(4)), &ok).await.unwrap());
-    let s4 = r.set.id;
-    w.clock.set(day(5) + Duration::minutes(1));
-    let (b5, r) = performed(ops.run_backup(&request(day(5)), &partial).await.unwrap());
-    let s5 = r.set.id;
+    let (b4, s4) = backup_on(&w, &ops, schedule.id, 4, &ok).await;
+    let (b5, s5) = backup_on(&w, &ops, schedule.id, 5, &partial).await;
     assert_eq!(b5.outcome(), RunOutcome::PartiallySucceeded);
     assert_eq!(
         w.stored(b5.id()).await.context["backup_set_id"],
@@ -200,31 +187,10 @@ pub(crate) async fn schedule_life(db: TestDb) {
     );
     assert_eq!(report.plan, dry.plan);
     assert_eq!(report.plan.successful_runs, 4);
-    assert_eq!(
-        report.plan.kept,
-        vec![
-            RunSet {
-                set: s5,
-                run: b5.id()
-            },
-            RunSet {
-                set: s4,
-                run: b4.id()
-            }
-        ]
-    );
+    assert_eq!(report.plan.kept, run_sets(&[(s5, b5.id()), (s4, b4.id())]));
     assert_eq!(
         report.plan.to_soft_delete,
-        vec![
-            RunSet {
-                set: s2,
-                run: b2.id()
-            },
-            RunSet {
-                set: s1,
-                run: b1.id()
-            }
-        ]
+        run_sets(&[(s2, b2.id()), (s1, b1.id())])
     );
     assert!(report.plan.left.is_empty());
     assert_eq!(report.sets_soft_deleted, 2);

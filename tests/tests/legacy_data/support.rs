@@ -1,7 +1,9 @@
-//! What the legacy-data upgrade tests share: reading whole columns back.
+//! What the legacy-data upgrade tests share: the preflight's reference counts, and reading
+//! whole columns back.
 #![allow(dead_code)] // Each test file uses its own part.
 
 use operation_runs_domain::RunTypeRegistry;
+use operation_runs_migration::{PreflightReport, ReferenceStats};
 use operation_runs_tests::TestDb;
 use sea_orm::{ConnectionTrait, Statement};
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,6 +14,26 @@ pub fn allowed_types() -> BTreeSet<String> {
         .iter()
         .map(|d| d.id().as_str().to_owned())
         .collect()
+}
+
+/// Asserts that the preflight counted, as given, the references it would bridge: findings'
+/// baseline and current runs, and inventory items' last-seen runs.
+#[track_caller]
+pub fn assert_reference_stats(
+    report: &PreflightReport,
+    finding_baseline: &ReferenceStats,
+    finding_current: &ReferenceStats,
+    inventory_last_seen: &ReferenceStats,
+) {
+    assert_eq!(
+        report.finding_baseline_refs.as_ref(),
+        Some(finding_baseline)
+    );
+    assert_eq!(report.finding_current_refs.as_ref(), Some(finding_current));
+    assert_eq!(
+        report.inventory_last_seen_refs.as_ref(),
+        Some(inventory_last_seen)
+    );
 }
 
 /// Every row of a query whose first column is an id and whose other columns are nullable

@@ -9,14 +9,11 @@ pub(crate) fn assert_preflight_before(
     assert!(report.missing_legacy_objects.is_empty(), "{report:?}");
     assert!(!report.cutover_complete());
     assert_eq!(report.legacy_tables, exp.legacy_tables);
-    assert_eq!(
-        report.finding_baseline_refs,
-        Some(exp.finding_baseline_refs)
-    );
-    assert_eq!(report.finding_current_refs, Some(exp.finding_current_refs));
-    assert_eq!(
-        report.inventory_last_seen_refs,
-        Some(exp.inventory_last_seen_refs)
+    assert_reference_stats(
+        report,
+        &exp.finding_baseline_refs,
+        &exp.finding_current_refs,
+        &exp.inventory_last_seen_refs,
     );
     assert_eq!(
         report.duplicate_active_identities,

@@ -27,31 +27,40 @@ pub(crate) async fn exec_without_foreign_keys(db: &TestDb, statements: &[String]
             single.close().await.unwrap();
         }
         Backend::Postgres => {
-            let txn = db.conn.begin().await.unwrap();
-            txn.execute_unprepared("SET LOCAL session_replication_role = replica")
-                .await
-                .unwrap();
-            for statement in statements {
-                txn.execute_unprepared(statement).await.unwrap();
-            }
-            txn.commit().await.unwrap();
+            in_one_transaction(
+                db,
+                "SET LOCAL session_replication_role = replica",
+                statements,
+                None,
+            )
+            .await;
         }
         Backend::MariaDb => {
             // One connection (the transaction's), checks off for it alone, then on again.
-            let txn = db.conn.begin().await.unwrap();
-            txn.execute_unprepared("SET SESSION foreign_key_checks = 0")
-                .await
-                .unwrap();
-            for statement in statements {
-                let statement = operation_runs_tests::sql_for(db.backend, statement);
-                txn.execute_unprepared(&statement).await.unwrap();
-            }
-            txn.execute_unprepared("SET SESSION foreign_key_checks = 1")
-                .await
-                .unwrap();
-            txn.commit().await.unwrap();
+            in_one_transaction(
+                db,
+                "SET SESSION foreign_key_checks = 0",
+                statements,
+                Some("SET SESSION foreign_key_checks = 1"),
+            )
+            .await;
         }
     }
+}
+
+/// Runs `before`, then `statements` (as the backend spells them), then `after` if given, in one
+/// transaction.
+async fn in_one_transaction(db: &TestDb, before: &str, statements: &[String], after: Option<&str>) {
+    let txn = db.conn.begin().await.unwrap();
+    txn.execute_unprepared(before).await.unwrap();
+    for statement in statements {
+        let statement = operation_runs_tests::sql_for(db.backend, statement);
+        txn.execute_unprepared(&statement).await.unwrap();
+    }
+    if let Some(after) = after {
+        txn.execute_unprepared(after).await.unwrap();
+    }
+    txn.commit().await.unwrap();
 }
 
 /// A clean baseline database with one dotted run type: (workspace, tenant).

@@ -9,6 +9,9 @@
 //! (`foreign_keys`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "../legacy_data/support.rs"]
+mod legacy_support;
+
 mod edge_cases;
 mod foreign_keys;
 mod steps;
@@ -26,12 +29,13 @@ use steps::preflight_in_the_middle_of_the_cutover;
 use steps::preflight_on_a_fresh_install;
 use steps::sql_timestamps_match_bound_chrono_times;
 
-use operation_runs_domain::{RunTypeRegistry, canonicalize, is_canonical};
+use legacy_support::{allowed_types, assert_reference_stats};
+use operation_runs_domain::{canonicalize, is_canonical};
 use operation_runs_migration::fixtures::{self, LEGACY_COLUMNS, LEGACY_TABLES};
 use operation_runs_migration::{
     PreflightReport, ReferenceBackfill, TypeStats, backfill_references, preflight,
 };
-use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend};
+use operation_runs_tests::{Backend, Migrator, TestDb, on_every_backend, text_rows};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, SqlErr, Statement,
     TransactionTrait, Value,
@@ -41,32 +45,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The baseline, the six cutover steps and the API tokens table.
 pub(crate) const MIGRATIONS: usize = 8;
-
-pub(crate) fn allowed_types() -> BTreeSet<String> {
-    RunTypeRegistry::with_builtins()
-        .iter()
-        .map(|d| d.id().as_str().to_owned())
-        .collect()
-}
-
-/// Every column of every row of a query, as text (the SQL must cast non-text columns).
-pub(crate) async fn text_rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String>>> {
-    let sql = &*operation_runs_tests::sql_for_conn(conn, sql);
-    let rows = conn
-        .query_all_raw(Statement::from_string(
-            conn.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.iter()
-        .map(|row| {
-            (0..row.column_names().len())
-                .map(|i| row.try_get_by_index::<Option<String>>(i).unwrap())
-                .collect()
-        })
-        .collect()
-}
 
 pub(crate) async fn exec_with(
     conn: &DatabaseConnection,

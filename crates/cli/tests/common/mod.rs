@@ -107,6 +107,16 @@ pub async fn migrated_databases() -> Vec<TestDb> {
     all
 }
 
+/// A fresh database of each configured backend at the baseline (`oprun migrate up --steps 1`),
+/// for legacy data to be seeded into.
+pub async fn baseline_databases() -> Vec<TestDb> {
+    let all = databases().await;
+    for db in &all {
+        ok(&db.url, &["migrate", "up", "--steps", "1"]);
+    }
+    all
+}
+
 /// Who and what the command tests work with.
 #[derive(Debug, Clone, Copy)]
 pub struct Seed {
@@ -133,18 +143,14 @@ pub async fn seed(db: &TestDb) -> Seed {
         .await
         .unwrap();
     let (viewer, blind, outsider) = (UserId::new(1), UserId::new(2), UserId::new(3));
-    store
-        .add_member(workspace, viewer, true, true)
-        .await
-        .unwrap();
-    store
-        .add_member(workspace, blind, false, false)
-        .await
-        .unwrap();
-    store
-        .add_member(other_workspace, outsider, true, true)
-        .await
-        .unwrap();
+    // (workspace, user, may view, may manage).
+    for (ws, user, view, manage) in [
+        (workspace, viewer, true, true),
+        (workspace, blind, false, false),
+        (other_workspace, outsider, true, true),
+    ] {
+        store.add_member(ws, user, view, manage).await.unwrap();
+    }
     Seed {
         workspace,
         tenant,
@@ -153,6 +159,39 @@ pub async fn seed(db: &TestDb) -> Seed {
         outsider,
         other_workspace,
         other_tenant,
+    }
+}
+
+impl Seed {
+    /// `oprun runs start` of a new `run_type` run of the seeded tenant (then the `extra`
+    /// arguments), which must succeed: the new run's id.
+    #[track_caller]
+    pub fn start_run(&self, url: &str, run_type: &str, extra: &[&str]) -> i64 {
+        let (workspace, tenant) = (self.workspace.to_string(), self.tenant.to_string());
+        let mut args = vec![
+            "runs",
+            "start",
+            "--workspace",
+            &workspace,
+            "--tenant",
+            &tenant,
+            "--type",
+            run_type,
+        ];
+        args.extend(extra);
+        ok_json(url, &args)["id"].as_i64().unwrap()
+    }
+
+    /// A new bearer token of the viewer, from `oprun tokens create`.
+    #[track_caller]
+    pub fn viewer_token(&self, url: &str) -> String {
+        ok_json(
+            url,
+            &["tokens", "create", "--user", &self.viewer.to_string()],
+        )["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 }
 

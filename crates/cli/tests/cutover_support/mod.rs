@@ -2,9 +2,11 @@
 //! to watch and kill, and the catalog and reference snapshots two databases are compared by.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use operation_runs_migration::fixtures::{seed_legacy_at_scale, seed_legacy_edge_cases};
 use operation_runs_tests::{Backend, TestDb};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{DatabaseConnection, DbBackend};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -129,20 +131,7 @@ impl Drop for Migration {
 
 /// Every row of `sql`, every column cast to text by the query.
 pub async fn rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String>>> {
-    let sql = operation_runs_tests::sql_for_conn(conn, sql).into_owned();
-    conn.query_all_raw(Statement::from_string(
-        conn.get_database_backend(),
-        sql.clone(),
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    .iter()
-    .map(|row| {
-        (0..row.column_names().len())
-            .map(|i| row.try_get_by_index::<Option<String>>(i).unwrap())
-            .collect()
-    })
-    .collect()
+    operation_runs_tests::text_rows(conn, sql).await
 }
 
 /// The schema as the catalog describes it: on PostgreSQL columns, indexes with their validity,

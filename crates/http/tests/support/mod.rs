@@ -117,24 +117,19 @@ pub async fn seeded() -> World {
         .create_tenant(other_ws, "fabrikam.example")
         .await
         .unwrap();
-    let user = |who: Who| who.user().unwrap();
-    store
-        .add_member(ws, user(Who::NoView), false, true)
-        .await
-        .unwrap();
-    store
-        .add_member(ws, user(Who::Viewer), true, false)
-        .await
-        .unwrap();
-    store
-        .add_member(ws, user(Who::Manager), true, true)
-        .await
-        .unwrap();
-    // The non-member of `ws` manages the other workspace: membership elsewhere must not help.
-    store
-        .add_member(other_ws, user(Who::NonMember), true, true)
-        .await
-        .unwrap();
+    // (workspace, who, may view, may manage). The non-member of `ws` manages the other
+    // workspace: membership elsewhere must not help.
+    for (workspace, who, view, manage) in [
+        (ws, Who::NoView, false, true),
+        (ws, Who::Viewer, true, false),
+        (ws, Who::Manager, true, true),
+        (other_ws, Who::NonMember, true, true),
+    ] {
+        store
+            .add_member(workspace, who.user().unwrap(), view, manage)
+            .await
+            .unwrap();
+    }
     let schedule = store
         .create_backup_schedule(ws, tenant, "Nightly", 3)
         .await
@@ -156,56 +151,38 @@ pub async fn seeded() -> World {
             .tenant(tenant)
             .identity(serde_json::json!({ "key": key }))
     };
-    let running = service
-        .start(start(ws, tenant, "inventory_sync", "running"))
-        .await
-        .unwrap()
-        .into_run()
-        .id();
-    service.begin(running).await.unwrap();
+    let running = start_and_begin(&service, start(ws, tenant, "inventory_sync", "running")).await;
     service
         .record_progress(running, &[("processed", 12), ("failed", 1)])
         .await
         .unwrap();
 
-    let failed = service
-        .start(start(ws, tenant, "entra_group_sync", "failed"))
-        .await
-        .unwrap()
-        .into_run()
-        .id();
-    service.begin(failed).await.unwrap();
+    let failed = start_and_begin(&service, start(ws, tenant, "entra_group_sync", "failed")).await;
     let failure = Failure::new(FailureCode::parse("graph_unavailable").unwrap(), XSS);
     service
         .complete(failed, RunOutcome::Failed, FailureSummary::single(failure))
         .await
         .unwrap();
 
-    let foreign = service
-        .start(start(other_ws, other_tenant, "inventory_sync", "foreign"))
-        .await
-        .unwrap()
-        .into_run()
-        .id();
-    service.begin(foreign).await.unwrap();
+    let foreign = start_and_begin(
+        &service,
+        start(other_ws, other_tenant, "inventory_sync", "foreign"),
+    )
+    .await;
 
     let set = shared
         .create_set(schedule.id, "nightly-set-1", 42, chrono::Utc::now())
         .await
         .unwrap();
-    let backup = service
-        .start(
-            start(ws, tenant, "backup_schedule_run", "backup").context(
-                RunContext::new()
-                    .with_backup_schedule_id(schedule.id)
-                    .with_backup_set_id(set.id),
-            ),
-        )
-        .await
-        .unwrap()
-        .into_run()
-        .id();
-    service.begin(backup).await.unwrap();
+    let backup = start_and_begin(
+        &service,
+        start(ws, tenant, "backup_schedule_run", "backup").context(
+            RunContext::new()
+                .with_backup_schedule_id(schedule.id)
+                .with_backup_set_id(set.id),
+        ),
+    )
+    .await;
     service
         .complete(backup, RunOutcome::Succeeded, FailureSummary::new())
         .await
@@ -231,6 +208,20 @@ pub async fn seeded() -> World {
     }
 }
 
+/// Starts the run `request` asks for and moves it to running.
+async fn start_and_begin(service: &OperationRunService, request: StartRequest) -> RunId {
+    let id = service.start(request).await.unwrap().into_run().id();
+    service.begin(id).await.unwrap();
+    id
+}
+
+impl World {
+    /// What a viewer (of `ws`) is answered at `uri`.
+    pub async fn viewer_gets(&self, uri: &str) -> Answer {
+        get(&self.app, uri, Who::Viewer).await
+    }
+}
+
 /// A response, read whole.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -246,6 +237,16 @@ impl Answer {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `message` of a JSON error answer.
+    pub fn error_message(&self) -> String {
+        self.json()["message"].as_str().unwrap().to_owned()
+    }
+
+    /// Whether this list page links to the run `id`.
+    pub fn links_to_run(&self, id: impl std::fmt::Display) -> bool {
+        self.body.contains(&format!("href=\"operations/{id}\""))
     }
 }
 

@@ -35,6 +35,37 @@ pub fn now() -> DateTime<Utc> {
     base() + Duration::days(100)
 }
 
+/// The count `name` in `run`'s (readable) summary counts.
+pub fn count(run: &OperationRun, name: &str) -> u64 {
+    run.summary_counts().readable().unwrap().get_str(name)
+}
+
+/// The code of `run`'s first failure.
+pub fn first_failure_code(run: &OperationRun) -> String {
+    run.failure_summary().readable().unwrap().failures()[0]
+        .code()
+        .as_str()
+        .to_owned()
+}
+
+/// Asserts that `run`'s first failure has `code` and that its message keeps `secret` out.
+#[track_caller]
+pub fn assert_first_failure_hides(run: &OperationRun, code: &str, secret: &str) {
+    let failure = &run.failure_summary().readable().unwrap().failures()[0];
+    assert_eq!(failure.code().as_str(), code);
+    assert!(!failure.message().contains(secret), "{}", failure.message());
+}
+
+/// Asserts that `run`'s context says it ran for [`SCHEDULE`], for the time `scheduled_for`, on
+/// the schedule's trigger.
+#[track_caller]
+pub fn assert_scheduled_context(run: &OperationRun, scheduled_for: DateTime<Utc>) {
+    let context = run.context().readable().unwrap();
+    assert_eq!(context.backup_schedule_id(), Some(SCHEDULE));
+    assert_eq!(context.scheduled_for(), Some(scheduled_for));
+    assert_eq!(context.trigger(), Some("schedule"));
+}
+
 /// The write methods of the ports, as the probe names them.
 pub const WRITES: [&str; 8] = [
     "insert_or_get_active",

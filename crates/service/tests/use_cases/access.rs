@@ -1,5 +1,5 @@
 use crate::support::*;
-use operation_runs_domain::{RunId, RunOutcome, RunStatus, UserId};
+use operation_runs_domain::{Membership, OperationRun, RunId, RunOutcome, RunStatus, UserId};
 use operation_runs_ports::{PortError, RunCursor, RunFilter, RunListQuery, RunPage};
 use operation_runs_service::{MAX_PAGE_SIZE, ServiceError};
 
@@ -16,14 +16,30 @@ async fn show(
         .map(|run| assert_eq!(run.id(), RunId::new(7)))
 }
 
-#[tokio::test]
-async fn a_member_who_may_view_sees_the_run() {
+/// Mocks where `stored` is read once and the viewer's membership of [`WS`] is `membership`;
+/// nothing may be written.
+fn reading_as_member(stored: &OperationRun, membership: Option<Membership>) -> Mocks {
     let mut mocks = Mocks::new();
     mocks
-        .expect_get(&run(7).build())
-        .expect_membership(WS, member(true, false))
+        .expect_get(stored)
+        .expect_membership(WS, membership)
         .forbid_writes();
-    show(mocks, WS).await.unwrap();
+    mocks
+}
+
+/// The error of showing run 7 through [`WS`] when it is `stored` and the viewer's membership
+/// there is `membership`: nothing may be written.
+async fn show_refused(stored: OperationRun, membership: Option<Membership>) -> ServiceError {
+    show(reading_as_member(&stored, membership), WS)
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_member_who_may_view_sees_the_run() {
+    show(reading_as_member(&run(7).build(), member(true, false)), WS)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -45,23 +61,13 @@ async fn a_run_of_another_workspace_is_not_found() {
 
 #[tokio::test]
 async fn a_non_member_gets_not_found() {
-    let mut mocks = Mocks::new();
-    mocks
-        .expect_get(&run(7).build())
-        .expect_membership(WS, None)
-        .forbid_writes();
-    let err = show(mocks, WS).await.unwrap_err();
+    let err = show_refused(run(7).build(), None).await;
     assert!(matches!(err, ServiceError::NotFound), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_member_without_view_capability_is_forbidden() {
-    let mut mocks = Mocks::new();
-    mocks
-        .expect_get(&run(7).build())
-        .expect_membership(WS, member(false, true))
-        .forbid_writes();
-    let err = show(mocks, WS).await.unwrap_err();
+    let err = show_refused(run(7).build(), member(false, true)).await;
     assert!(matches!(err, ServiceError::Forbidden), "{err:?}");
     assert_eq!(err.http_status(), 403);
 }
@@ -69,11 +75,7 @@ async fn a_member_without_view_capability_is_forbidden() {
 #[tokio::test]
 async fn a_missing_run_is_not_found_without_asking_for_membership() {
     let mut mocks = Mocks::new();
-    mocks
-        .queries
-        .expect_get()
-        .times(1)
-        .returning(|_| Err(PortError::NotFound));
+    mocks.expect_get_fails(PortError::NotFound);
     mocks.directory.expect_membership().never();
     mocks.forbid_writes();
     let err = show(mocks, WS).await.unwrap_err();
@@ -210,50 +212,33 @@ async fn a_manager_cancels_an_active_run() {
     assert_eq!(cancelled.outcome(), RunOutcome::Cancelled);
 }
 
-#[tokio::test]
-async fn cancelling_needs_the_manage_capability() {
-    let mut mocks = Mocks::new();
-    mocks
-        .expect_get(&run(7).running().build())
-        .expect_membership(WS, member(true, false))
-        .forbid_writes();
-    let err = mocks
+/// The error of cancelling run 7 when it is `stored` (in [`WS`]) and the viewer's membership
+/// there is `membership`: nothing may be written.
+async fn cancel_refused(stored: OperationRun, membership: Option<Membership>) -> ServiceError {
+    reading_as_member(&stored, membership)
         .service()
         .cancel(VIEWER, RunId::new(7))
         .await
-        .unwrap_err();
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn cancelling_needs_the_manage_capability() {
+    let err = cancel_refused(run(7).running().build(), member(true, false)).await;
     assert!(matches!(err, ServiceError::Forbidden), "{err:?}");
 }
 
 #[tokio::test]
 async fn cancelling_needs_the_view_capability_too() {
     // Managing a run one may not look at would act on something one cannot see.
-    let mut mocks = Mocks::new();
-    mocks
-        .expect_get(&run(7).running().build())
-        .expect_membership(WS, member(false, true))
-        .forbid_writes();
-    let err = mocks
-        .service()
-        .cancel(VIEWER, RunId::new(7))
-        .await
-        .unwrap_err();
+    let err = cancel_refused(run(7).running().build(), member(false, true)).await;
     assert!(matches!(err, ServiceError::Forbidden), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_non_member_cannot_learn_that_a_run_exists_by_cancelling_it() {
     // Even a completed run answers 404 rather than a lifecycle error.
-    let mut mocks = Mocks::new();
-    mocks
-        .expect_get(&run(7).completed(RunOutcome::Succeeded).build())
-        .expect_membership(WS, None)
-        .forbid_writes();
-    let err = mocks
-        .service()
-        .cancel(VIEWER, RunId::new(7))
-        .await
-        .unwrap_err();
+    let err = cancel_refused(run(7).completed(RunOutcome::Succeeded).build(), None).await;
     assert!(matches!(err, ServiceError::NotFound), "{err:?}");
 }
 

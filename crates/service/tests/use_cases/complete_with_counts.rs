@@ -1,9 +1,10 @@
 //! Completing with final counts: everything is checked first, then one atomic store call.
 
 use crate::support::*;
+use chrono::{DateTime, Utc};
 use operation_runs_domain::{
-    CountError, Failure, FailureCode, FailureSummary, MAX_COUNT, OperationRun, RunId, RunOutcome,
-    RunStatus, TransitionError,
+    CountError, FailureSummary, MAX_COUNT, OperationRun, RunId, RunOutcome, RunState, RunStatus,
+    SummaryCounts, TransitionError,
 };
 use operation_runs_ports::PortError;
 use operation_runs_service::ServiceError;
@@ -23,34 +24,42 @@ async fn refused(
         .unwrap_err()
 }
 
-/// What a store returns for a successful `transition_with_counts`.
-fn stored_with_counts(
+/// The one write allowed: a `transition_with_counts` that `accepts` (by id, expected status,
+/// next state, count delta and time), answered as a store would, from `run` — never a separate
+/// transition or increment.
+fn expect_one_transition_with_counts(
+    mocks: &mut Mocks,
     run: &OperationRun,
-    next: &operation_runs_domain::RunState,
-    delta: &operation_runs_domain::SummaryCounts,
-    at: chrono::DateTime<chrono::Utc>,
-) -> OperationRun {
-    OperationRun::from_record(add_counts(
-        with_state(run, next, at).record().clone(),
-        delta,
-    ))
+    accepts: impl Fn(&RunId, &RunStatus, &RunState, &SummaryCounts, &DateTime<Utc>) -> bool
+    + Send
+    + 'static,
+) {
+    let stored = run.clone();
+    mocks
+        .lifecycle
+        .expect_transition_with_counts()
+        .withf(accepts)
+        .times(1)
+        .returning(move |_, _, next, delta, at| {
+            Ok(OperationRun::from_record(add_counts(
+                with_state(&stored, next, at).record().clone(),
+                delta,
+            )))
+        });
+    mocks.forbid_writes_except(&[Write::TransitionWithCounts]);
 }
 
 #[tokio::test]
 async fn counts_and_completion_are_one_store_call() {
     let running = run(7).running().counts(counts(&[("total", 5)])).build();
-    let failures = FailureSummary::single(Failure::new(
-        FailureCode::parse("device_unreachable").unwrap(),
-        "device 12 did not answer",
-    ));
+    let failures = device_unreachable();
     let mut mocks = Mocks::new();
     mocks.expect_get(&running);
     let expected_failures = failures.clone();
-    let stored = running.clone();
-    mocks
-        .lifecycle
-        .expect_transition_with_counts()
-        .withf(move |id, expected, next, delta, at| {
+    expect_one_transition_with_counts(
+        &mut mocks,
+        &running,
+        move |id, expected, next, delta, at| {
             *id == RunId::new(7)
                 && *expected == RunStatus::Running
                 && next.status == RunStatus::Completed
@@ -61,11 +70,8 @@ async fn counts_and_completion_are_one_store_call() {
                 && delta.get_str("items_seen") == 2
                 && delta.iter().count() == 2
                 && *at == now()
-        })
-        .times(1)
-        .returning(move |_, _, next, delta, at| Ok(stored_with_counts(&stored, next, delta, at)));
-    // Neither a separate transition nor a separate increment: one atomic write.
-    mocks.forbid_writes_except(&[Write::TransitionWithCounts]);
+        },
+    );
 
     let done = mocks
         .service()
@@ -99,18 +105,9 @@ async fn without_counts_it_completes_with_an_empty_delta() {
     let legacy = run(7).running().run_type("some_retired_sync").build();
     let mut mocks = Mocks::new();
     mocks.expect_get(&legacy);
-    let stored = legacy.clone();
-    mocks
-        .lifecycle
-        .expect_transition_with_counts()
-        .withf(|_, expected, next, delta, _| {
-            *expected == RunStatus::Running
-                && next.outcome == RunOutcome::Succeeded
-                && delta.is_empty()
-        })
-        .times(1)
-        .returning(move |_, _, next, delta, at| Ok(stored_with_counts(&stored, next, delta, at)));
-    mocks.forbid_writes_except(&[Write::TransitionWithCounts]);
+    expect_one_transition_with_counts(&mut mocks, &legacy, |_, expected, next, delta, _| {
+        *expected == RunStatus::Running && next.outcome == RunOutcome::Succeeded && delta.is_empty()
+    });
 
     let done = mocks
         .service()
@@ -130,27 +127,12 @@ async fn an_illegal_transition_with_counts_writes_nothing() {
     // Valid counts do not make an illegal transition legal: a queued run cannot succeed …
     let queued = run(7).queued().build();
     let err = refused(&queued, RunOutcome::Succeeded, &[("total", 1)]).await;
-    assert!(
-        matches!(
-            err,
-            ServiceError::Transition(TransitionError::Illegal {
-                from: RunStatus::Queued,
-                ..
-            })
-        ),
-        "{err:?}"
-    );
+    assert_illegal_from(&err, RunStatus::Queued);
 
     // … a completed run never changes …
     let done = run(8).completed(RunOutcome::Failed).build();
     let err = refused(&done, RunOutcome::Succeeded, &[("total", 1)]).await;
-    assert!(
-        matches!(
-            err,
-            ServiceError::Transition(TransitionError::AlreadyCompleted)
-        ),
-        "{err:?}"
-    );
+    assert_already_completed(&err);
 
     // … and `pending` is not a final outcome.
     let running = run(9).running().build();
@@ -184,10 +166,7 @@ async fn invalid_counts_on_a_legal_transition_write_nothing() {
         .counts(counts(&[("total", MAX_COUNT)]))
         .build();
     let err = refused(&full, RunOutcome::Succeeded, &[("total", 1)]).await;
-    assert!(
-        matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),
-        "{err:?}"
-    );
+    assert_count_overflow(&err, "total");
 
     let legacy = run(9).running().run_type("some_retired_sync").build();
     let err = refused(&legacy, RunOutcome::Succeeded, &[("total", 1)]).await;

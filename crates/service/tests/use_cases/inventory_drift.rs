@@ -1,6 +1,6 @@
 use crate::support::*;
 use operation_runs_domain::{
-    FindingId, InventoryItemId, OperationRun, RunId, RunOutcome, RunStatus, TransitionError,
+    FindingId, InventoryItemId, OperationRun, RunId, RunOutcome, RunStatus,
 };
 use operation_runs_ports::{Finding, InventoryItem, PortError, SeenItem};
 use operation_runs_service::{DriftChange, DriftRefusal, ServiceError};
@@ -83,25 +83,10 @@ async fn only_a_running_inventory_sync_with_a_tenant_may_mark_items() {
     );
 
     let err = seen_refused(run(7).completed(RunOutcome::Succeeded).build()).await;
-    assert!(
-        matches!(
-            err,
-            ServiceError::Transition(TransitionError::AlreadyCompleted)
-        ),
-        "{err:?}"
-    );
+    assert_already_completed(&err);
 
     let err = seen_refused(run(7).queued().build()).await;
-    assert!(
-        matches!(
-            err,
-            ServiceError::Transition(TransitionError::Illegal {
-                from: RunStatus::Queued,
-                ..
-            })
-        ),
-        "{err:?}"
-    );
+    assert_illegal_from(&err, RunStatus::Queued);
 
     let err = seen_refused(run(7).running().tenant(None).build()).await;
     assert!(

@@ -1,13 +1,15 @@
 use crate::support::*;
 use operation_runs_domain::{
-    CountError, Failure, FailureCode, FailureSummary, MAX_COUNT, OperationRun, RunId, RunOutcome,
-    RunStatus, RunType, TransitionError,
+    CountError, FailureSummary, MAX_COUNT, OperationRun, RunId, RunOutcome, RunStatus, RunType,
 };
 use operation_runs_ports::PortError;
-use operation_runs_service::ServiceError;
+use operation_runs_service::{OperationRunService, ServiceError};
 
-/// A service whose only allowed write is one successful `transition` of `run`.
-fn expect_transition(mocks: &mut Mocks, run: &OperationRun, expected: RunStatus) {
+/// A service that reads `run` once, and whose only allowed write is one successful `transition`
+/// of it from `expected`.
+fn service_moving(run: &OperationRun, expected: RunStatus) -> OperationRunService {
+    let mut mocks = Mocks::new();
+    mocks.expect_get(run);
     let current = run.clone();
     mocks
         .lifecycle
@@ -19,6 +21,7 @@ fn expect_transition(mocks: &mut Mocks, run: &OperationRun, expected: RunStatus)
             move |_, _, next, at| Ok(with_state(&run, next, at))
         });
     mocks.forbid_writes_except(&[Write::Transition]);
+    mocks.service()
 }
 
 /// A service over `run` whose progress must be refused without writing: the increment, if the
@@ -64,7 +67,7 @@ async fn progress_refused_on(run: &OperationRun, counts: &[(&str, i64)]) -> Serv
 /// A service over `run` that must refuse without writing.
 async fn refused_on<F, Fut, T>(run: &OperationRun, call: F) -> ServiceError
 where
-    F: FnOnce(operation_runs_service::OperationRunService) -> Fut,
+    F: FnOnce(OperationRunService) -> Fut,
     Fut: std::future::Future<Output = Result<T, ServiceError>>,
     T: std::fmt::Debug,
 {
@@ -73,13 +76,41 @@ where
     call(mocks.service()).await.unwrap_err()
 }
 
+/// The error of recording `("total", 1)` on run 7 when the store's increment refuses with
+/// `refusal`. `read_after` is the run the service reads once, after the refusal, to say why;
+/// `None`: the service must not read the run at all.
+async fn progress_the_store_refuses(
+    read_after: Option<&OperationRun>,
+    refusal: PortError,
+) -> ServiceError {
+    let mut mocks = Mocks::new();
+    match read_after {
+        Some(run) => {
+            mocks.expect_get(run);
+        }
+        None => {
+            mocks.queries.expect_get().never();
+        }
+    }
+    let mut refusal = Some(refusal);
+    mocks
+        .lifecycle
+        .expect_increment_counts()
+        .withf(|id, _, _, _| *id == RunId::new(7))
+        .times(1)
+        .returning(move |_, _, _, _| Err(refusal.take().unwrap()));
+    mocks.forbid_writes_except(&[Write::IncrementCounts]);
+    mocks
+        .service()
+        .record_progress(RunId::new(7), &[("total", 1)])
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn begin_moves_a_queued_run_to_running() {
     let queued = run(7).queued().build();
-    let mut mocks = Mocks::new();
-    mocks.expect_get(&queued);
-    expect_transition(&mut mocks, &queued, RunStatus::Queued);
-    let service = mocks.service();
+    let service = service_moving(&queued, RunStatus::Queued);
 
     let running = service.begin(queued.id()).await.unwrap();
 
@@ -92,27 +123,14 @@ async fn begin_moves_a_queued_run_to_running() {
 async fn beginning_a_running_run_is_refused() {
     let running = run(7).running().build();
     let err = refused_on(&running, |s| async move { s.begin(RunId::new(7)).await }).await;
-    assert!(
-        matches!(
-            err,
-            ServiceError::Transition(TransitionError::Illegal {
-                from: RunStatus::Running,
-                ..
-            })
-        ),
-        "{err:?}"
-    );
+    assert_illegal_from(&err, RunStatus::Running);
     assert_eq!(err.http_status(), 409);
 }
 
 #[tokio::test]
 async fn an_unknown_run_is_not_found() {
     let mut mocks = Mocks::new();
-    mocks
-        .queries
-        .expect_get()
-        .times(1)
-        .returning(|_| Err(PortError::NotFound));
+    mocks.expect_get_fails(PortError::NotFound);
     mocks.forbid_writes();
     let err = mocks.service().begin(RunId::new(99)).await.unwrap_err();
     assert!(matches!(err, ServiceError::NotFound), "{err:?}");
@@ -121,11 +139,7 @@ async fn an_unknown_run_is_not_found() {
 #[tokio::test]
 async fn a_backend_failure_is_a_port_error() {
     let mut mocks = Mocks::new();
-    mocks
-        .queries
-        .expect_get()
-        .times(1)
-        .returning(|_| Err(PortError::backend("connection reset")));
+    mocks.expect_get_fails(PortError::backend("connection reset"));
     mocks.forbid_writes();
     let err = mocks.service().begin(RunId::new(7)).await.unwrap_err();
     assert!(
@@ -221,10 +235,7 @@ async fn an_overflowing_count_is_refused_before_writing() {
             .await
     })
     .await;
-    assert!(
-        matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),
-        "{err:?}"
-    );
+    assert_count_overflow(&err, "total");
 
     // … and on top of what is stored.
     let full = run(8)
@@ -232,66 +243,30 @@ async fn an_overflowing_count_is_refused_before_writing() {
         .counts(counts(&[("total", MAX_COUNT)]))
         .build();
     let err = progress_refused_on(&full, &[("total", 1)]).await;
-    assert!(
-        matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),
-        "{err:?}"
-    );
+    assert_count_overflow(&err, "total");
 }
 
 #[tokio::test]
 async fn an_overflow_reported_by_the_store_is_an_invalid_count() {
     // The store is the authority: concurrent writers may have pushed the sum up since the read.
     let running = run(7).running().counts(counts(&[("total", 1)])).build();
-    let mut mocks = Mocks::new();
     // Read after the refusal, to say why: the read sees no overflow, so the store's word stands.
-    mocks.expect_get(&running);
-    mocks
-        .lifecycle
-        .expect_increment_counts()
-        .times(1)
-        .returning(|_, _, _, _| Err(PortError::CountOverflow("total".into())));
-    mocks.forbid_writes_except(&[Write::IncrementCounts]);
+    let err =
+        progress_the_store_refuses(Some(&running), PortError::CountOverflow("total".into())).await;
 
-    let err = mocks
-        .service()
-        .record_progress(running.id(), &[("total", 1)])
-        .await
-        .unwrap_err();
-
-    assert!(
-        matches!(&err, ServiceError::InvalidCounts(CountError::Overflow(name)) if name == "total"),
-        "{err:?}"
-    );
+    assert_count_overflow(&err, "total");
 }
 
 #[tokio::test]
 async fn progress_on_a_completed_run_is_refused() {
     let done = run(7).completed(RunOutcome::Succeeded).build();
     let err = progress_refused_on(&done, &[("total", 1)]).await;
-    assert!(
-        matches!(
-            err,
-            ServiceError::Transition(TransitionError::AlreadyCompleted)
-        ),
-        "{err:?}"
-    );
+    assert_already_completed(&err);
 }
 
 #[tokio::test]
 async fn a_failing_store_is_reported_without_reading_the_run() {
-    let mut mocks = Mocks::new();
-    mocks.queries.expect_get().never();
-    mocks
-        .lifecycle
-        .expect_increment_counts()
-        .times(1)
-        .returning(|_, _, _, _| Err(PortError::backend("connection reset")));
-    mocks.forbid_writes_except(&[Write::IncrementCounts]);
-    let err = mocks
-        .service()
-        .record_progress(RunId::new(7), &[("total", 1)])
-        .await
-        .unwrap_err();
+    let err = progress_the_store_refuses(None, PortError::backend("connection reset")).await;
     assert!(
         matches!(err, ServiceError::Port(PortError::Backend(_))),
         "{err:?}"
@@ -301,20 +276,11 @@ async fn a_failing_store_is_reported_without_reading_the_run() {
 #[tokio::test]
 async fn progress_on_a_run_completed_meanwhile_is_a_conflict() {
     let running = run(7).running().build();
-    let mut mocks = Mocks::new();
-    mocks.expect_get(&running);
-    mocks
-        .lifecycle
-        .expect_increment_counts()
-        .times(1)
-        .returning(|_, _, _, _| Err(PortError::Conflict("run is completed".into())));
-    mocks.forbid_writes_except(&[Write::IncrementCounts]);
-
-    let err = mocks
-        .service()
-        .record_progress(running.id(), &[("total", 1)])
-        .await
-        .unwrap_err();
+    let err = progress_the_store_refuses(
+        Some(&running),
+        PortError::Conflict("run is completed".into()),
+    )
+    .await;
     assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
 }
 
@@ -331,10 +297,7 @@ async fn progress_on_an_unregistered_stored_type_is_refused() {
 #[tokio::test]
 async fn complete_stores_the_outcome_and_failures() {
     let running = run(7).running().build();
-    let failures = FailureSummary::single(Failure::new(
-        FailureCode::parse("device_unreachable").unwrap(),
-        "device 12 did not answer",
-    ));
+    let failures = device_unreachable();
     let mut mocks = Mocks::new();
     mocks.expect_get(&running);
     let expected_failures = failures.clone();
@@ -379,26 +342,13 @@ async fn a_queued_run_cannot_complete_as_succeeded() {
             .await
     })
     .await;
-    assert!(
-        matches!(
-            err,
-            ServiceError::Transition(TransitionError::Illegal {
-                from: RunStatus::Queued,
-                ..
-            })
-        ),
-        "{err:?}"
-    );
+    assert_illegal_from(&err, RunStatus::Queued);
 }
 
 #[tokio::test]
 async fn a_queued_run_may_complete_as_failed() {
     let queued = run(7).queued().build();
-    let mut mocks = Mocks::new();
-    mocks.expect_get(&queued);
-    expect_transition(&mut mocks, &queued, RunStatus::Queued);
-    let done = mocks
-        .service()
+    let done = service_moving(&queued, RunStatus::Queued)
         .complete(queued.id(), RunOutcome::Failed, FailureSummary::new())
         .await
         .unwrap();
@@ -413,13 +363,7 @@ async fn a_completed_run_never_changes() {
             .await
     })
     .await;
-    assert!(
-        matches!(
-            err,
-            ServiceError::Transition(TransitionError::AlreadyCompleted)
-        ),
-        "{err:?}"
-    );
+    assert_already_completed(&err);
 }
 
 #[tokio::test]

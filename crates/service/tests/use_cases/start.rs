@@ -114,13 +114,18 @@ async fn refused(request: StartRequest, setup: impl FnOnce(&mut Mocks)) -> Servi
     service.start(request).await.unwrap_err()
 }
 
-#[tokio::test]
-async fn an_unregistered_type_is_refused() {
-    let err = refused(
-        StartRequest::new(WS, "policy_export", "alice").tenant(TENANT),
+/// A start of a `run_type` run for [`TENANT`] by alice, refused before any write.
+async fn tenant_start_refused(run_type: &str) -> ServiceError {
+    refused(
+        StartRequest::new(WS, run_type, "alice").tenant(TENANT),
         |_| {},
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn an_unregistered_type_is_refused() {
+    let err = tenant_start_refused("policy_export").await;
     assert!(
         matches!(&err, ServiceError::UnknownRunType(UnknownRunType::NotRegistered(t)) if t == "policy_export"),
         "{err:?}"
@@ -130,11 +135,7 @@ async fn an_unregistered_type_is_refused() {
 
 #[tokio::test]
 async fn a_dotted_type_is_refused_naming_the_canonical_form() {
-    let err = refused(
-        StartRequest::new(WS, "inventory.sync", "alice").tenant(TENANT),
-        |_| {},
-    )
-    .await;
+    let err = tenant_start_refused("inventory.sync").await;
     assert!(
         matches!(
             &err,
@@ -149,7 +150,7 @@ async fn a_dotted_type_is_refused_naming_the_canonical_form() {
 #[tokio::test]
 async fn a_non_canonical_type_is_refused() {
     for raw in ["Inventory_Sync", "inventory-sync", "", "inventory__sync"] {
-        let err = refused(StartRequest::new(WS, raw, "alice").tenant(TENANT), |_| {}).await;
+        let err = tenant_start_refused(raw).await;
         assert!(
             matches!(&err, ServiceError::UnknownRunType(UnknownRunType::Invalid(RunTypeError::NotCanonical(r))) if r == raw),
             "{raw}: {err:?}"
@@ -172,11 +173,7 @@ async fn a_tenant_scoped_type_needs_a_tenant() {
 
 #[tokio::test]
 async fn a_workspace_scoped_type_must_not_name_a_tenant() {
-    let err = refused(
-        StartRequest::new(WS, WORKSPACE_REPORT, "alice").tenant(TENANT),
-        |_| {},
-    )
-    .await;
+    let err = tenant_start_refused(WORKSPACE_REPORT).await;
     assert!(
         matches!(&err, ServiceError::TenantNotAllowed { run_type } if run_type == WORKSPACE_REPORT),
         "{err:?}"

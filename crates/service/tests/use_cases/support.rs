@@ -1,17 +1,18 @@
 //! Builders and mock wiring shared by the use-case tests.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use operation_runs_domain::{CountError, RunStatus, TransitionError};
 use operation_runs_domain::{
-    CountName, IdentityHash, Membership, NewOperationRun, OperationRun, RunId, RunRecord, RunScope,
-    RunState, RunType, RunTypeDescriptor, RunTypeRegistry, Stored, SummaryCounts, TenantId,
-    WorkspaceId,
+    CountName, Failure, FailureCode, FailureSummary, IdentityHash, Membership, NewOperationRun,
+    OperationRun, RunId, RunRecord, RunScope, RunState, RunType, RunTypeDescriptor,
+    RunTypeRegistry, Stored, SummaryCounts, TenantId, WorkspaceId,
 };
 use operation_runs_ports::testing::RunBuilder;
 use operation_runs_ports::{
     MockClock, MockFindingRepository, MockInventoryRepository, MockRunLifecycle, MockRunQueries,
-    MockWorkspaceDirectory, StartedRun,
+    MockWorkspaceDirectory, PortError, StartedRun,
 };
-use operation_runs_service::{OperationRunService, ServicePorts};
+use operation_runs_service::{OperationRunService, ServiceError, ServicePorts};
 use std::sync::Arc;
 
 pub const WS: WorkspaceId = WorkspaceId::new(1);
@@ -59,6 +60,14 @@ pub fn counts(pairs: &[(&str, u64)]) -> SummaryCounts {
         .collect()
 }
 
+/// The failures of a run whose device 12 did not answer (code `device_unreachable`).
+pub fn device_unreachable() -> FailureSummary {
+    FailureSummary::single(Failure::new(
+        FailureCode::parse("device_unreachable").unwrap(),
+        "device 12 did not answer",
+    ))
+}
+
 /// What a store returns after a successful compare-and-set.
 pub fn with_state(run: &OperationRun, next: &RunState, at: DateTime<Utc>) -> OperationRun {
     let mut record = run.record().clone();
@@ -82,6 +91,36 @@ pub fn inserted(id: i64, new: &NewOperationRun) -> OperationRun {
 
 pub fn started(run: OperationRun, reused: bool) -> StartedRun {
     StartedRun { run, reused }
+}
+
+/// Asserts that `err` refuses, as illegal, a transition out of `from`.
+#[track_caller]
+pub fn assert_illegal_from(err: &ServiceError, from: RunStatus) {
+    assert!(
+        matches!(err, ServiceError::Transition(TransitionError::Illegal { from: f, .. }) if *f == from),
+        "{err:?}"
+    );
+}
+
+/// Asserts that `err` refuses to change a completed run.
+#[track_caller]
+pub fn assert_already_completed(err: &ServiceError) {
+    assert!(
+        matches!(
+            err,
+            ServiceError::Transition(TransitionError::AlreadyCompleted)
+        ),
+        "{err:?}"
+    );
+}
+
+/// Asserts that `err` refuses counts because the count `name` would overflow.
+#[track_caller]
+pub fn assert_count_overflow(err: &ServiceError, name: &str) {
+    assert!(
+        matches!(err, ServiceError::InvalidCounts(CountError::Overflow(n)) if n == name),
+        "{err:?}"
+    );
 }
 
 /// The write methods of the ports, for [`Mocks::forbid_writes_except`].
@@ -124,6 +163,16 @@ impl Mocks {
             .with(mockall::predicate::eq(run.id()))
             .times(1)
             .returning(move |_| Ok(returned.clone()));
+        self
+    }
+
+    /// `get` fails with `error` exactly once.
+    pub fn expect_get_fails(&mut self, error: PortError) -> &mut Self {
+        let mut error = Some(error);
+        self.queries
+            .expect_get()
+            .times(1)
+            .returning(move |_| Err(error.take().unwrap()));
         self
     }
 
