@@ -13,7 +13,7 @@ use crate::raw::{Bind, Pool, RUN_COLUMNS, RawRun, fetch_runs};
 use crate::report::{Figure, Samples, Target, timed};
 use crate::seed::Runs;
 use anyhow::{Result, bail};
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use operation_runs_domain::{
     IdentityHash, NewOperationRun, RunContext, RunType, SummaryCounts, TenantId, WorkspaceId,
 };
@@ -105,24 +105,12 @@ impl Baseline {
         workspace: WorkspaceId,
         tenant: TenantId,
     ) -> Result<(RawRun, bool)> {
-        let run_type = RunType::INVENTORY_SYNC;
         for attempt in 0..10_u32 {
             let now = Utc::now().trunc_subsecs(6);
             let result = fetch_runs(
                 &self.pool,
                 &self.insert,
-                vec![
-                    Bind::I64(workspace.get()),
-                    Bind::I64(tenant.get()),
-                    Bind::Text("bench".into()),
-                    Bind::Text(run_type.as_str().into()),
-                    Bind::Text(hash.as_str().into()),
-                    Bind::Json(json!({})),
-                    Bind::Json(json!([])),
-                    Bind::Json(json!({})),
-                    Bind::Time(now),
-                    Bind::Time(now),
-                ],
+                start_binds(workspace, tenant, hash, &[now, now]),
             )
             .await;
             match result {
@@ -160,17 +148,7 @@ impl Baseline {
             let inserted = fetch_runs(
                 &self.pool,
                 &self.insert,
-                vec![
-                    Bind::I64(workspace.get()),
-                    Bind::I64(tenant.get()),
-                    Bind::Text("bench".into()),
-                    Bind::Text(run_type.as_str().into()),
-                    Bind::Text(hash.as_str().into()),
-                    Bind::Json(json!({})),
-                    Bind::Json(json!([])),
-                    Bind::Json(json!({})),
-                    Bind::Time(now),
-                ],
+                start_binds(workspace, tenant, &hash, &[now]),
             )
             .await?;
             if let Some(run) = inserted.into_iter().next() {
@@ -431,4 +409,26 @@ pub async fn run(env: &Env) -> Result<()> {
         bail!("the product and the baseline started runs differently");
     }
     Ok(())
+}
+
+/// The values of a baseline start's insert: the run's columns, then `times` (the creation time,
+/// bound once per placeholder that names it: MariaDB's `?` cannot repeat one).
+fn start_binds(
+    workspace: WorkspaceId,
+    tenant: TenantId,
+    hash: &IdentityHash,
+    times: &[DateTime<Utc>],
+) -> Vec<Bind> {
+    let mut binds = vec![
+        Bind::I64(workspace.get()),
+        Bind::I64(tenant.get()),
+        Bind::Text("bench".into()),
+        Bind::Text(RunType::INVENTORY_SYNC.as_str().into()),
+        Bind::Text(hash.as_str().into()),
+        Bind::Json(json!({})),
+        Bind::Json(json!([])),
+        Bind::Json(json!({})),
+    ];
+    binds.extend(times.iter().map(|t| Bind::Time(*t)));
+    binds
 }
