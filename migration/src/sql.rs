@@ -537,43 +537,30 @@ pub(crate) fn findings_canonical_indexes() -> Vec<String> {
 /// The three legacy run tables with their indexes, as the baseline created them.
 pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
     let t = types(flavor);
-    vec![
-        t.ddl(
-            "CREATE TABLE IF NOT EXISTS inventory_sync_runs (
-  id {id},
-  workspace_id {bigint} NOT NULL,
-  tenant_id {bigint} NOT NULL,
-  status {key_text} NOT NULL,
-  items_seen {bigint} NOT NULL DEFAULT 0,
-  error {text} NULL,
-  started_at {time} NULL,
-  finished_at {time} NULL,
-  created_at {time} NOT NULL DEFAULT {now},
-  operation_run_id {bigint} NULL
-)",
-        ),
-        "CREATE INDEX IF NOT EXISTS inventory_sync_runs_operation_run_id_idx \
-         ON inventory_sync_runs (operation_run_id)"
-            .to_owned(),
-        t.ddl(
-            "CREATE TABLE IF NOT EXISTS entra_group_sync_runs (
-  id {id},
-  workspace_id {bigint} NOT NULL,
-  tenant_id {bigint} NOT NULL,
-  status {key_text} NOT NULL,
-  groups_seen {bigint} NOT NULL DEFAULT 0,
-  error {text} NULL,
-  started_at {time} NULL,
-  finished_at {time} NULL,
-  created_at {time} NOT NULL DEFAULT {now},
-  operation_run_id {bigint} NULL
-)",
-        ),
-        "CREATE INDEX IF NOT EXISTS entra_group_sync_runs_operation_run_id_idx \
-         ON entra_group_sync_runs (operation_run_id)"
-            .to_owned(),
-        t.ddl(
-            "CREATE TABLE IF NOT EXISTS backup_schedule_runs (
+    let mut statements = Vec::new();
+    // The two sync tables differ only in the name of what they counted.
+    for (table, seen) in [
+        ("inventory_sync_runs", "items_seen"),
+        ("entra_group_sync_runs", "groups_seen"),
+    ] {
+        statements.push(t.ddl(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+  id {{id}},
+  workspace_id {{bigint}} NOT NULL,
+  tenant_id {{bigint}} NOT NULL,
+  status {{key_text}} NOT NULL,
+  {seen} {{bigint}} NOT NULL DEFAULT 0,
+  error {{text}} NULL,
+  started_at {{time}} NULL,
+  finished_at {{time}} NULL,
+  created_at {{time}} NOT NULL DEFAULT {{now}},
+  operation_run_id {{bigint}} NULL
+)"
+        )));
+        statements.push(run_reference_index(table));
+    }
+    statements.push(t.ddl(
+        "CREATE TABLE IF NOT EXISTS backup_schedule_runs (
   id {id},
   backup_schedule_id {bigint} NOT NULL,
   tenant_id {bigint} NOT NULL,
@@ -584,14 +571,18 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
   created_at {time} NOT NULL DEFAULT {now},
   operation_run_id {bigint} NULL
 )",
-        ),
-        "CREATE INDEX IF NOT EXISTS backup_schedule_runs_operation_run_id_idx \
-         ON backup_schedule_runs (operation_run_id)"
-            .to_owned(),
+    ));
+    statements.push(run_reference_index("backup_schedule_runs"));
+    statements.push(
         "CREATE INDEX IF NOT EXISTS backup_schedule_runs_backup_schedule_id_idx \
          ON backup_schedule_runs (backup_schedule_id)"
             .to_owned(),
-    ]
+    );
+    statements
+}
+
+fn run_reference_index(table: &str) -> String {
+    format!("CREATE INDEX IF NOT EXISTS {table}_operation_run_id_idx ON {table} (operation_run_id)")
 }
 
 #[cfg(test)]

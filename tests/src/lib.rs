@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use operation_runs_sea_orm::DatabaseUrl;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, QueryResult,
     Statement,
@@ -132,24 +133,6 @@ pub fn listed_ids(ids: &[i64]) -> String {
         .join(", ")
 }
 
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{}", &base[..path_start], name);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
 async fn connect(url: &str, max: u32) -> DatabaseConnection {
     let mut options = ConnectOptions::new(url.to_owned());
     options.max_connections(max).sqlx_logging(false);
@@ -174,7 +157,12 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("cannot create test database on {admin_url}: {e}"));
         admin.close().await.ok();
-        let url = with_database(&admin_url, &name);
+        let url = DatabaseUrl::parse(&admin_url)
+            .ok()
+            .and_then(|url| url.with_database(&name))
+            .unwrap_or_else(|| panic!("{admin_url} is not a server URL"))
+            .as_str()
+            .to_owned();
         let conn = connect(&url, 40).await;
         let cleanup = match backend {
             Backend::Postgres => Cleanup::Postgres { admin_url, name },
@@ -364,23 +352,6 @@ macro_rules! on_every_backend {
             )+
         }
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_name_is_replaced_keeping_the_query() {
-        assert_eq!(
-            with_database(
-                "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-                "x"
-            ),
-            "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
-    }
 }
 
 // The README's examples are compiled and run with the workspace's tests.

@@ -116,6 +116,47 @@ impl DatabaseUrl {
         self.sqlite_file.as_deref()
     }
 
+    /// The same server and credentials with another database: `postgres://app@db/ops?sslmode=require`
+    /// becomes `postgres://app@db/NAME?sslmode=require`. `None` for SQLite, whose URLs name a
+    /// file rather than a database on a server.
+    ///
+    /// For tools that create databases next to the one they were given (test suites, the
+    /// bench); `name` is put in as it is, so it must be a plain database name.
+    ///
+    /// ```
+    /// use operation_runs_sea_orm::DatabaseUrl;
+    ///
+    /// let admin = DatabaseUrl::parse("mysql://root@127.0.0.1:3306/mysql?ssl-mode=DISABLED")?;
+    /// let scratch = admin.with_database("scratch_1").expect("a server URL");
+    /// assert_eq!(scratch.as_str(), "mysql://root@127.0.0.1:3306/scratch_1?ssl-mode=DISABLED");
+    /// assert!(DatabaseUrl::parse("sqlite::memory:")?.with_database("x").is_none());
+    /// # Ok::<(), operation_runs_sea_orm::UrlError>(())
+    /// ```
+    #[must_use]
+    pub fn with_database(&self, name: &str) -> Option<Self> {
+        if self.target.is_sqlite() {
+            return None;
+        }
+        let (base, query) = match self.url.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (self.url.as_str(), None),
+        };
+        let authority = base.find("://").map_or(0, |i| i + 3);
+        let path = base[authority..]
+            .find('/')
+            .map_or(base.len(), |i| authority + i);
+        let mut url = format!("{}/{name}", &base[..path]);
+        if let Some(query) = query {
+            url.push('?');
+            url.push_str(query);
+        }
+        Some(Self {
+            url,
+            target: self.target,
+            sqlite_file: None,
+        })
+    }
+
     /// The URL as written, password included: to connect with, never to show.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -286,6 +327,38 @@ mod tests {
         let url = DatabaseUrl::parse("sqlite://runs.db?mode=sideways").unwrap();
         assert_eq!(url.target(), DatabaseTarget::SqliteFile);
         assert_eq!(url.sqlite_file(), None);
+    }
+
+    #[test]
+    fn another_database_on_the_same_server_keeps_credentials_and_query() {
+        for (url, want) in [
+            (
+                "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+                "postgres://postgres@127.0.0.1:5432/x?sslmode=disable",
+            ),
+            ("postgres://u@h", "postgres://u@h/x"),
+            (
+                "mysql://root@127.0.0.1:3306/mysql",
+                "mysql://root@127.0.0.1:3306/x",
+            ),
+            (
+                "mysql://u:p%40w@db:3306/?ssl-mode=DISABLED",
+                "mysql://u:p%40w@db:3306/x?ssl-mode=DISABLED",
+            ),
+            ("mysql://root@h:3306", "mysql://root@h:3306/x"),
+        ] {
+            let moved = DatabaseUrl::parse(url).unwrap().with_database("x").unwrap();
+            assert_eq!(moved.as_str(), want);
+            assert_eq!(moved.target(), DatabaseUrl::parse(url).unwrap().target());
+        }
+        for sqlite in ["sqlite::memory:", "sqlite://runs.db?mode=rwc"] {
+            assert!(
+                DatabaseUrl::parse(sqlite)
+                    .unwrap()
+                    .with_database("x")
+                    .is_none()
+            );
+        }
     }
 
     #[test]

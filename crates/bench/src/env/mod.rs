@@ -10,7 +10,7 @@ use crate::report::Figure;
 use crate::statement_log::StatementLog;
 use anyhow::{Context, Result, bail};
 use operation_runs_migration::{Migrator, MigratorTrait};
-use operation_runs_sea_orm::SeaOrmStore;
+use operation_runs_sea_orm::{DatabaseUrl, SeaOrmStore};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -214,7 +214,10 @@ impl Env {
 
     fn url_of(&self, name: &str) -> Result<String> {
         match self.backend {
-            Backend::Postgres | Backend::Mariadb => Ok(with_database(&self.admin_url, name)),
+            Backend::Postgres | Backend::Mariadb => DatabaseUrl::parse(&self.admin_url)?
+                .with_database(name)
+                .map(|url| url.as_str().to_owned())
+                .context("a server URL names a database"),
             Backend::Sqlite => Ok(format!(
                 "sqlite://{}?mode=rwc",
                 self.sqlite_path(name)?.display()
@@ -460,51 +463,5 @@ fn remove_sqlite_files(path: &std::path::Path) {
         let mut file = path.as_os_str().to_owned();
         file.push(suffix);
         std::fs::remove_file(PathBuf::from(file)).ok();
-    }
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{}", &base[..path_start], name);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_name_is_replaced_keeping_the_query() {
-        assert_eq!(
-            with_database(
-                "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-                "x"
-            ),
-            "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
-        assert_eq!(
-            with_database("mysql://root@127.0.0.1:3306/mysql", "oprun_bench_1_a"),
-            "mysql://root@127.0.0.1:3306/oprun_bench_1_a"
-        );
-        assert_eq!(
-            with_database("mysql://u:p%40w@db:3306/?ssl-mode=DISABLED", "x"),
-            "mysql://u:p%40w@db:3306/x?ssl-mode=DISABLED"
-        );
-        assert_eq!(
-            with_database("mysql://root@h:3306", "x"),
-            "mysql://root@h:3306/x"
-        );
     }
 }
