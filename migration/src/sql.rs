@@ -3,6 +3,7 @@
 //! Everything here is part of the frozen migration history: an applied migration must produce the
 //! same schema forever, so these definitions change only by adding new ones, never by editing.
 
+use crate::names::LEGACY_RUN_TABLES;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
 /// The backends the migrations support.
@@ -539,10 +540,8 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
     let t = types(flavor);
     let mut statements = Vec::new();
     // The two sync tables differ only in the name of what they counted.
-    for (table, seen) in [
-        ("inventory_sync_runs", "items_seen"),
-        ("entra_group_sync_runs", "groups_seen"),
-    ] {
+    let [inventory, entra, backup] = LEGACY_RUN_TABLES;
+    for (table, seen) in [(inventory, "items_seen"), (entra, "groups_seen")] {
         statements.push(t.ddl(&format!(
             "CREATE TABLE IF NOT EXISTS {table} (
   id {{id}},
@@ -559,25 +558,23 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
         )));
         statements.push(run_reference_index(table));
     }
-    statements.push(t.ddl(
-        "CREATE TABLE IF NOT EXISTS backup_schedule_runs (
-  id {id},
-  backup_schedule_id {bigint} NOT NULL,
-  tenant_id {bigint} NOT NULL,
-  status {key_text} NOT NULL,
-  scheduled_for {time} NOT NULL,
-  backup_set_id {bigint} NULL,
-  error {text} NULL,
-  created_at {time} NOT NULL DEFAULT {now},
-  operation_run_id {bigint} NULL
-)",
+    statements.push(t.ddl(&format!(
+        "CREATE TABLE IF NOT EXISTS {backup} (
+  id {{id}},
+  backup_schedule_id {{bigint}} NOT NULL,
+  tenant_id {{bigint}} NOT NULL,
+  status {{key_text}} NOT NULL,
+  scheduled_for {{time}} NOT NULL,
+  backup_set_id {{bigint}} NULL,
+  error {{text}} NULL,
+  created_at {{time}} NOT NULL DEFAULT {{now}},
+  operation_run_id {{bigint}} NULL
+)"
+    )));
+    statements.push(run_reference_index(backup));
+    statements.push(format!(
+        "CREATE INDEX IF NOT EXISTS {backup}_backup_schedule_id_idx ON {backup} (backup_schedule_id)"
     ));
-    statements.push(run_reference_index("backup_schedule_runs"));
-    statements.push(
-        "CREATE INDEX IF NOT EXISTS backup_schedule_runs_backup_schedule_id_idx \
-         ON backup_schedule_runs (backup_schedule_id)"
-            .to_owned(),
-    );
     statements
 }
 
