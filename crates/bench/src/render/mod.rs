@@ -498,6 +498,31 @@ mod tests {
     }
 
     #[test]
+    fn each_machine_a_backend_was_measured_on_gets_its_row() {
+        let mut r = Results::default();
+        r.add(figure("mariadb", "start", "distinct_identities", 1000, 1.1));
+        let mut later = figure("mariadb", "purge", "batched_vs_single_delete", 1000, 1.2);
+        later["run"]["started_at"] = json!("2026-02-01T00:00:00Z");
+        later["run"]["machine"]["cpu"] = json!("Other CPU");
+        r.add(later);
+        r.add(figure(
+            "mariadb",
+            "history",
+            "large_vs_small_table",
+            1000,
+            1.3,
+        ));
+        let m = machine(&r);
+        let rows: Vec<&str> = m.lines().filter(|l| l.starts_with("| MariaDB")).collect();
+        assert_eq!(rows.len(), 2, "{m}");
+        assert!(rows[0].ends_with("| `start`, `history` |"), "{m}");
+        assert!(
+            rows[1].contains("(Other CPU)") && rows[1].ends_with("| `purge` |"),
+            "{m}"
+        );
+    }
+
+    #[test]
     fn a_mismatch_is_shown_not_hidden() {
         let mut r = Results::default();
         let mut f = figure("postgres", "purge", "batched_vs_single_delete", 100, 1.0);

@@ -289,45 +289,70 @@ pub(super) fn provenance(r: &Results) -> String {
 }
 
 pub(super) fn machine(r: &Results) -> String {
-    let head: Vec<String> = ["backend", "server", "machine", "settings"]
+    let head: Vec<String> = ["backend", "server", "machine", "settings", "measured there"]
         .map(str::to_owned)
         .to_vec();
     let mut rows = Vec::new();
     for b in &r.backends {
-        // The machine and settings of the newest run among the rendered figures.
-        let Some(run) = r
-            .latest
-            .iter()
-            .filter(|(k, _)| &k.0 == b)
-            .map(|(_, f)| &f["run"])
-            .filter(|run| !run.is_null())
-            .max_by_key(|run| run["started_at"].as_str().unwrap_or_default().to_owned())
-        else {
-            continue;
-        };
-        let m = &run["machine"];
-        let machine = format!(
-            "{} cores ({}), {:.1} GiB RAM, Linux {}",
-            m["cores"],
-            m["cpu"].as_str().unwrap_or("?"),
-            num(&m["mem_total_kib"]).unwrap_or(0.0) / 1024.0 / 1024.0,
-            m["kernel"].as_str().unwrap_or("?")
-        );
-        let settings = run["settings"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| format!("{k} = {}", v.to_string().trim_matches('"')))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        rows.push(vec![
-            display(b),
-            run["server"].as_str().unwrap_or("?").to_owned(),
-            machine,
-            settings,
-        ]);
+        // One row per server, machine and settings the rendered figures were measured with
+        // (they may come from several sessions), oldest first, with the scenarios of each.
+        let mut places: Vec<(String, [String; 3], Vec<&str>)> = Vec::new();
+        for scenario in SCENARIOS {
+            for ((backend, s, _, _), figure) in &r.latest {
+                let run = &figure["run"];
+                if backend != b || s != scenario || run.is_null() {
+                    continue;
+                }
+                let started = run["started_at"].as_str().unwrap_or_default().to_owned();
+                let place = environment(run);
+                match places.iter_mut().find(|(_, p, _)| *p == place) {
+                    Some((first, _, scenarios)) => {
+                        if !scenarios.contains(&scenario) {
+                            scenarios.push(scenario);
+                        }
+                        *first = Ord::min(first.clone(), started);
+                    }
+                    None => places.push((started, place, vec![scenario])),
+                }
+            }
+        }
+        places.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, [server, machine, settings], scenarios) in places {
+            let scenarios: Vec<String> = scenarios.iter().map(|s| format!("`{s}`")).collect();
+            rows.push(vec![
+                display(b),
+                server,
+                machine,
+                settings,
+                scenarios.join(", "),
+            ]);
+        }
     }
     table(&head, &rows)
+}
+
+/// A run's server, machine and settings, as the machine table shows them.
+fn environment(run: &Value) -> [String; 3] {
+    let m = &run["machine"];
+    let machine = format!(
+        "{} cores ({}), {:.1} GiB RAM, Linux {}",
+        m["cores"],
+        m["cpu"].as_str().unwrap_or("?"),
+        num(&m["mem_total_kib"]).unwrap_or(0.0) / 1024.0 / 1024.0,
+        m["kernel"].as_str().unwrap_or("?")
+    );
+    let settings = run["settings"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| format!("{k} = {}", v.to_string().trim_matches('"')))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    [
+        run["server"].as_str().unwrap_or("?").to_owned(),
+        machine,
+        settings,
+    ]
 }
