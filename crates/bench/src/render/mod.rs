@@ -237,16 +237,19 @@ impl Results {
         out
     }
 
+    /// The headline figure of the metric matching `pattern` (`*suffix` or a name); when several
+    /// match (`page_1800_vs_page_1` at one size, `page_2000_vs_page_1` at another), the one
+    /// measured at the most rows.
     fn matching(&self, backend: &str, scenario: &str, pattern: &str) -> Option<&Value> {
-        let metric = self
-            .order
+        self.order
             .get(&(backend.to_owned(), scenario.to_owned()))?
             .iter()
-            .find(|m| match pattern.strip_prefix('*') {
+            .filter(|m| match pattern.strip_prefix('*') {
                 Some(suffix) => m.ends_with(suffix),
                 None => *m == pattern,
-            })?;
-        self.headline(backend, scenario, metric)
+            })
+            .filter_map(|m| self.headline(backend, scenario, m))
+            .max_by_key(|f| f["rows"].as_u64().unwrap_or(0))
     }
 }
 
@@ -520,6 +523,28 @@ mod tests {
             rows[1].contains("(Other CPU)") && rows[1].ends_with("| `purge` |"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn a_far_page_figure_at_more_rows_heads_the_summary() {
+        let mut r = Results::default();
+        r.add(figure(
+            "sqlite",
+            "http_list",
+            "json_page_1800_vs_page_1",
+            100_000,
+            1.4,
+        ));
+        r.add(figure(
+            "sqlite",
+            "http_list",
+            "json_page_2000_vs_page_1",
+            1_000_000,
+            1.2,
+        ));
+        let s = summary(&r);
+        assert!(s.contains("| 1.200 — met |"), "{s}");
+        assert!(!s.contains("1.400"), "{s}");
     }
 
     #[test]

@@ -162,7 +162,10 @@ mod tests {
         assert!(!completed.sql.contains("INDEXED BY"), "{}", completed.sql);
         for backend in [DbBackend::Postgres, DbBackend::MySql] {
             let sql = capped_count(backend, ws, &filter, RunStatus::Running, 100).sql;
-            assert!(!sql.contains("INDEXED BY") && !sql.contains(ACTIVE), "{sql}");
+            assert!(
+                !sql.contains("INDEXED BY") && !sql.contains(ACTIVE),
+                "{sql}"
+            );
         }
     }
 }
