@@ -528,20 +528,12 @@ mod tests {
     #[test]
     fn a_far_page_figure_at_more_rows_heads_the_summary() {
         let mut r = Results::default();
-        r.add(figure(
-            "sqlite",
-            "http_list",
-            "json_page_1800_vs_page_1",
-            100_000,
-            1.4,
-        ));
-        r.add(figure(
-            "sqlite",
-            "http_list",
-            "json_page_2000_vs_page_1",
-            1_000_000,
-            1.2,
-        ));
+        for (metric, rows, ratio) in [
+            ("json_page_1800_vs_page_1", 100_000, 1.4),
+            ("json_page_2000_vs_page_1", 1_000_000, 1.2),
+        ] {
+            r.add(figure("sqlite", "http_list", metric, rows, ratio));
+        }
         let s = summary(&r);
         assert!(s.contains("| 1.200 — met |"), "{s}");
         assert!(!s.contains("1.400"), "{s}");
