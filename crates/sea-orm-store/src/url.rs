@@ -116,9 +116,9 @@ impl DatabaseUrl {
         self.sqlite_file.as_deref()
     }
 
-    /// The same server and credentials with another database: `postgres://app@db/ops?sslmode=require`
-    /// becomes `postgres://app@db/NAME?sslmode=require`. `None` for SQLite, whose URLs name a
-    /// file rather than a database on a server.
+    /// The same server and credentials with another database:
+    /// `postgres://app@db/ops?sslmode=require` becomes `postgres://app@db/NAME?sslmode=require`.
+    /// `None` for SQLite, whose URLs name a file rather than a database on a server.
     ///
     /// For tools that create databases next to the one they were given (test suites, the
     /// bench); `name` is put in as it is, so it must be a plain database name.
