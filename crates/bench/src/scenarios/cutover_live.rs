@@ -100,21 +100,19 @@ async fn writer(
     let store = app.store();
     let service = service(&store);
     let pool = Pool::of(&app)?;
-    let (insert_finding, insert_item) = match app.backend {
-        // `change` is a reserved word there.
-        Backend::Mariadb => (
-            "INSERT INTO findings (workspace_id, tenant_id, subject_external_id, `change`) \
-             VALUES (?, ?, ?, 'added')",
-            "INSERT INTO inventory_items (workspace_id, tenant_id, external_id, kind, \
-             display_name) VALUES (?, ?, ?, 'device', ?)",
-        ),
-        Backend::Postgres | Backend::Sqlite => (
-            "INSERT INTO findings (workspace_id, tenant_id, subject_external_id, change) \
-             VALUES ($1, $2, $3, 'added')",
-            "INSERT INTO inventory_items (workspace_id, tenant_id, external_id, kind, \
-             display_name) VALUES ($1, $2, $3, 'device', $4)",
-        ),
+    // `change` is a reserved word on MariaDB.
+    let change = match app.backend {
+        Backend::Mariadb => "`change`",
+        Backend::Postgres | Backend::Sqlite => "change",
     };
+    let insert_finding = app.backend.sql(&format!(
+        "INSERT INTO findings (workspace_id, tenant_id, subject_external_id, {change}) \
+         VALUES ($1, $2, $3, 'added')"
+    ))?;
+    let insert_item = app.backend.sql(
+        "INSERT INTO inventory_items (workspace_id, tenant_id, external_id, kind, display_name) \
+         VALUES ($1, $2, $3, 'device', $4)",
+    )?;
     let mut ops = Vec::new();
     let mut i = 0_u64;
     while !stop.load(Ordering::Relaxed) {
@@ -143,7 +141,7 @@ async fn writer(
         timed_op(3, began);
         let began = Instant::now();
         let external = format!("live-{n}-{i}");
-        on_pool!(&pool, p => sqlx::query(insert_finding)
+        on_pool!(&pool, p => sqlx::query(sqlx::AssertSqlSafe(insert_finding.as_str()))
             .bind(workspace.get())
             .bind(tenant.get())
             .bind(&external)
@@ -152,7 +150,7 @@ async fn writer(
             .map(|_| ()))?;
         timed_op(4, began);
         let began = Instant::now();
-        on_pool!(&pool, p => sqlx::query(insert_item)
+        on_pool!(&pool, p => sqlx::query(sqlx::AssertSqlSafe(insert_item.as_str()))
             .bind(workspace.get())
             .bind(tenant.get())
             .bind(&external)
@@ -464,6 +462,7 @@ fn emit(
     );
 }
 
+/// The duration of `cutover` on `db` with no writer, settled and warmed as [`measure`] does.
 async fn idle<F, Fut>(env: &Env, db: &Db, cutover: F) -> Result<(Duration, Vec<i64>)>
 where
     F: FnOnce() -> Fut,

@@ -389,3 +389,63 @@ impl SeaOrmStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use operation_runs_ports::RunFilter;
+
+    /// The hint goes only into MariaDB's SQL, only on a cursor page, and never with a status or
+    /// tenant filter (see `list_select`).
+    #[test]
+    fn the_list_index_is_forced_only_on_unfiltered_mariadb_cursor_pages() {
+        let sql = |query: &RunListQuery, backend| list_select(query).build(backend).sql;
+        let first = RunListQuery {
+            workspace_id: WorkspaceId::new(1),
+            filter: RunFilter::default(),
+            after: None,
+            newer_than: None,
+            limit: 50,
+        };
+        let hinted = format!("FORCE INDEX (`{LIST_INDEX}`)");
+        let older = RunListQuery {
+            after: Some(RunCursor(RunId::new(900))),
+            ..first.clone()
+        };
+        let newer = RunListQuery {
+            newer_than: Some(RunCursor(RunId::new(900))),
+            ..first.clone()
+        };
+        for cursor_page in [&older, &newer] {
+            assert!(sql(cursor_page, DbBackend::MySql).contains(&hinted));
+            for other in [DbBackend::Postgres, DbBackend::Sqlite] {
+                assert!(!sql(cursor_page, other).contains("INDEX"));
+            }
+        }
+        assert!(!sql(&first, DbBackend::MySql).contains("FORCE"));
+        for filter in [
+            RunFilter {
+                status: Some(RunStatus::Queued),
+                ..RunFilter::default()
+            },
+            RunFilter {
+                tenant_id: Some(TenantId::new(3)),
+                ..RunFilter::default()
+            },
+        ] {
+            let filtered = RunListQuery {
+                filter,
+                ..older.clone()
+            };
+            assert!(!sql(&filtered, DbBackend::MySql).contains("FORCE"));
+        }
+        let by_type = RunListQuery {
+            filter: RunFilter {
+                run_type: Some("inventory_sync".into()),
+                ..RunFilter::default()
+            },
+            ..older.clone()
+        };
+        assert!(sql(&by_type, DbBackend::MySql).contains(&hinted));
+    }
+}
