@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 type Meanwhile = Box<dyn FnOnce() + Send>;
+type Out<T> = Result<T, PortError>;
 
 #[derive(Default)]
 struct Watch {
@@ -81,207 +82,80 @@ impl Probe {
     }
 }
 
-#[async_trait]
-impl RunLifecycle for Probe {
-    async fn insert_or_get_active(&self, new: &NewOperationRun) -> Result<StartedRun, StartError> {
-        self.enter("insert_or_get_active")?;
-        self.store.insert_or_get_active(new).await
-    }
-
-    async fn transition(
-        &self,
-        id: RunId,
-        expected: RunStatus,
-        next: &RunState,
-        now: DateTime<Utc>,
-    ) -> Result<OperationRun, PortError> {
-        self.enter("transition")?;
-        self.store.transition(id, expected, next, now).await
-    }
-
-    async fn complete_if_stale(
-        &self,
-        id: RunId,
-        expected: RunStatus,
-        heartbeat_before: DateTime<Utc>,
-        next: &RunState,
-        now: DateTime<Utc>,
-    ) -> Result<OperationRun, PortError> {
-        self.enter("complete_if_stale")?;
-        self.store
-            .complete_if_stale(id, expected, heartbeat_before, next, now)
-            .await
-    }
-
-    async fn transition_with_counts(
-        &self,
-        id: RunId,
-        expected: RunStatus,
-        next: &RunState,
-        delta: &SummaryCounts,
-        now: DateTime<Utc>,
-    ) -> Result<OperationRun, PortError> {
-        self.enter("transition_with_counts")?;
-        self.store
-            .transition_with_counts(id, expected, next, delta, now)
-            .await
-    }
-
-    async fn increment_counts(
-        &self,
-        id: RunId,
-        run_types: &[RunType],
-        delta: &SummaryCounts,
-        now: DateTime<Utc>,
-    ) -> Result<OperationRun, PortError> {
-        self.enter("increment_counts")?;
-        self.store.increment_counts(id, run_types, delta, now).await
-    }
-
-    async fn merge_context(
-        &self,
-        id: RunId,
-        patch: &RunContext,
-        now: DateTime<Utc>,
-    ) -> Result<OperationRun, PortError> {
-        self.enter("merge_context")?;
-        self.store.merge_context(id, patch, now).await
-    }
-}
-
-#[async_trait]
-impl RunQueries for Probe {
-    async fn get(&self, id: RunId) -> Result<OperationRun, PortError> {
-        self.enter("get")?;
-        self.store.get(id).await
-    }
-
-    async fn list(&self, query: &RunListQuery) -> Result<RunPage, PortError> {
-        self.enter("list")?;
-        self.store.list(query).await
-    }
-
-    async fn count_by_status(
-        &self,
-        workspace: WorkspaceId,
-        filter: &RunFilter,
-        cap: u32,
-    ) -> Result<StatusCounts, PortError> {
-        self.enter("count_by_status")?;
-        self.store.count_by_status(workspace, filter, cap).await
-    }
-
-    async fn find_stale(
-        &self,
-        heartbeat_before: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<OperationRun>, PortError> {
-        self.enter("find_stale")?;
-        self.store.find_stale(heartbeat_before, limit).await
-    }
-
-    async fn latest_completed_with_identity(
-        &self,
-        workspace: WorkspaceId,
-        identity_hash: &IdentityHash,
-        outcomes: &[RunOutcome],
-    ) -> Result<Option<OperationRun>, PortError> {
-        self.enter("latest_completed_with_identity")?;
-        let found = self
-            .store
-            .latest_completed_with_identity(workspace, identity_hash, outcomes)
-            .await;
-        let then = self.watch().after_latest_completed.take();
-        if let Some(then) = then {
-            then();
+/// Implements ports for [`Probe`]: each method records its call, fails if told to, and else
+/// runs its body (by default, the same call on the memory store).
+macro_rules! watched {
+    ($(impl $port:ident {
+        $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $(=> |$probe:ident| $body:block)?;)*
+    })*) => {$(
+        #[async_trait]
+        impl $port for Probe {
+            $(async fn $name(&self, $($arg: $ty),*) -> $ret {
+                self.enter(stringify!($name))?;
+                watched!(@body self, $name($($arg),*) $(, $probe $body)?)
+            })*
         }
-        found
-    }
+    )*};
+    (@body $self:ident, $name:ident($($arg:ident),*)) => {
+        $self.store.$name($($arg),*).await
+    };
+    (@body $self:ident, $name:ident($($arg:ident),*), $probe:ident $body:block) => {{
+        let $probe = $self;
+        $body
+    }};
 }
 
-#[async_trait]
-impl ScheduleRunHistory for Probe {
-    async fn schedule_history(&self, query: &ScheduleHistoryQuery) -> Result<RunPage, PortError> {
-        self.enter("schedule_history")?;
-        self.watch().history_pages.push((query.after, query.limit));
-        self.store.schedule_history(query).await
+watched! {
+    impl RunLifecycle {
+        fn insert_or_get_active(new: &NewOperationRun) -> Result<StartedRun, StartError>;
+        fn transition(id: RunId, expected: RunStatus, next: &RunState,
+            now: DateTime<Utc>) -> Out<OperationRun>;
+        fn complete_if_stale(id: RunId, expected: RunStatus, heartbeat_before: DateTime<Utc>,
+            next: &RunState, now: DateTime<Utc>) -> Out<OperationRun>;
+        fn transition_with_counts(id: RunId, expected: RunStatus, next: &RunState,
+            delta: &SummaryCounts, now: DateTime<Utc>) -> Out<OperationRun>;
+        fn increment_counts(id: RunId, run_types: &[RunType], delta: &SummaryCounts,
+            now: DateTime<Utc>) -> Out<OperationRun>;
+        fn merge_context(id: RunId, patch: &RunContext, now: DateTime<Utc>) -> Out<OperationRun>;
     }
-
-    async fn count_purgeable_schedule_history(
-        &self,
-        criteria: &HistoryPurgeCriteria,
-    ) -> Result<u64, PortError> {
-        self.enter("count_purgeable_schedule_history")?;
-        self.store.count_purgeable_schedule_history(criteria).await
+    impl RunQueries {
+        fn get(id: RunId) -> Out<OperationRun>;
+        fn list(query: &RunListQuery) -> Out<RunPage>;
+        fn count_by_status(workspace: WorkspaceId, filter: &RunFilter,
+            cap: u32) -> Out<StatusCounts>;
+        fn find_stale(heartbeat_before: DateTime<Utc>, limit: u32) -> Out<Vec<OperationRun>>;
+        fn latest_completed_with_identity(workspace: WorkspaceId, identity_hash: &IdentityHash,
+            outcomes: &[RunOutcome]) -> Out<Option<OperationRun>> => |probe| {
+            let found = probe.store.latest_completed_with_identity(workspace, identity_hash, outcomes);
+            let found = found.await;
+            let then = probe.watch().after_latest_completed.take();
+            if let Some(then) = then {
+                then();
+            }
+            found
+        };
     }
-
-    async fn purge_schedule_history(
-        &self,
-        criteria: &HistoryPurgeCriteria,
-        batch_size: u32,
-    ) -> Result<u64, PortError> {
-        self.enter("purge_schedule_history")?;
-        self.watch().purge_batches.push(batch_size);
-        self.store
-            .purge_schedule_history(criteria, batch_size)
-            .await
+    impl ScheduleRunHistory {
+        fn schedule_history(query: &ScheduleHistoryQuery) -> Out<RunPage> => |probe| {
+            probe.watch().history_pages.push((query.after, query.limit));
+            probe.store.schedule_history(query).await
+        };
+        fn count_purgeable_schedule_history(criteria: &HistoryPurgeCriteria) -> Out<u64>;
+        fn purge_schedule_history(criteria: &HistoryPurgeCriteria,
+            batch_size: u32) -> Out<u64> => |probe| {
+            probe.watch().purge_batches.push(batch_size);
+            probe.store.purge_schedule_history(criteria, batch_size).await
+        };
     }
-}
-
-#[async_trait]
-impl BackupRepository for Probe {
-    async fn get_schedule(&self, id: BackupScheduleId) -> Result<BackupSchedule, PortError> {
-        self.enter("get_schedule")?;
-        self.store.get_schedule(id).await
-    }
-
-    async fn create_set(
-        &self,
-        schedule: BackupScheduleId,
-        name: &str,
-        item_count: u64,
-        now: DateTime<Utc>,
-    ) -> Result<BackupSet, PortError> {
-        self.enter("create_set")?;
-        self.store.create_set(schedule, name, item_count, now).await
-    }
-
-    async fn list_sets(
-        &self,
-        schedule: BackupScheduleId,
-        include_deleted: bool,
-    ) -> Result<Vec<BackupSet>, PortError> {
-        self.enter("list_sets")?;
-        self.store.list_sets(schedule, include_deleted).await
-    }
-
-    async fn soft_delete_sets(
-        &self,
-        schedule: BackupScheduleId,
-        ids: &[BackupSetId],
-        now: DateTime<Utc>,
-    ) -> Result<u64, PortError> {
-        self.enter("soft_delete_sets")?;
-        self.store.soft_delete_sets(schedule, ids, now).await
-    }
-
-    async fn count_purgeable_sets(
-        &self,
-        schedule: BackupScheduleId,
-        deleted_before: DateTime<Utc>,
-    ) -> Result<u64, PortError> {
-        self.enter("count_purgeable_sets")?;
-        self.store
-            .count_purgeable_sets(schedule, deleted_before)
-            .await
-    }
-
-    async fn purge_sets(
-        &self,
-        schedule: BackupScheduleId,
-        deleted_before: DateTime<Utc>,
-    ) -> Result<u64, PortError> {
-        self.enter("purge_sets")?;
-        self.store.purge_sets(schedule, deleted_before).await
+    impl BackupRepository {
+        fn get_schedule(id: BackupScheduleId) -> Out<BackupSchedule>;
+        fn create_set(schedule: BackupScheduleId, name: &str, item_count: u64,
+            now: DateTime<Utc>) -> Out<BackupSet>;
+        fn list_sets(schedule: BackupScheduleId, include_deleted: bool) -> Out<Vec<BackupSet>>;
+        fn soft_delete_sets(schedule: BackupScheduleId, ids: &[BackupSetId],
+            now: DateTime<Utc>) -> Out<u64>;
+        fn count_purgeable_sets(schedule: BackupScheduleId,
+            deleted_before: DateTime<Utc>) -> Out<u64>;
+        fn purge_sets(schedule: BackupScheduleId, deleted_before: DateTime<Utc>) -> Out<u64>;
     }
 }
