@@ -60,53 +60,37 @@ pub fn authorize(
 mod tests {
     use super::*;
 
+    /// Every membership (none, or each pair of capabilities) with each capability.
     #[test]
-    fn not_member_is_not_found_and_missing_capability_is_forbidden() {
+    fn access_table() {
+        use AccessDenied::{Forbidden, NotFound};
+        use Capability::{ManageOperations as Manage, ViewOperations as View};
         let member = |view, manage| {
             Some(Membership {
                 can_view_operations: view,
                 can_manage_operations: manage,
             })
         };
-        assert_eq!(
-            authorize(None, Capability::ViewOperations),
-            Err(AccessDenied::NotFound)
-        );
-        assert_eq!(
-            authorize(None, Capability::ManageOperations),
-            Err(AccessDenied::NotFound)
-        );
-        assert_eq!(
-            authorize(member(false, false), Capability::ViewOperations),
-            Err(AccessDenied::Forbidden)
-        );
-        assert_eq!(
-            authorize(member(true, false), Capability::ViewOperations),
-            Ok(())
-        );
-        assert_eq!(
-            authorize(member(true, false), Capability::ManageOperations),
-            Err(AccessDenied::Forbidden)
-        );
-        assert_eq!(
-            authorize(member(true, true), Capability::ManageOperations),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn manage_without_view_is_forbidden() {
-        let manage_only = Some(Membership {
-            can_view_operations: false,
-            can_manage_operations: true,
-        });
-        assert_eq!(
-            authorize(manage_only, Capability::ManageOperations),
-            Err(AccessDenied::Forbidden)
-        );
-        assert_eq!(
-            authorize(manage_only, Capability::ViewOperations),
-            Err(AccessDenied::Forbidden)
-        );
+        let table = [
+            // Not a member: as if the workspace did not exist.
+            (None, View, Err(NotFound)),
+            (None, Manage, Err(NotFound)),
+            (member(false, false), View, Err(Forbidden)),
+            (member(false, false), Manage, Err(Forbidden)),
+            (member(true, false), View, Ok(())),
+            (member(true, false), Manage, Err(Forbidden)),
+            // Managing without viewing is refused, and so is viewing.
+            (member(false, true), View, Err(Forbidden)),
+            (member(false, true), Manage, Err(Forbidden)),
+            (member(true, true), View, Ok(())),
+            (member(true, true), Manage, Ok(())),
+        ];
+        for (membership, capability, expected) in table {
+            assert_eq!(
+                authorize(membership, capability),
+                expected,
+                "{membership:?} {capability:?}"
+            );
+        }
     }
 }

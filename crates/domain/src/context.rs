@@ -105,12 +105,15 @@ impl RunContext {
         self
     }
 
+    /// A key's value, if it is an integer (as ids are stored).
+    fn integer(&self, key: &str) -> Option<i64> {
+        self.0.get(key)?.as_i64()
+    }
+
     /// The backup schedule, if set as an integer.
     #[must_use]
     pub fn backup_schedule_id(&self) -> Option<BackupScheduleId> {
-        self.0
-            .get(keys::BACKUP_SCHEDULE_ID)?
-            .as_i64()
+        self.integer(keys::BACKUP_SCHEDULE_ID)
             .map(BackupScheduleId::new)
     }
 
@@ -123,10 +126,7 @@ impl RunContext {
     /// The backup set, if set as an integer.
     #[must_use]
     pub fn backup_set_id(&self) -> Option<BackupSetId> {
-        self.0
-            .get(keys::BACKUP_SET_ID)?
-            .as_i64()
-            .map(BackupSetId::new)
+        self.integer(keys::BACKUP_SET_ID).map(BackupSetId::new)
     }
 
     /// Sets the backup set (as an integer).

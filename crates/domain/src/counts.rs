@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// The count names every run type may use.
 pub const BASE_COUNT_NAMES: [&str; 9] = [
@@ -42,32 +41,9 @@ impl CountName {
     pub(crate) fn from_static(raw: &'static str) -> Self {
         Self(Cow::Borrowed(raw))
     }
-
-    /// The name as stored in `summary_counts`.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for CountName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for CountName {
-    type Error = CountError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<CountName> for String {
-    fn from(value: CountName) -> Self {
-        value.0.into_owned()
-    }
-}
+validated_string!(CountName, CountError, as_str: "The name as stored in `summary_counts`.");
 
 /// Why counts were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,7 +4,6 @@ use crate::ids::{TenantId, WorkspaceId};
 use crate::run_type::RunType;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt;
 
 /// SHA-256 hex (64 lowercase hex characters) of a run's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,12 +64,6 @@ impl IdentityHash {
         encode_canonical(&envelope, &mut encoded);
         Ok(Self(hex::encode(Sha256::digest(encoded.as_bytes()))))
     }
-
-    /// The hex digest.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// Canonical JSON, independent of how `serde_json` happens to order map keys in this build.
@@ -104,24 +97,7 @@ fn encode_canonical(value: &serde_json::Value, out: &mut String) {
     }
 }
 
-impl fmt::Display for IdentityHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for IdentityHash {
-    type Error = IdentityError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<IdentityHash> for String {
-    fn from(value: IdentityHash) -> Self {
-        value.0
-    }
-}
+validated_string!(IdentityHash, IdentityError, as_str: "The hex digest.");
 
 #[cfg(test)]
 mod tests {

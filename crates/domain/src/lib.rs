@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod validated;
+
 pub mod access;
 pub mod context;
 pub mod counts;

@@ -4,7 +4,6 @@ mod redact;
 
 pub use redact::sanitize_message;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Longest stored message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 500;
@@ -61,32 +60,9 @@ impl FailureCode {
             Err(FailureError::InvalidCode(raw.to_owned()))
         }
     }
-
-    /// The code.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for FailureCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for FailureCode {
-    type Error = FailureError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<FailureCode> for String {
-    fn from(value: FailureCode) -> Self {
-        value.0
-    }
-}
+validated_string!(FailureCode, FailureError, as_str: "The code.");
 
 /// One failure: a code and a sanitized message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

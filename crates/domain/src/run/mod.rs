@@ -258,66 +258,36 @@ mod tests {
     fn transition_table() {
         use RunOutcome::*;
         use RunStatus::*;
+        use Transition::{Begin, Complete};
         type Expected = Result<(RunStatus, RunOutcome), TransitionError>;
         let illegal = |from, transition| Err(TransitionError::Illegal { from, transition });
+        let not_final = Err(TransitionError::PendingIsNotFinal);
         let table: Vec<(RunStatus, Transition, Expected)> = vec![
-            (Queued, Transition::Begin, Ok((Running, Pending))),
+            (Queued, Begin, Ok((Running, Pending))),
+            (Queued, Complete(Pending), not_final),
             (
                 Queued,
-                Transition::Complete(Pending),
-                Err(TransitionError::PendingIsNotFinal),
-            ),
-            (
-                Queued,
-                Transition::Complete(Succeeded),
+                Complete(Succeeded),
                 illegal(Queued, "complete as successful"),
             ),
             (
                 Queued,
-                Transition::Complete(PartiallySucceeded),
+                Complete(PartiallySucceeded),
                 illegal(Queued, "complete as successful"),
             ),
-            (
-                Queued,
-                Transition::Complete(Failed),
-                Ok((Completed, Failed)),
-            ),
-            (
-                Queued,
-                Transition::Complete(Cancelled),
-                Ok((Completed, Cancelled)),
-            ),
-            (Running, Transition::Begin, illegal(Running, "begin")),
+            (Queued, Complete(Failed), Ok((Completed, Failed))),
+            (Queued, Complete(Cancelled), Ok((Completed, Cancelled))),
+            (Running, Begin, illegal(Running, "begin")),
+            (Running, Complete(Pending), not_final),
+            (Running, Complete(Succeeded), Ok((Completed, Succeeded))),
             (
                 Running,
-                Transition::Complete(Pending),
-                Err(TransitionError::PendingIsNotFinal),
-            ),
-            (
-                Running,
-                Transition::Complete(Succeeded),
-                Ok((Completed, Succeeded)),
-            ),
-            (
-                Running,
-                Transition::Complete(PartiallySucceeded),
+                Complete(PartiallySucceeded),
                 Ok((Completed, PartiallySucceeded)),
             ),
-            (
-                Running,
-                Transition::Complete(Failed),
-                Ok((Completed, Failed)),
-            ),
-            (
-                Running,
-                Transition::Complete(Cancelled),
-                Ok((Completed, Cancelled)),
-            ),
-            (
-                Completed,
-                Transition::Begin,
-                Err(TransitionError::AlreadyCompleted),
-            ),
+            (Running, Complete(Failed), Ok((Completed, Failed))),
+            (Running, Complete(Cancelled), Ok((Completed, Cancelled))),
+            (Completed, Begin, Err(TransitionError::AlreadyCompleted)),
         ];
         let mut pairs = table.iter().map(|(s, t, _)| (*s, *t)).collect::<Vec<_>>();
         for outcome in RunOutcome::ALL {

@@ -21,7 +21,6 @@ pub use registry::{RegistryError, RunTypeRegistry, UnknownRunType};
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::fmt;
 
 /// A canonical run type id: lowercase words joined by underscores
 /// (`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`). A dot is never canonical.
@@ -80,32 +79,9 @@ impl RunType {
             Err(RunTypeError::NotCanonical(raw.to_owned()))
         }
     }
-
-    /// The id as stored in `operation_runs.type`.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for RunType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for RunType {
-    type Error = RunTypeError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<RunType> for String {
-    fn from(value: RunType) -> Self {
-        value.0.into_owned()
-    }
-}
+validated_string!(RunType, RunTypeError, as_str: "The id as stored in `operation_runs.type`.");
 
 /// Whether `raw` matches `^[a-z][a-z0-9]*(_[a-z0-9]+)*$`.
 #[must_use]
