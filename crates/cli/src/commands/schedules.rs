@@ -144,7 +144,7 @@ async fn retention(global: &GlobalArgs, app: &App, args: &RetentionArgs) -> CliR
         }));
         return Ok(());
     }
-    print!("{}", describe_retention(&execution));
+    print!("{}", describe(&execution));
     Ok(())
 }
 
@@ -171,7 +171,7 @@ async fn purge(global: &GlobalArgs, app: &App, args: &PurgeArgs) -> CliResult {
         }));
         return Ok(());
     }
-    print!("{}", describe_purge(&execution));
+    print!("{}", describe(&execution));
     Ok(())
 }
 
@@ -250,34 +250,47 @@ fn not_redone(run: &OperationRun, state: &str) -> String {
     )
 }
 
-/// What a retention call did, for people.
-pub fn describe_retention(execution: &Execution<RetentionReport>) -> String {
-    match execution {
-        Execution::DryRun(report) => format!("{}\ndry run: nothing changed\n", report.plan),
-        Execution::Performed { run, report } => format!(
-            "{}\nrun {} (backup_schedule_retention) {}: soft-deleted {} set(s), kept {}\n",
-            report.plan,
-            run.id(),
-            run.outcome(),
-            report.sets_soft_deleted,
-            report.plan.kept.len()
-        ),
-        Execution::AlreadyActive(run) => not_redone(run, "active"),
-        Execution::AlreadyCompleted(run) => not_redone(run, "completed"),
+/// The report of a schedule operation, as [`describe`] prints it.
+pub trait Reported {
+    /// The plan the operation followed.
+    fn plan(&self) -> &dyn std::fmt::Display;
+    /// What a performed operation changed.
+    fn changes(&self) -> String;
+}
+
+impl Reported for RetentionReport {
+    fn plan(&self) -> &dyn std::fmt::Display {
+        &self.plan
+    }
+
+    fn changes(&self) -> String {
+        let (deleted, kept) = (self.sets_soft_deleted, self.plan.kept.len());
+        format!("soft-deleted {deleted} set(s), kept {kept}")
     }
 }
 
-/// What a purge call did, for people.
-pub fn describe_purge(execution: &Execution<PurgeReport>) -> String {
+impl Reported for PurgeReport {
+    fn plan(&self) -> &dyn std::fmt::Display {
+        &self.plan
+    }
+
+    fn changes(&self) -> String {
+        let (sets, runs) = (self.sets_purged, self.runs_purged);
+        format!("purged {sets} set(s) and {runs} run(s)")
+    }
+}
+
+/// What a retention or purge call did, for people.
+pub fn describe<R: Reported>(execution: &Execution<R>) -> String {
     match execution {
-        Execution::DryRun(report) => format!("{}\ndry run: nothing changed\n", report.plan),
+        Execution::DryRun(report) => format!("{}\ndry run: nothing changed\n", report.plan()),
         Execution::Performed { run, report } => format!(
-            "{}\nrun {} (backup_schedule_purge) {}: purged {} set(s) and {} run(s)\n",
-            report.plan,
+            "{}\nrun {} ({}) {}: {}\n",
+            report.plan(),
             run.id(),
+            run.run_type(),
             run.outcome(),
-            report.sets_purged,
-            report.runs_purged
+            report.changes()
         ),
         Execution::AlreadyActive(run) => not_redone(run, "active"),
         Execution::AlreadyCompleted(run) => not_redone(run, "completed"),

@@ -1,7 +1,7 @@
 //! A backup schedule's runs: scheduled backups (one failing), retention and purge.
 
 use super::{Seed, demo_error, heading, indent};
-use crate::commands::schedules::{describe_purge, describe_retention};
+use crate::commands::schedules::describe;
 use crate::error::CliResult;
 use crate::output::first_failure;
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
@@ -102,7 +102,7 @@ pub(super) async fn retention_and_purge(
         .apply_retention(&request, Mode::Apply)
         .await
         .map_err(|e| demo_error("retention", e))?;
-    indent(&describe_retention(&retention));
+    indent(&describe(&retention));
     // A zero grace period and history window, so the demo shows the purge doing something.
     let policy = PurgePolicy::new(Duration::zero(), Duration::zero());
     let plan = ops
@@ -110,7 +110,7 @@ pub(super) async fn retention_and_purge(
         .await
         .map_err(|e| demo_error("purge (dry run)", e))?;
     println!("   purge, dry run first (grace 0s, history window 0s):");
-    indent(&describe_purge(&plan));
+    indent(&describe(&plan));
     let purge = ops
         .purge(&request, policy, Mode::Apply)
         .await
@@ -123,7 +123,7 @@ pub(super) async fn retention_and_purge(
             report.sets_purged,
             report.runs_purged
         ),
-        other => indent(&describe_purge(other)),
+        other => indent(&describe(other)),
     }
     Ok(())
 }

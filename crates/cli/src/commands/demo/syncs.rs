@@ -10,11 +10,30 @@ use operation_runs_domain::{
     Failure, FailureCode, FailureSummary, OperationRun, RunId, RunOutcome, RunType,
 };
 use operation_runs_ports::{FindingRepository, InventoryRepository, SeenItem};
-use operation_runs_service::{DriftChange, ServiceError, StartRequest};
+use operation_runs_service::{DriftChange, OperationRunService, ServiceError, StartRequest};
 use serde_json::json;
 
 fn service_error(step: &str) -> impl Fn(ServiceError) -> CliError + '_ {
     move |e| demo_error(step, e)
+}
+
+/// Records `counts` on running run `id`, then completes it `succeeded`: the run as counted, and
+/// as completed.
+async fn succeed_with(
+    service: &OperationRunService,
+    id: RunId,
+    counts: &[(&str, i64)],
+    step: &str,
+) -> Result<(OperationRun, OperationRun), CliError> {
+    let counted = service
+        .record_progress(id, counts)
+        .await
+        .map_err(service_error(step))?;
+    let done = service
+        .complete(id, RunOutcome::Succeeded, FailureSummary::new())
+        .await
+        .map_err(service_error(step))?;
+    Ok((counted, done))
 }
 
 /// A unique identity part, so a demo never reuses a run an interrupted earlier demo left active.
@@ -87,18 +106,12 @@ pub(super) async fn inventory_sync(
             .join(", ")
     );
     let n = i64::try_from(items.len()).unwrap_or(i64::MAX);
-    let progressed = service
-        .record_progress(id, &[("items_seen", n), ("processed", n)])
-        .await
-        .map_err(service_error(step))?;
+    let (progressed, done) =
+        succeed_with(service, id, &[("items_seen", n), ("processed", n)], step).await?;
     println!(
         "   progress                      -> {}",
         crate::output::counts(&progressed)
     );
-    let done = service
-        .complete(id, RunOutcome::Succeeded, FailureSummary::new())
-        .await
-        .map_err(service_error(step))?;
     println!(
         "   complete                      -> {} {}",
         done.status(),
@@ -225,14 +238,7 @@ pub(super) async fn drift(app: &App, seed: &Seed, baseline: OperationRun) -> Cli
         .await
         .map_err(service_error(step))?;
     let n = i64::try_from(findings.len()).unwrap_or(i64::MAX);
-    service
-        .record_progress(id, &[("findings_created", n)])
-        .await
-        .map_err(service_error(step))?;
-    let done = service
-        .complete(id, RunOutcome::Succeeded, FailureSummary::new())
-        .await
-        .map_err(service_error(step))?;
+    let (_, done) = succeed_with(service, id, &[("findings_created", n)], step).await?;
     println!(
         "   drift_generate run {id}: {} {}, {} finding(s) between baseline run {b} and current run {c}",
         done.status(),
