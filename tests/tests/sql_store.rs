@@ -5,6 +5,7 @@
 use operation_runs_domain::RunType;
 use operation_runs_ports::{Provisioning, RunFilter, RunLifecycle, WorkspaceDirectory};
 use operation_runs_sea_orm::SeaOrmStore;
+use operation_runs_tests::RawColumn::Text;
 use operation_runs_tests::{Backend, Migrator, TestDb, TestStore, newest_page, on_every_backend};
 use sea_orm::ConnectionTrait;
 use sea_orm_migration::MigratorTrait;
@@ -74,13 +75,10 @@ async fn connecting_by_url_reaches_the_same_database(db: TestDb) {
 
 async fn unknown_stored_types_and_statuses_stay_readable(db: TestDb) {
     let f = fixture(TestStore::from_db(db)).await;
-    let db = f.harness.db().unwrap();
     let run = f.queued(1, t0()).await;
-    db.exec(&format!(
-        "UPDATE operation_runs SET type = 'legacy.thing_sync' WHERE id = {}",
-        run.id()
-    ))
-    .await;
+    f.harness
+        .overwrite_run(&run, &[("type", Text("legacy.thing_sync"))])
+        .await;
     let read = f.store.get(run.id()).await.unwrap();
     assert_eq!(read.run_type(), "legacy.thing_sync");
     assert_eq!(
@@ -93,11 +91,9 @@ async fn unknown_stored_types_and_statuses_stay_readable(db: TestDb) {
     );
 
     let broken = f.queued(2, t0()).await;
-    db.exec(&format!(
-        "UPDATE operation_runs SET status = 'done' WHERE id = {}",
-        broken.id()
-    ))
-    .await;
+    f.harness
+        .overwrite_run(&broken, &[("status", Text("done"))])
+        .await;
     // An unknown status leaves the run readable, its status marked with what the row holds.
     let read = f.store.get(broken.id()).await.unwrap();
     let status = read.status();

@@ -87,11 +87,10 @@ async fn an_increment_for_other_run_types_writes_nothing(store: TestStore) {
     }
     // Its own type among others is accepted.
     let added = f
-        .store
-        .increment_counts(
+        .add_as(
             run.id(),
             &[RunType::ENTRA_GROUP_SYNC, RunType::INVENTORY_SYNC],
-            &counts(&[("total", 2)]),
+            &[("total", 2)],
             t2,
         )
         .await
@@ -107,11 +106,10 @@ async fn an_increment_for_other_run_types_writes_nothing(store: TestStore) {
         .await
         .unwrap();
     let wrong = f
-        .store
-        .increment_counts(
+        .add_as(
             run.id(),
             &[RunType::DRIFT_GENERATE],
-            &counts(&[("processed", 1)]),
+            &[("processed", 1)],
             t2,
         )
         .await;
@@ -120,13 +118,7 @@ async fn an_increment_for_other_run_types_writes_nothing(store: TestStore) {
     let current = f.store.get(run.id()).await.unwrap();
     let done = f.complete(&current, RunOutcome::Succeeded, t2).await;
     let late = f
-        .store
-        .increment_counts(
-            run.id(),
-            &[RunType::DRIFT_GENERATE],
-            &counts(&[("total", 1)]),
-            t2,
-        )
+        .add_as(run.id(), &[RunType::DRIFT_GENERATE], &[("total", 1)], t2)
         .await;
     assert!(
         matches!(&late, Err(PortError::Conflict(why)) if why.contains("completed")),

@@ -47,46 +47,17 @@ async fn purge_keeps_active_recent_and_newest_of_each_type(store: TestStore) {
     expect_kept.insert(make(&run, cutoff + Duration::days(1), Some(RunOutcome::Failed)).await);
     // Other schedules, workspaces and types are never touched.
     let mut untouched = BTreeSet::new();
-    untouched.insert(
-        history_run(
-            &f,
-            (f.ws, Some(f.tenant)),
-            sid + 1,
-            run.clone(),
-            100,
-            old(0),
-            Some(RunOutcome::Succeeded),
-        )
-        .await
-        .id,
-    );
-    untouched.insert(
-        history_run(
-            &f,
-            (f.ws, Some(f.tenant)),
-            sid,
-            RunType::INVENTORY_SYNC,
-            101,
-            old(0),
-            Some(RunOutcome::Succeeded),
-        )
-        .await
-        .id,
-    );
     let ws2 = f.store.create_workspace("Fabrikam").await.unwrap();
-    untouched.insert(
-        history_run(
-            &f,
-            (ws2, None),
-            sid,
-            run.clone(),
-            102,
-            old(0),
-            Some(RunOutcome::Succeeded),
-        )
-        .await
-        .id,
-    );
+    let others = [
+        ((f.ws, Some(f.tenant)), sid + 1, run.clone(), 100),
+        ((f.ws, Some(f.tenant)), sid, RunType::INVENTORY_SYNC, 101),
+        ((ws2, None), sid, run.clone(), 102),
+    ];
+    for (scope, schedule, run_type, n) in others {
+        let succeeded = Some(RunOutcome::Succeeded);
+        let other = history_run(&f, scope, schedule, run_type, n, old(0), succeeded).await;
+        untouched.insert(other.id);
+    }
 
     let n = expect_deleted.len() as u64;
     assert_eq!(f.purge_history(schedule.id, cutoff).await, (n, n));

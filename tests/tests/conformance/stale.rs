@@ -23,15 +23,14 @@ async fn stale_runs_are_active_ones_with_an_old_heartbeat_oldest_first(store: Te
     // Exactly at the cutoff is not stale; after it neither; completed never.
     f.queued(4, cutoff).await;
     let fresh = f.queued(5, t0()).await;
-    f.store
-        .increment_counts(
-            fresh.id(),
-            &[RunType::INVENTORY_SYNC],
-            &SummaryCounts::new(),
-            cutoff + Duration::minutes(1),
-        )
-        .await
-        .unwrap();
+    f.add_as(
+        fresh.id(),
+        &[RunType::INVENTORY_SYNC],
+        &[],
+        cutoff + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
     let done = f.queued(6, t0()).await;
     f.complete(&done, RunOutcome::Cancelled, t0()).await;
 

@@ -88,25 +88,14 @@ async fn start_inserts_then_reuses_until_completed(store: TestStore) {
 
 async fn start_with_a_missing_workspace_or_tenant_is_refused_with_the_reason(store: TestStore) {
     let f = fixture(store).await;
-    let missing_ws = new_run(
-        WorkspaceId::new(999_999),
-        None,
-        RunType::INVENTORY_SYNC,
-        json!({}),
-        t0(),
-    );
+    let inventory_sync = |ws, tenant| new_run(ws, tenant, RunType::INVENTORY_SYNC, json!({}), t0());
+    let missing_ws = inventory_sync(WorkspaceId::new(999_999), None);
     let r = f.store.insert_or_get_active(&missing_ws).await;
     assert!(
         matches!(r, Err(StartError::Refused(StartRefusal::UnknownWorkspace(ws))) if ws == WorkspaceId::new(999_999)),
         "{r:?}"
     );
-    let missing_tenant = new_run(
-        f.ws,
-        Some(TenantId::new(999_999)),
-        RunType::INVENTORY_SYNC,
-        json!({}),
-        t0(),
-    );
+    let missing_tenant = inventory_sync(f.ws, Some(TenantId::new(999_999)));
     let r = f.store.insert_or_get_active(&missing_tenant).await;
     assert!(
         matches!(r, Err(StartError::Refused(StartRefusal::TenantNotInWorkspace { tenant, workspace }))
@@ -116,13 +105,7 @@ async fn start_with_a_missing_workspace_or_tenant_is_refused_with_the_reason(sto
     // Both wrong at once (a real tenant named with an unknown workspace): the tenant is not one
     // of that workspace's, and that is the reason given.
     let unknown = WorkspaceId::new(999_999);
-    let both = new_run(
-        unknown,
-        Some(f.tenant),
-        RunType::INVENTORY_SYNC,
-        json!({}),
-        t0(),
-    );
+    let both = inventory_sync(unknown, Some(f.tenant));
     let r = f.store.insert_or_get_active(&both).await;
     assert!(
         matches!(r, Err(StartError::Refused(StartRefusal::TenantNotInWorkspace { tenant, workspace }))

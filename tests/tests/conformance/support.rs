@@ -221,8 +221,19 @@ impl Fixture {
             .iter()
             .map(|d| d.id().clone())
             .collect();
+        self.add_as(run, &types, pairs, at).await
+    }
+
+    /// Adds the named counts to `run` at `at`, for a run of one of `run_types`.
+    pub async fn add_as(
+        &self,
+        run: RunId,
+        run_types: &[RunType],
+        pairs: &[(&str, u64)],
+        at: DateTime<Utc>,
+    ) -> Result<OperationRun, PortError> {
         self.store
-            .increment_counts(run, &types, &counts(pairs), at)
+            .increment_counts(run, run_types, &counts(pairs), at)
             .await
     }
 

@@ -1,11 +1,10 @@
 //! `RunLifecycle`: starting runs and every later change, each a guarded statement.
 
-use super::{START_ATTEMPTS, counts_refused, counts_set, state_set};
+use super::{Guarded, START_ATTEMPTS, counts_refused, counts_set, not_in_status, state_set};
 use crate::SeaOrmStore;
-use crate::convert::{self, db_time};
+use crate::convert::db_time;
 use crate::entity::operation_runs::{Column, Entity};
-use crate::error::{StoreError, map_db_err};
-use crate::mysql::UpdateReturning;
+use crate::error::StoreError;
 use crate::sql::{self, ACTIVE};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -68,15 +67,12 @@ impl RunLifecycle for SeaOrmStore {
         next: &RunState,
         now: DateTime<Utc>,
     ) -> Result<OperationRun, PortError> {
-        let updated = state_set(Entity::update_many(), next, now)
+        let update = state_set(Entity::update_many(), next, now)
             .filter(Column::Id.eq(id.get()))
-            .filter(Column::Status.eq(expected.as_str()))
-            .exec_returning(&self.conn, id.get())
-            .await
-            .map_err(map_db_err)?;
-        match updated.into_iter().next() {
-            Some(row) => Ok(convert::run(row)),
-            None => Err(self.why_unchanged(id, expected.as_str()).await),
+            .filter(Column::Status.eq(expected.as_str()));
+        match self.guarded(update, id).await? {
+            Guarded::Changed(run) => Ok(run),
+            Guarded::Refused(run) => Err(not_in_status(&run, expected.as_str())),
         }
     }
 
@@ -91,23 +87,16 @@ impl RunLifecycle for SeaOrmStore {
     ) -> Result<OperationRun, PortError> {
         // The heartbeat is compared in the same UPDATE as the status: a progress update that
         // lands between the reaper's query and this statement makes it match no row.
-        let updated = state_set(Entity::update_many(), next, now)
+        let update = state_set(Entity::update_many(), next, now)
             .filter(Column::Id.eq(id.get()))
             .filter(Column::Status.eq(expected.as_str()))
-            .filter(Column::UpdatedAt.lt(db_time(heartbeat_before)))
-            .exec_returning(&self.conn, id.get())
-            .await
-            .map_err(map_db_err)?;
-        if let Some(row) = updated.into_iter().next() {
-            return Ok(convert::run(row));
-        }
-        match self.find_run(id).await? {
-            None => Err(PortError::NotFound),
-            Some(run) if run.status() != expected => Err(PortError::Conflict(format!(
-                "run {id} is {}, expected {expected}",
-                run.status()
-            ))),
-            Some(run) => Err(PortError::Conflict(format!(
+            .filter(Column::UpdatedAt.lt(db_time(heartbeat_before)));
+        match self.guarded(update, id).await? {
+            Guarded::Changed(run) => Ok(run),
+            Guarded::Refused(run) if run.status() != expected => {
+                Err(not_in_status(&run, expected.as_str()))
+            }
+            Guarded::Refused(run) => Err(PortError::Conflict(format!(
                 "run {id} has a heartbeat at {}, not before {}",
                 run.updated_at().to_rfc3339(),
                 heartbeat_before.to_rfc3339()
@@ -132,23 +121,18 @@ impl RunLifecycle for SeaOrmStore {
         let update = state_set(Entity::update_many(), next, now)
             .filter(Column::Id.eq(id.get()))
             .filter(Column::Status.eq(expected.as_str()));
-        let updated = counts_set(dialect, update, &delta)
-            .exec_returning(&self.conn, id.get())
-            .await
-            .map_err(map_db_err)?;
-        if let Some(row) = updated.into_iter().next() {
-            return Ok(convert::run(row));
+        match self
+            .guarded(counts_set(dialect, update, &delta), id)
+            .await?
+        {
+            Guarded::Changed(run) => Ok(run),
+            Guarded::Refused(run) if run.status() != expected => {
+                Err(not_in_status(&run, expected.as_str()))
+            }
+            Guarded::Refused(run) => {
+                Err(counts_refused(&run, &delta, "it was completed with counts"))
+            }
         }
-        let Some(run) = self.find_run(id).await? else {
-            return Err(PortError::NotFound);
-        };
-        if run.status() != expected {
-            return Err(PortError::Conflict(format!(
-                "run {id} is {}, expected {expected}",
-                run.status()
-            )));
-        }
-        Err(counts_refused(&run, &delta, "it was completed with counts"))
     }
 
     #[tracing::instrument(level = "debug", skip(self, run_types, delta), err)]
@@ -168,15 +152,12 @@ impl RunLifecycle for SeaOrmStore {
             .filter(Column::Id.eq(id.get()))
             .filter(Expr::cust(ACTIVE))
             .filter(Column::RunType.is_in(run_types.iter().map(RunType::as_str)));
-        let updated = counts_set(dialect, update, &delta)
-            .exec_returning(&self.conn, id.get())
-            .await
-            .map_err(map_db_err)?;
-        if let Some(row) = updated.into_iter().next() {
-            return Ok(convert::run(row));
-        }
-        let Some(run) = self.find_run(id).await? else {
-            return Err(PortError::NotFound);
+        let run = match self
+            .guarded(counts_set(dialect, update, &delta), id)
+            .await?
+        {
+            Guarded::Changed(run) => return Ok(run),
+            Guarded::Refused(run) => run,
         };
         if run.is_active() != Some(true) {
             return Err(PortError::Conflict(format!("run {id} is completed")));
@@ -213,13 +194,9 @@ impl RunLifecycle for SeaOrmStore {
             })?;
             update = update.col_expr(Column::Context, merged);
         }
-        let updated = update
-            .exec_returning(&self.conn, id.get())
-            .await
-            .map_err(map_db_err)?;
-        match updated.into_iter().next() {
-            Some(row) => Ok(convert::run(row)),
-            None => Err(self.why_unchanged(id, "queued or running").await),
+        match self.guarded(update, id).await? {
+            Guarded::Changed(run) => Ok(run),
+            Guarded::Refused(run) => Err(not_in_status(&run, "queued or running")),
         }
     }
 }

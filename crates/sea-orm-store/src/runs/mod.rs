@@ -11,6 +11,7 @@ use crate::convert::{self, db_time};
 use crate::entity::operation_runs::{self, Column, Entity};
 use crate::entity::tenants;
 use crate::error::map_db_err;
+use crate::mysql::UpdateReturning;
 use crate::sql::{self, ACTIVE, Dialect};
 use chrono::{DateTime, Utc};
 use operation_runs_domain::{
@@ -378,16 +379,37 @@ impl SeaOrmStore {
         self.explain(stmt).await
     }
 
-    /// Why a guarded update of run `id` changed nothing, from the row as it is now.
-    async fn why_unchanged(&self, id: RunId, expected: &str) -> PortError {
-        match self.find_run(id).await {
-            Ok(None) => PortError::NotFound,
-            Ok(Some(run)) => {
-                PortError::Conflict(format!("run {id} is {}, expected {expected}", run.status()))
-            }
-            Err(err) => err,
+    /// Runs `update`, guarded in its `WHERE`, on run `id`: the run as it left it, or, when the
+    /// guards matched no row, the run as it is now for the caller to say why (`NotFound` when
+    /// there is none).
+    async fn guarded(&self, update: UpdateMany<Entity>, id: RunId) -> Result<Guarded, PortError> {
+        let updated = update
+            .exec_returning(&self.conn, id.get())
+            .await
+            .map_err(map_db_err)?;
+        if let Some(row) = updated.into_iter().next() {
+            return Ok(Guarded::Changed(convert::run(row)));
+        }
+        match self.find_run(id).await? {
+            Some(run) => Ok(Guarded::Refused(run)),
+            None => Err(PortError::NotFound),
         }
     }
+}
+
+/// What a guarded update of one run did (see [`SeaOrmStore::guarded`]).
+enum Guarded {
+    Changed(OperationRun),
+    Refused(OperationRun),
+}
+
+/// The refusal of a write to `run` that expected it to be `expected`.
+fn not_in_status(run: &OperationRun, expected: &str) -> PortError {
+    PortError::Conflict(format!(
+        "run {} is {}, expected {expected}",
+        run.id(),
+        run.status()
+    ))
 }
 
 #[cfg(test)]
