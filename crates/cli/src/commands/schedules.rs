@@ -125,54 +125,36 @@ fn request(schedule: &BackupSchedule, scheduled_for: Option<DateTime<Utc>>) -> S
 
 async fn retention(global: &GlobalArgs, app: &App, args: &RetentionArgs) -> CliResult {
     let id = BackupScheduleId::new(args.id);
-    let schedule = schedule(app, id).await?;
-    let mode = if args.dry_run {
-        Mode::DryRun
-    } else {
-        Mode::Apply
-    };
+    let request = request(&schedule(app, id).await?, args.scheduled_for);
     let execution = operations(app)
-        .apply_retention(&request(&schedule, args.scheduled_for), mode)
-        .await
-        .map_err(|e| schedule_error(id, e))?;
-    if global.json {
-        print_json(&execution_json(&execution, |r| {
-            json!({
-                "plan": retention_plan_json(&r.plan),
-                "sets_soft_deleted": r.sets_soft_deleted,
-            })
-        }));
-        return Ok(());
-    }
-    print!("{}", describe(&execution));
+        .apply_retention(&request, mode(args.dry_run))
+        .await;
+    show(global, &execution.map_err(|e| schedule_error(id, e))?);
     Ok(())
 }
 
 async fn purge(global: &GlobalArgs, app: &App, args: &PurgeArgs) -> CliResult {
     let id = BackupScheduleId::new(args.id);
-    let schedule = schedule(app, id).await?;
-    let mode = if args.dry_run {
-        Mode::DryRun
-    } else {
-        Mode::Apply
-    };
+    let request = request(&schedule(app, id).await?, args.scheduled_for);
     let policy = PurgePolicy::new(args.grace, args.keep_history);
     let execution = operations(app)
-        .purge(&request(&schedule, args.scheduled_for), policy, mode)
-        .await
-        .map_err(|e| schedule_error(id, e))?;
-    if global.json {
-        print_json(&execution_json(&execution, |r| {
-            json!({
-                "plan": purge_plan_json(&r.plan),
-                "sets_purged": r.sets_purged,
-                "runs_purged": r.runs_purged,
-            })
-        }));
-        return Ok(());
-    }
-    print!("{}", describe(&execution));
+        .purge(&request, policy, mode(args.dry_run))
+        .await;
+    show(global, &execution.map_err(|e| schedule_error(id, e))?);
     Ok(())
+}
+
+fn mode(dry_run: bool) -> Mode {
+    if dry_run { Mode::DryRun } else { Mode::Apply }
+}
+
+/// Prints what a retention or purge call did, as JSON or for people.
+fn show<R: Reported>(global: &GlobalArgs, execution: &Execution<R>) {
+    if global.json {
+        print_json(&execution_json(execution));
+    } else {
+        print!("{}", describe(execution));
+    }
 }
 
 fn schedule_json(schedule: &BackupSchedule) -> Value {
@@ -185,7 +167,7 @@ fn schedule_json(schedule: &BackupSchedule) -> Value {
     })
 }
 
-fn execution_json<R>(execution: &Execution<R>, report: impl Fn(&R) -> Value) -> Value {
+fn execution_json<R: Reported>(execution: &Execution<R>) -> Value {
     let result = match execution {
         Execution::DryRun(_) => "dry_run",
         Execution::Performed { .. } => "performed",
@@ -197,7 +179,7 @@ fn execution_json<R>(execution: &Execution<R>, report: impl Fn(&R) -> Value) -> 
         "run": execution.run().map(run_json),
     });
     if let (Some(r), Value::Object(map)) = (execution.report(), &mut value)
-        && let Value::Object(extra) = report(r)
+        && let Value::Object(extra) = r.json()
     {
         map.extend(extra);
     }
@@ -256,6 +238,8 @@ pub trait Reported {
     fn plan(&self) -> &dyn std::fmt::Display;
     /// What a performed operation changed.
     fn changes(&self) -> String;
+    /// The report's fields for `--json`.
+    fn json(&self) -> Value;
 }
 
 impl Reported for RetentionReport {
@@ -267,6 +251,13 @@ impl Reported for RetentionReport {
         let (deleted, kept) = (self.sets_soft_deleted, self.plan.kept.len());
         format!("soft-deleted {deleted} set(s), kept {kept}")
     }
+
+    fn json(&self) -> Value {
+        json!({
+            "plan": retention_plan_json(&self.plan),
+            "sets_soft_deleted": self.sets_soft_deleted,
+        })
+    }
 }
 
 impl Reported for PurgeReport {
@@ -277,6 +268,14 @@ impl Reported for PurgeReport {
     fn changes(&self) -> String {
         let (sets, runs) = (self.sets_purged, self.runs_purged);
         format!("purged {sets} set(s) and {runs} run(s)")
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "plan": purge_plan_json(&self.plan),
+            "sets_purged": self.sets_purged,
+            "runs_purged": self.runs_purged,
+        })
     }
 }
 

@@ -11,10 +11,29 @@ use operation_runs_domain::{
 };
 use operation_runs_ports::{FindingRepository, InventoryRepository, SeenItem};
 use operation_runs_service::{DriftChange, OperationRunService, ServiceError, StartRequest};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn service_error(step: &str) -> impl Fn(ServiceError) -> CliError + '_ {
     move |e| demo_error(step, e)
+}
+
+/// A start of a `run_type` run on the seed's tenant.
+fn sync_request(seed: &Seed, run_type: RunType, initiator: &str, identity: Value) -> StartRequest {
+    StartRequest::new(seed.workspace, run_type.as_str(), initiator)
+        .tenant(seed.tenant)
+        .identity(identity)
+}
+
+/// Starts a run and begins it.
+async fn start_running(
+    service: &OperationRunService,
+    request: StartRequest,
+    step: &str,
+) -> Result<RunId, CliError> {
+    let started = service.start(request).await.map_err(service_error(step))?;
+    let id = started.run().id();
+    service.begin(id).await.map_err(service_error(step))?;
+    Ok(id)
 }
 
 /// Records `counts` on running run `id`, then completes it `succeeded`: the run as counted, and
@@ -53,13 +72,8 @@ pub(super) async fn inventory_sync(
     if pass == 1 {
         heading(1, "An inventory sync");
     }
-    let request = StartRequest::new(
-        seed.workspace,
-        RunType::INVENTORY_SYNC.as_str(),
-        "inventory-worker",
-    )
-    .tenant(seed.tenant)
-    .identity(json!({ "selection": "all", "pass": pass, "demo": nonce() }));
+    let identity = json!({ "selection": "all", "pass": pass, "demo": nonce() });
+    let request = sync_request(seed, RunType::INVENTORY_SYNC, "inventory-worker", identity);
     let started = service
         .start(request.clone())
         .await
@@ -141,20 +155,14 @@ pub(super) async fn entra_group_sync(app: &App, seed: &Seed) -> CliResult {
     heading(2, "An Entra group sync with a partial failure");
     let service = &app.service;
     let step = "the Entra group sync";
-    let started = service
-        .start(
-            StartRequest::new(
-                seed.workspace,
-                RunType::ENTRA_GROUP_SYNC.as_str(),
-                "directory-worker",
-            )
-            .tenant(seed.tenant)
-            .identity(json!({ "groups": "all", "demo": nonce() })),
-        )
-        .await
-        .map_err(service_error(step))?;
-    let id = started.run().id();
-    service.begin(id).await.map_err(service_error(step))?;
+    let identity = json!({ "groups": "all", "demo": nonce() });
+    let request = sync_request(
+        seed,
+        RunType::ENTRA_GROUP_SYNC,
+        "directory-worker",
+        identity,
+    );
+    let id = start_running(service, request, step).await?;
     service
         .record_progress(
             id,
@@ -202,20 +210,9 @@ pub(super) async fn drift(app: &App, seed: &Seed, baseline: OperationRun) -> Cli
     let service = &app.service;
     let step = "drift generation";
     let (b, c) = (baseline.id(), current.id());
-    let started = service
-        .start(
-            StartRequest::new(
-                seed.workspace,
-                RunType::DRIFT_GENERATE.as_str(),
-                "drift-worker",
-            )
-            .tenant(seed.tenant)
-            .identity(json!({ "baseline": b.get(), "current": c.get() })),
-        )
-        .await
-        .map_err(service_error(step))?;
-    let id = started.run().id();
-    service.begin(id).await.map_err(service_error(step))?;
+    let identity = json!({ "baseline": b.get(), "current": c.get() });
+    let request = sync_request(seed, RunType::DRIFT_GENERATE, "drift-worker", identity);
+    let id = start_running(service, request, step).await?;
     let changes = vec![
         DriftChange {
             subject_external_id: "device-003".to_owned(),
