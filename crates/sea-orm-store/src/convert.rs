@@ -48,6 +48,14 @@ pub(crate) fn run(m: operation_runs::Model) -> OperationRun {
     })
 }
 
+/// The ids a `RETURNING id` gave back.
+pub(crate) fn ids(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<i64>, PortError> {
+    rows.iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(crate::error::map_db_err)
+}
+
 pub(crate) fn runs(models: Vec<operation_runs::Model>) -> Vec<OperationRun> {
     models.into_iter().map(run).collect()
 }

@@ -179,21 +179,19 @@ mod tests {
             .await
             .unwrap();
         let store = SeaOrmStore::from_connection(conn);
-        let row =
-            |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql.to_owned());
-        let mode = store
-            .connection()
-            .query_one_raw(row("PRAGMA journal_mode"))
-            .await
-            .unwrap()
-            .unwrap();
+        let pragma = async |name: &str| {
+            let sql = format!("PRAGMA {name}");
+            let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql);
+            store
+                .connection()
+                .query_one_raw(stmt)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let mode = pragma("journal_mode").await;
         assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
-        let timeout = store
-            .connection()
-            .query_one_raw(row("PRAGMA busy_timeout"))
-            .await
-            .unwrap()
-            .unwrap();
+        let timeout = pragma("busy_timeout").await;
         assert_eq!(timeout.try_get_by_index::<i64>(0).unwrap(), 30_000);
         store.connection().clone().close().await.unwrap();
         for suffix in ["", "-wal", "-shm"] {

@@ -176,23 +176,35 @@ pub(crate) fn context_merged(
                 patch.clone(),
             ))],
         )),
-        Dialect::Sqlite => {
-            // `json_patch` would merge nested objects and delete keys set to null, so each key
-            // is set on its own; `json(?)` inserts the value as JSON rather than as a string.
-            let mut sql = String::from(r#"json_set("context""#);
-            let mut values: Vec<sea_orm::Value> = Vec::new();
-            for (key, value) in patch {
-                if key.contains('"') {
-                    return None;
-                }
-                sql.push_str(", ?, json(?)");
-                values.push(format!("$.\"{key}\"").into());
-                values.push(value.to_string().into());
-            }
-            sql.push(')');
-            Some(Expr::cust_with_values(sql, values))
-        }
+        // `json_patch` would merge nested objects and delete keys set to null, so each key is
+        // set on its own; `json(?)` inserts the value as JSON rather than as a string.
+        Dialect::Sqlite => json_set_each(r#"json_set("context""#, "json(?)", &['"'], patch),
     }
+}
+
+/// `{call}, path, value, …)` for each top-level key of `patch`: `call` opens a JSON-setting
+/// function on the column, `value` is the SQL of one value (the key's value bound as JSON text
+/// where its `?` stands). `None` for a key holding a `forbidden` character, which the
+/// dialect's JSON paths cannot name.
+pub(crate) fn json_set_each(
+    call: &str,
+    value: &str,
+    forbidden: &[char],
+    patch: &serde_json::Map<String, serde_json::Value>,
+) -> Option<Expr> {
+    let mut sql = String::from(call);
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    for (key, json) in patch {
+        if key.contains(forbidden) {
+            return None;
+        }
+        sql.push_str(", ?, ");
+        sql.push_str(value);
+        values.push(format!("$.\"{key}\"").into());
+        values.push(json.to_string().into());
+    }
+    sql.push(')');
+    Some(Expr::cust_with_values(sql, values))
 }
 
 /// `EXPLAIN` for the dialect, and which column of its output holds the plan text.

@@ -7,7 +7,7 @@ use crate::error::{StoreError, map_db_err};
 use operation_runs_domain::OperationRun;
 use operation_runs_ports::PortError;
 use sea_orm::sea_query::{DeleteStatement, InsertStatement};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement};
 use std::time::Duration;
 
 /// Times a start is sent again after InnoDB broke a deadlock by rolling it back. Concurrent
@@ -29,8 +29,7 @@ pub(crate) async fn insert_run(
     conn: &DatabaseConnection,
     insert: &InsertStatement,
 ) -> Result<Option<OperationRun>, PortError> {
-    let mut stmt = DbBackend::MySql.build(insert);
-    stmt.sql.push_str(" RETURNING *");
+    let stmt = returning(DbBackend::MySql.build(insert), "*");
     for attempt in 0..DEADLOCK_ATTEMPTS {
         match Entity::find().from_raw_sql(stmt.clone()).one(conn).await {
             Ok(row) => return Ok(row.map(convert::run)),
@@ -69,13 +68,13 @@ pub(crate) async fn delete_batch(
     conn: &DatabaseConnection,
     delete: &DeleteStatement,
 ) -> Result<Vec<i64>, PortError> {
-    let mut stmt = DbBackend::MySql.build(delete);
-    stmt.sql.push_str(" RETURNING id");
-    conn.query_all_raw(stmt)
-        .await
-        .map_err(map_db_err)?
-        .iter()
-        .map(|row| row.try_get_by_index::<i64>(0))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_db_err)
+    let stmt = returning(DbBackend::MySql.build(delete), "id");
+    convert::ids(conn.query_all_raw(stmt).await.map_err(map_db_err)?)
+}
+
+/// `stmt` with `RETURNING columns` appended, which sea-query never renders for MySQL.
+fn returning(mut stmt: Statement, columns: &str) -> Statement {
+    stmt.sql.push_str(" RETURNING ");
+    stmt.sql.push_str(columns);
+    stmt
 }

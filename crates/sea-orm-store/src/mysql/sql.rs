@@ -62,18 +62,13 @@ pub(crate) fn counts_addable(delta: &[(CountName, u64)]) -> Vec<Expr> {
 
 /// The new `context`: each top-level key of `patch` replaced by its value, as JSON
 /// (`JSON_EXTRACT(?, '$')` makes MariaDB insert the bound text as JSON, not as a string).
-/// `None` for a key containing a double quote, which a JSON path cannot name here.
+/// `None` for a key containing a double quote or a backslash, which a JSON path cannot name
+/// here.
 pub(crate) fn context_merged(patch: &serde_json::Map<String, serde_json::Value>) -> Option<Expr> {
-    let mut sql = String::from("JSON_SET(context");
-    let mut values: Vec<sea_orm::Value> = Vec::new();
-    for (key, value) in patch {
-        if key.contains('"') || key.contains('\\') {
-            return None;
-        }
-        sql.push_str(", ?, JSON_EXTRACT(?, '$')");
-        values.push(format!("$.\"{key}\"").into());
-        values.push(value.to_string().into());
-    }
-    sql.push(')');
-    Some(Expr::cust_with_values(sql, values))
+    crate::sql::json_set_each(
+        "JSON_SET(context",
+        "JSON_EXTRACT(?, '$')",
+        &['"', '\\'],
+        patch,
+    )
 }

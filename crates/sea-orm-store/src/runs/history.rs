@@ -2,7 +2,7 @@
 
 use super::{page, page_size};
 use crate::SeaOrmStore;
-use crate::convert::db_time;
+use crate::convert::{self, db_time};
 use crate::entity::operation_runs::{Column, Entity};
 use crate::error::map_db_err;
 use crate::sql::{self, Dialect};
@@ -223,13 +223,6 @@ impl SeaOrmStore {
             .and_where(Expr::col(Column::Id).in_subquery(ids))
             .returning_col(Column::Id)
             .to_owned();
-        self.conn
-            .query_all(&delete)
-            .await
-            .map_err(map_db_err)?
-            .iter()
-            .map(|row| row.try_get_by_index::<i64>(0))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(map_db_err)
+        convert::ids(self.conn.query_all(&delete).await.map_err(map_db_err)?)
     }
 }
