@@ -292,6 +292,22 @@ pub fn run_details(run: &OperationRun) -> String {
     out
 }
 
+/// Prints a page of runs as `table` renders them (or `no runs`), then how to get the next page.
+pub fn print_page(
+    runs: &[OperationRun],
+    table: fn(&[OperationRun]) -> Table,
+    next: Option<String>,
+) {
+    if runs.is_empty() {
+        println!("no runs");
+    } else {
+        print!("{}", table(runs).render());
+    }
+    if let Some(next) = next {
+        println!("more: --cursor {next}");
+    }
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {

@@ -105,16 +105,7 @@ impl FindingRepository for MemoryStore {
         }
         let mut out = Vec::with_capacity(findings.len());
         for f in findings {
-            let finding = Finding {
-                id: FindingId::new(state.next_id(Table::Findings)),
-                workspace_id: f.workspace_id,
-                tenant_id: f.tenant_id,
-                baseline_operation_run_id: Some(f.baseline_operation_run_id),
-                current_operation_run_id: Some(f.current_operation_run_id),
-                subject_external_id: f.subject_external_id.clone(),
-                change: f.change.clone(),
-                details: f.details.clone(),
-            };
+            let finding = f.stored_as(FindingId::new(state.next_id(Table::Findings)));
             state.findings.insert(finding.id, finding.clone());
             out.push(finding);
         }

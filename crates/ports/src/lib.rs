@@ -28,32 +28,29 @@ pub use schedule::{MockBackupRepository, MockScheduleRunHistory};
 
 use chrono::{DateTime, Utc};
 
-/// Every port a store backs, joined: what a backend (the SeaORM store, the in-memory store)
-/// implements, so one value wires every use case. Implemented automatically for any type that
-/// implements all the role traits.
-pub trait RunStore:
-    RunLifecycle
-    + RunQueries
-    + ScheduleRunHistory
-    + InventoryRepository
-    + FindingRepository
-    + BackupRepository
-    + WorkspaceDirectory
-    + Provisioning
-{
+/// Declares [`RunStore`] over the role traits, listed once, and implements it for every type
+/// that implements them all.
+macro_rules! run_store {
+    ($($role:ident),+) => {
+        /// Every port a store backs, joined: what a backend (the SeaORM store, the in-memory
+        /// store) implements, so one value wires every use case. Implemented automatically for
+        /// any type that implements all the role traits.
+        pub trait RunStore: $($role +)+ {}
+
+        impl<T: $($role +)+> RunStore for T {}
+    };
 }
 
-impl<T> RunStore for T where
-    T: RunLifecycle
-        + RunQueries
-        + ScheduleRunHistory
-        + InventoryRepository
-        + FindingRepository
-        + BackupRepository
-        + WorkspaceDirectory
-        + Provisioning
-{
-}
+run_store!(
+    RunLifecycle,
+    RunQueries,
+    ScheduleRunHistory,
+    InventoryRepository,
+    FindingRepository,
+    BackupRepository,
+    WorkspaceDirectory,
+    Provisioning
+);
 
 /// The time, injectable so tests control it.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]

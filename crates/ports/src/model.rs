@@ -187,6 +187,23 @@ pub struct NewFinding {
     pub details: serde_json::Value,
 }
 
+impl NewFinding {
+    /// The finding as a store keeps it under `id`.
+    #[must_use]
+    pub fn stored_as(&self, id: FindingId) -> Finding {
+        Finding {
+            id,
+            workspace_id: self.workspace_id,
+            tenant_id: self.tenant_id,
+            baseline_operation_run_id: Some(self.baseline_operation_run_id),
+            current_operation_run_id: Some(self.current_operation_run_id),
+            subject_external_id: self.subject_external_id.clone(),
+            change: self.change.clone(),
+            details: self.details.clone(),
+        }
+    }
+}
+
 /// A stored finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {

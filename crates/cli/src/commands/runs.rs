@@ -3,7 +3,7 @@
 use crate::cli::{CompleteArgs, CountArgs, GlobalArgs, ListArgs, RunsCommand, ShowArgs, StartArgs};
 use crate::db::{self, App};
 use crate::error::{CliError, CliResult, forbidden_viewer};
-use crate::output::{print_json, run_details, run_json, runs_table};
+use crate::output::{print_json, print_page, run_details, run_json, runs_table};
 use operation_runs_domain::{OperationRun, RunId, TenantId, UserId, WorkspaceId};
 use operation_runs_ports::{RunFilter, RunListQuery};
 use operation_runs_service::{ServiceError, StartRequest};
@@ -150,14 +150,7 @@ async fn list(global: &GlobalArgs, app: &App, args: &ListArgs) -> CliResult {
         }));
         return Ok(());
     }
-    if page.runs.is_empty() {
-        println!("no runs");
-    } else {
-        print!("{}", runs_table(&page.runs).render());
-    }
-    if let Some(next) = next {
-        println!("more: --cursor {next}");
-    }
+    print_page(&page.runs, |runs| runs_table(runs), next);
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use crate::cli::{GlobalArgs, HistoryArgs, PurgeArgs, RetentionArgs, SchedulesCommand};
 use crate::db::{self, App};
 use crate::error::{CliError, CliResult, Exit, forbidden_viewer};
-use crate::output::{history_table, print_json, run_json};
+use crate::output::{history_table, print_json, print_page, run_json};
 use chrono::{DateTime, SecondsFormat, Utc};
 use operation_runs_domain::{BackupScheduleId, OperationRun, RunOutcome, UserId};
 use operation_runs_ports::{BackupRepository, BackupSchedule, PortError};
@@ -102,14 +102,7 @@ async fn history(global: &GlobalArgs, app: &App, args: &HistoryArgs) -> CliResul
         "backup schedule {} \"{}\" (workspace {}, tenant {}, keep last {})",
         schedule.id, schedule.name, schedule.workspace_id, schedule.tenant_id, schedule.keep_last
     );
-    if page.runs.is_empty() {
-        println!("no runs");
-    } else {
-        print!("{}", history_table(&page.runs).render());
-    }
-    if let Some(next) = next {
-        println!("more: --cursor {next}");
-    }
+    print_page(&page.runs, |runs| history_table(runs), next);
     Ok(())
 }
 

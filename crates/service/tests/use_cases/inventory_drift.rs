@@ -2,7 +2,7 @@ use crate::support::*;
 use operation_runs_domain::{
     FindingId, InventoryItemId, OperationRun, RunId, RunOutcome, RunStatus,
 };
-use operation_runs_ports::{Finding, InventoryItem, PortError, SeenItem};
+use operation_runs_ports::{InventoryItem, PortError, SeenItem};
 use operation_runs_service::{DriftChange, DriftRefusal, ServiceError};
 use serde_json::json;
 
@@ -55,12 +55,11 @@ async fn a_running_inventory_sync_marks_the_items_it_saw() {
         .await
         .unwrap();
 
-    assert_eq!(stored.len(), 2);
-    assert!(
-        stored
-            .iter()
-            .all(|i| i.last_seen_operation_run_id == Some(RunId::new(7)))
-    );
+    let seen_by: Vec<_> = stored
+        .iter()
+        .map(|i| i.last_seen_operation_run_id)
+        .collect();
+    assert_eq!(seen_by, vec![Some(RunId::new(7)); 2]);
 }
 
 async fn seen_refused(run: OperationRun) -> ServiceError {
@@ -146,16 +145,7 @@ fn expect_findings(mocks: &mut Mocks, baseline: RunId, current: RunId) {
             Ok(findings
                 .iter()
                 .zip(1..)
-                .map(|(f, id)| Finding {
-                    id: FindingId::new(id),
-                    workspace_id: f.workspace_id,
-                    tenant_id: f.tenant_id,
-                    baseline_operation_run_id: Some(f.baseline_operation_run_id),
-                    current_operation_run_id: Some(f.current_operation_run_id),
-                    subject_external_id: f.subject_external_id.clone(),
-                    change: f.change.clone(),
-                    details: f.details.clone(),
-                })
+                .map(|(f, id)| f.stored_as(FindingId::new(id)))
                 .collect())
         });
     mocks.forbid_writes_except(&[Write::InsertFindings]);
@@ -173,13 +163,11 @@ async fn drift_findings_reference_both_canonical_runs() {
         .await
         .unwrap();
 
-    assert_eq!(findings.len(), 2);
-    assert!(
-        findings
-            .iter()
-            .all(|f| f.baseline_operation_run_id == Some(RunId::new(1))
-                && f.current_operation_run_id == Some(RunId::new(2)))
-    );
+    let between: Vec<_> = findings
+        .iter()
+        .map(|f| (f.baseline_operation_run_id, f.current_operation_run_id))
+        .collect();
+    assert_eq!(between, vec![(Some(RunId::new(1)), Some(RunId::new(2))); 2]);
 }
 
 #[tokio::test]
@@ -233,35 +221,27 @@ async fn drift_refused(baseline: OperationRun, current: OperationRun) -> DriftRe
 
 #[tokio::test]
 async fn drift_runs_must_be_of_one_tenant() {
-    let other = run(2)
-        .tenant(Some(OTHER_TENANT))
-        .created_at(hours_ago(2))
-        .completed(RunOutcome::Succeeded)
-        .build();
-    assert_eq!(
-        drift_refused(baseline(), other).await,
-        DriftRefusal::DifferentTenant
-    );
-
-    let tenantless = run(2)
-        .tenant(None)
-        .created_at(hours_ago(2))
-        .completed(RunOutcome::Succeeded)
-        .build();
-    assert_eq!(
-        drift_refused(baseline(), tenantless).await,
-        DriftRefusal::NoTenant(RunId::new(2))
-    );
-
-    let elsewhere = run(2)
-        .workspace(OTHER_WS)
-        .created_at(hours_ago(2))
-        .completed(RunOutcome::Succeeded)
-        .build();
-    assert_eq!(
-        drift_refused(baseline(), elsewhere).await,
-        DriftRefusal::DifferentWorkspace
-    );
+    let current = || {
+        run(2)
+            .created_at(hours_ago(2))
+            .completed(RunOutcome::Succeeded)
+    };
+    for (current, refusal) in [
+        (
+            current().tenant(Some(OTHER_TENANT)),
+            DriftRefusal::DifferentTenant,
+        ),
+        (
+            current().tenant(None),
+            DriftRefusal::NoTenant(RunId::new(2)),
+        ),
+        (
+            current().workspace(OTHER_WS),
+            DriftRefusal::DifferentWorkspace,
+        ),
+    ] {
+        assert_eq!(drift_refused(baseline(), current.build()).await, refusal);
+    }
 }
 
 #[tokio::test]
