@@ -53,8 +53,7 @@ fn expect_one_transition_with_counts(
 async fn counts_and_completion_are_one_store_call() {
     let running = run(7).running().counts(counts(&[("total", 5)])).build();
     let failures = device_unreachable();
-    let mut mocks = Mocks::new();
-    mocks.expect_get(&running);
+    let mut mocks = Mocks::reading(&running);
     let expected_failures = failures.clone();
     expect_one_transition_with_counts(
         &mut mocks,
@@ -103,8 +102,7 @@ async fn counts_and_completion_are_one_store_call() {
 async fn without_counts_it_completes_with_an_empty_delta() {
     // A stored type that is not registered can still be completed when no counts are given.
     let legacy = run(7).running().run_type("some_retired_sync").build();
-    let mut mocks = Mocks::new();
-    mocks.expect_get(&legacy);
+    let mut mocks = Mocks::reading(&legacy);
     expect_one_transition_with_counts(&mut mocks, &legacy, |_, expected, next, delta, _| {
         *expected == RunStatus::Running && next.outcome == RunOutcome::Succeeded && delta.is_empty()
     });
@@ -191,8 +189,7 @@ async fn store_refusals_keep_their_meaning() {
         (PortError::NotFound, |e| matches!(e, ServiceError::NotFound)),
     ] {
         let running = run(7).running().build();
-        let mut mocks = Mocks::new();
-        mocks.expect_get(&running);
+        let mut mocks = Mocks::reading(&running);
         let mut refusal = Some(refusal);
         mocks
             .lifecycle

@@ -20,8 +20,7 @@ fn items() -> Vec<SeenItem> {
 #[tokio::test]
 async fn a_running_inventory_sync_marks_the_items_it_saw() {
     let running = run(7).running().build();
-    let mut mocks = Mocks::new();
-    mocks.expect_get(&running);
+    let mut mocks = Mocks::reading(&running);
     mocks
         .inventory
         .expect_upsert_seen()

@@ -298,8 +298,7 @@ async fn progress_on_an_unregistered_stored_type_is_refused() {
 async fn complete_stores_the_outcome_and_failures() {
     let running = run(7).running().build();
     let failures = device_unreachable();
-    let mut mocks = Mocks::new();
-    mocks.expect_get(&running);
+    let mut mocks = Mocks::reading(&running);
     let expected_failures = failures.clone();
     mocks
         .lifecycle
@@ -369,8 +368,7 @@ async fn a_completed_run_never_changes() {
 #[tokio::test]
 async fn losing_the_compare_and_set_race_is_a_conflict() {
     let running = run(7).running().build();
-    let mut mocks = Mocks::new();
-    mocks.expect_get(&running);
+    let mut mocks = Mocks::reading(&running);
     mocks
         .lifecycle
         .expect_transition()

@@ -155,6 +155,13 @@ impl Mocks {
         }
     }
 
+    /// Mocks where `run` is read exactly once.
+    pub fn reading(run: &OperationRun) -> Self {
+        let mut mocks = Self::new();
+        mocks.expect_get(run);
+        mocks
+    }
+
     /// `get(id)` returns `run` exactly once.
     pub fn expect_get(&mut self, run: &OperationRun) -> &mut Self {
         let returned = run.clone();
