@@ -89,34 +89,15 @@ async fn backup_sets_soft_delete_and_purge(store: TestStore) {
     );
 
     // Purge: deleted strictly before the cutoff.
-    assert_eq!(
-        f.store
-            .count_purgeable_sets(schedule.id, deleted_at)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(f.purge_sets(schedule.id, deleted_at).await, (0, 0));
     let cutoff = deleted_at + Duration::days(1);
-    assert_eq!(
-        f.store
-            .count_purgeable_sets(schedule.id, cutoff)
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(f.store.purge_sets(schedule.id, cutoff).await.unwrap(), 2);
+    assert_eq!(f.purge_sets(schedule.id, cutoff).await, (2, 2));
     let left = f.store.list_sets(schedule.id, true).await.unwrap();
     assert_eq!(
         left.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![sets[3].id, sets[2].id]
     );
-    assert_eq!(
-        f.store
-            .count_purgeable_sets(schedule.id, cutoff)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(f.purge_sets(schedule.id, cutoff).await, (0, 0));
     assert_eq!(
         f.store.list_sets(other.id, true).await.unwrap(),
         vec![foreign]

@@ -38,66 +38,65 @@ async fn list_filters_and_workspace_scope(store: TestStore) {
         all,
         vec![running.id(), groups.id(), sync_b.id(), sync_a.id()]
     );
-    let by = |filter: RunFilter| f.list_all(filter);
-    assert_eq!(
-        by(RunFilter {
-            run_type: Some("inventory_sync".into()),
-            ..Default::default()
-        })
-        .await,
-        vec![running.id(), sync_b.id(), sync_a.id()]
-    );
-    assert_eq!(
-        by(RunFilter {
-            status: Some(RunStatus::Completed),
-            ..Default::default()
-        })
-        .await,
-        vec![groups.id(), sync_b.id()]
-    );
-    assert_eq!(
-        by(RunFilter {
-            outcome: Some(RunOutcome::Failed),
-            ..Default::default()
-        })
-        .await,
-        vec![groups.id()]
-    );
-    assert_eq!(
-        by(RunFilter {
-            tenant_id: Some(tenant2),
-            ..Default::default()
-        })
-        .await,
-        vec![groups.id()]
-    );
-    // created_from is inclusive, created_before exclusive.
-    assert_eq!(
-        by(RunFilter {
-            created_from: Some(t0() + Duration::hours(1)),
-            created_before: Some(t0() + Duration::days(1)),
-            ..Default::default()
-        })
-        .await,
-        vec![groups.id(), sync_b.id()]
-    );
-    assert_eq!(
-        by(RunFilter {
-            run_type: Some("inventory_sync".into()),
-            status: Some(RunStatus::Queued),
-            ..Default::default()
-        })
-        .await,
-        vec![sync_a.id()]
-    );
-    assert!(
-        by(RunFilter {
-            run_type: Some("nothing_like_this".into()),
-            ..Default::default()
-        })
-        .await
-        .is_empty()
-    );
+    let any = RunFilter::default;
+    let inventory_sync = || Some("inventory_sync".to_owned());
+    let cases = [
+        (
+            RunFilter {
+                run_type: inventory_sync(),
+                ..any()
+            },
+            vec![running.id(), sync_b.id(), sync_a.id()],
+        ),
+        (
+            RunFilter {
+                status: Some(RunStatus::Completed),
+                ..any()
+            },
+            vec![groups.id(), sync_b.id()],
+        ),
+        (
+            RunFilter {
+                outcome: Some(RunOutcome::Failed),
+                ..any()
+            },
+            vec![groups.id()],
+        ),
+        (
+            RunFilter {
+                tenant_id: Some(tenant2),
+                ..any()
+            },
+            vec![groups.id()],
+        ),
+        // created_from is inclusive, created_before exclusive.
+        (
+            RunFilter {
+                created_from: Some(t0() + Duration::hours(1)),
+                created_before: Some(t0() + Duration::days(1)),
+                ..any()
+            },
+            vec![groups.id(), sync_b.id()],
+        ),
+        (
+            RunFilter {
+                run_type: inventory_sync(),
+                status: Some(RunStatus::Queued),
+                ..any()
+            },
+            vec![sync_a.id()],
+        ),
+        (
+            RunFilter {
+                run_type: Some("nothing_like_this".into()),
+                ..any()
+            },
+            Vec::new(),
+        ),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(f.list_all(filter.clone()).await, expected, "{filter:?}");
+    }
     let empty = f
         .store
         .list(&newest_page(WorkspaceId::new(999_999), 10))

@@ -2,9 +2,7 @@
 
 use crate::support::*;
 use chrono::Duration;
-use operation_runs_domain::{
-    OperationRun, RunContext, RunId, RunOutcome, RunStatus, RunType, SummaryCounts,
-};
+use operation_runs_domain::{OperationRun, RunContext, RunId, RunOutcome, RunStatus, RunType};
 use operation_runs_ports::PortError;
 use operation_runs_tests::{TestStore, on_every_store};
 

@@ -189,6 +189,19 @@ impl Fixture {
         (counted, purged)
     }
 
+    /// Counts the sets of `schedule` purgeable before `deleted_before`, then purges them.
+    pub async fn purge_sets(
+        &self,
+        schedule: BackupScheduleId,
+        deleted_before: DateTime<Utc>,
+    ) -> (u64, u64) {
+        let store = &self.store;
+        let counted = store.count_purgeable_sets(schedule, deleted_before);
+        let counted = counted.await.unwrap();
+        let purged = store.purge_sets(schedule, deleted_before).await.unwrap();
+        (counted, purged)
+    }
+
     /// What the reaper does to `run` (as read, with its status then) found with a heartbeat
     /// before `cutoff`, at `now`.
     pub async fn reap(

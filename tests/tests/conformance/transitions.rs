@@ -11,11 +11,9 @@ async fn transitions_are_compare_and_set(store: TestStore) {
     let run = f.queued(1, t0()).await;
     let t1 = t0() + Duration::milliseconds(1500);
     let begin = run.next_state(Transition::Begin, t1).unwrap();
-    let running = f
-        .store
-        .transition(run.id(), RunStatus::Queued, &begin, t1)
-        .await
-        .unwrap();
+    let transition =
+        async |expected, next, at| f.store.transition(run.id(), expected, next, at).await;
+    let running = transition(RunStatus::Queued, &begin, t1).await.unwrap();
     assert_eq!(running.status(), RunStatus::Running);
     assert_eq!(running.started_at(), Some(t1));
     assert_eq!(running.updated_at(), t1);
@@ -23,10 +21,7 @@ async fn transitions_are_compare_and_set(store: TestStore) {
 
     // The same CAS again: the run is no longer queued, nothing is written.
     let late = t0() + Duration::seconds(9);
-    let again = f
-        .store
-        .transition(run.id(), RunStatus::Queued, &begin, late)
-        .await;
+    let again = transition(RunStatus::Queued, &begin, late).await;
     f.assert_refused(again, &running).await;
 
     let t2 = t0() + Duration::seconds(3);
@@ -37,11 +32,7 @@ async fn transitions_are_compare_and_set(store: TestStore) {
         "Graph said no",
         t2,
     );
-    let completed = f
-        .store
-        .transition(run.id(), RunStatus::Running, &done, t2)
-        .await
-        .unwrap();
+    let completed = transition(RunStatus::Running, &done, t2).await.unwrap();
     assert_eq!(completed.status(), RunStatus::Completed);
     assert_eq!(completed.outcome(), RunOutcome::Failed);
     assert_eq!(completed.completed_at(), Some(t2));
@@ -54,7 +45,7 @@ async fn transitions_are_compare_and_set(store: TestStore) {
         .next_state(Transition::Complete(RunOutcome::Cancelled), late)
         .unwrap();
     for expected in [RunStatus::Running, RunStatus::Queued] {
-        let r = f.store.transition(run.id(), expected, &reap, late).await;
+        let r = transition(expected, &reap, late).await;
         assert!(matches!(r, Err(PortError::Conflict(_))), "{r:?}");
     }
     assert_eq!(f.store.get(run.id()).await.unwrap(), completed);

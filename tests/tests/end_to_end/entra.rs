@@ -63,13 +63,9 @@ pub(crate) async fn entra_group_sync_partial_failure(db: TestDb) {
     }
     assert_eq!((failures.failures().len(), failures.omitted()), (50, 10));
 
-    let completed_at = w.clock.advance(secs(90));
-    w.service
-        .complete(run, RunOutcome::PartiallySucceeded, failures)
-        .await
-        .unwrap();
-
-    let stored = w.stored(run).await;
+    let (stored, completed_at) = w
+        .complete_later(run, secs(90), RunOutcome::PartiallySucceeded, failures)
+        .await;
     assert_eq!(stored.run_type, "entra_group_sync");
     assert_eq!(stored.status, "completed");
     assert_eq!(stored.outcome, "partially_succeeded");

@@ -82,14 +82,9 @@ pub(crate) async fn inventory_sync_job(db: TestDb) {
         .unwrap();
     assert_eq!(progressed.updated_at(), heartbeat);
 
-    let completed_at = w.clock.advance(secs(30));
-    w.service
-        .complete(run, RunOutcome::Succeeded, FailureSummary::new())
-        .await
-        .unwrap();
-
-    // Read back from the database.
-    let stored = w.stored(run).await;
+    let (stored, completed_at) = w
+        .complete_later(run, secs(30), RunOutcome::Succeeded, FailureSummary::new())
+        .await;
     assert_eq!(stored.run_type, "inventory_sync");
     assert_eq!(stored.status, "completed");
     assert_eq!(stored.outcome, "succeeded");

@@ -191,6 +191,19 @@ impl World {
     async fn stored(&self, id: RunId) -> StoredRun {
         stored_run(&self.db, id).await
     }
+
+    /// Completes `run` after `later`, through the service; the row as stored, and when.
+    async fn complete_later(
+        &self,
+        run: RunId,
+        later: Duration,
+        outcome: RunOutcome,
+        failures: FailureSummary,
+    ) -> (StoredRun, DateTime<Utc>) {
+        let completed_at = self.clock.advance(later);
+        self.service.complete(run, outcome, failures).await.unwrap();
+        (self.stored(run).await, completed_at)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -13,6 +13,22 @@ pub(crate) struct Expected {
     created_at: DateTime<Utc>,
 }
 
+/// A page of `ws`'s runs matching `filter`, older than `after`.
+fn older(
+    ws: WorkspaceId,
+    filter: &RunFilter,
+    after: Option<RunCursor>,
+    limit: u32,
+) -> RunListQuery {
+    RunListQuery {
+        workspace_id: ws,
+        filter: filter.clone(),
+        after,
+        newer_than: None,
+        limit,
+    }
+}
+
 /// Every page of a list for a viewer; checks the page contract on the way.
 pub(crate) async fn walk(
     w: &World,
@@ -24,13 +40,7 @@ pub(crate) async fn walk(
     let mut ids = Vec::new();
     let mut after: Option<RunCursor> = None;
     loop {
-        let query = RunListQuery {
-            workspace_id: ws,
-            filter: filter.clone(),
-            after,
-            newer_than: None,
-            limit,
-        };
+        let query = older(ws, filter, after, limit);
         let page = w.service.list_runs(viewer, &query).await.unwrap();
         assert!(page.runs.len() <= limit as usize);
         ids.extend(page.runs.iter().map(OperationRun::id));
@@ -142,42 +152,39 @@ pub(crate) async fn monitoring(db: TestDb) {
     // Each filter, every page of 3, against the model.
     let from = in_a[5].created_at;
     let before = in_a[12].created_at;
+    let any = RunFilter::default;
+    let status = |status| RunFilter {
+        status: Some(status),
+        ..any()
+    };
+    let outcome = |outcome| RunFilter {
+        outcome: Some(outcome),
+        ..any()
+    };
     let filters = [
-        RunFilter::default(),
+        any(),
         RunFilter {
             run_type: Some("entra_group_sync".into()),
-            ..RunFilter::default()
+            ..any()
         },
-        RunFilter {
-            status: Some(RunStatus::Running),
-            ..RunFilter::default()
-        },
-        RunFilter {
-            status: Some(RunStatus::Queued),
-            ..RunFilter::default()
-        },
-        RunFilter {
-            outcome: Some(RunOutcome::Failed),
-            ..RunFilter::default()
-        },
-        RunFilter {
-            outcome: Some(RunOutcome::Cancelled),
-            ..RunFilter::default()
-        },
+        status(RunStatus::Running),
+        status(RunStatus::Queued),
+        outcome(RunOutcome::Failed),
+        outcome(RunOutcome::Cancelled),
         RunFilter {
             tenant_id: Some(t2),
-            ..RunFilter::default()
+            ..any()
         },
         RunFilter {
             created_from: Some(from),
             created_before: Some(before),
-            ..RunFilter::default()
+            ..any()
         },
         RunFilter {
             run_type: Some("inventory_sync".into()),
             status: Some(RunStatus::Completed),
             tenant_id: Some(t1),
-            ..RunFilter::default()
+            ..any()
         },
     ];
     for filter in &filters {
@@ -210,13 +217,7 @@ pub(crate) async fn monitoring(db: TestDb) {
         let mut after = None;
         let mut inserted = Vec::new();
         loop {
-            let query = RunListQuery {
-                workspace_id: ws_a,
-                filter: filter.clone(),
-                after,
-                newer_than: None,
-                limit: 3,
-            };
+            let query = older(ws_a, filter, after, 3);
             let page = w.service.list_runs(viewer, &query).await.unwrap();
             let offset = seen.len();
             let ids: Vec<RunId> = page.runs.iter().map(OperationRun::id).collect();
@@ -271,13 +272,7 @@ pub(crate) async fn monitoring(db: TestDb) {
     assert_eq!(shown.id(), run_a);
     assert_eq!(shown.workspace_id(), ws_a);
 
-    let query_a = RunListQuery {
-        workspace_id: ws_a,
-        filter: RunFilter::default(),
-        after: None,
-        newer_than: None,
-        limit: 3,
-    };
+    let query_a = older(ws_a, &RunFilter::default(), None, 3);
     // A non-member: not found, for the list and for a single run.
     let list = w.service.list_runs(stranger, &query_a).await;
     assert!(matches!(list, Err(ServiceError::NotFound)), "{list:?}");

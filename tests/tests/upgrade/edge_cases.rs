@@ -213,34 +213,29 @@ pub(crate) async fn assert_foreign_keys_hold(db: &TestDb, exp: &fixtures::EdgeCa
         .scalar_i64("SELECT COALESCE(MAX(id), 0) + 1000 FROM operation_runs")
         .await
         .unwrap();
-    for column in ["baseline_operation_run_id", "current_operation_run_id"] {
-        let inserted = exec_with(
-            &db.conn,
-            &format!(
-                "INSERT INTO findings (workspace_id, tenant_id, subject_external_id, change, \
-                 {column}) VALUES (?, ?, 'x', 'added', ?)"
-            ),
-            vec![
-                exp.workspace_id.into(),
-                exp.tenant_id.into(),
-                missing.into(),
-            ],
-        )
-        .await;
-        assert!(inserted.is_err(), "findings.{column} accepts a missing run");
-    }
-    let inserted = exec_with(
-        &db.conn,
-        "INSERT INTO inventory_items (workspace_id, tenant_id, external_id, kind, display_name, \
-         last_seen_operation_run_id) VALUES (?, ?, 'fk-probe', 'device', 'probe', ?)",
-        vec![
+    let finding_with = |column: &str| {
+        let sql = format!(
+            "INSERT INTO findings (workspace_id, tenant_id, subject_external_id, change, \
+             {column}) VALUES (?, ?, 'x', 'added', ?)"
+        );
+        (sql, format!("findings.{column}"))
+    };
+    let item = "INSERT INTO inventory_items (workspace_id, tenant_id, external_id, kind, \
+                display_name, last_seen_operation_run_id) \
+                VALUES (?, ?, 'fk-probe', 'device', 'probe', ?)";
+    for (sql, reference) in [
+        finding_with("baseline_operation_run_id"),
+        finding_with("current_operation_run_id"),
+        (item.to_owned(), "inventory_items".to_owned()),
+    ] {
+        let values = vec![
             exp.workspace_id.into(),
             exp.tenant_id.into(),
             missing.into(),
-        ],
-    )
-    .await;
-    assert!(inserted.is_err(), "inventory_items accepts a missing run");
+        ];
+        let inserted = exec_with(&db.conn, &sql, values).await;
+        assert!(inserted.is_err(), "{reference} accepts a missing run");
+    }
 
     // ON DELETE SET NULL: deleting a referenced run clears the references to it.
     let (finding, run) = exp
