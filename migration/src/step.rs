@@ -29,8 +29,13 @@ pub(crate) trait Step: MigrationName + Send + Sync {
     async fn down(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr>;
 }
 
+/// `step` as one of the [`Migrator`](crate::Migrator)'s migrations.
+pub(crate) fn migration<S: Step + 'static>(step: S) -> Box<dyn MigrationTrait> {
+    Box::new(Frame(step))
+}
+
 /// A [`Step`] as a SeaORM migration.
-pub(crate) struct Frame<S>(pub S);
+struct Frame<S>(S);
 
 impl<S: Step> MigrationName for Frame<S> {
     fn name(&self) -> &str {
