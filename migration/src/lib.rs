@@ -22,6 +22,8 @@ mod mysql_legacy;
 mod names;
 mod preflight;
 mod sql;
+mod sqlite;
+mod step;
 
 pub use canonical::{LEGACY_TYPE_SPELLINGS, canonical_type};
 pub use gate::{Applied, CutoverError, DataLoss, up_checked};
@@ -46,14 +48,14 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
-            Box::new(m20260101_000001_create_baseline_schema::Migration),
-            Box::new(m20260212_000001_canonicalize_run_types::Migration),
-            Box::new(m20260212_000002_add_finding_operation_run_refs::Migration),
-            Box::new(m20260212_000003_backfill_operation_run_refs::Migration),
-            Box::new(m20260212_000004_drop_legacy_reference_columns::Migration),
-            Box::new(m20260212_000005_drop_legacy_run_tables::Migration),
-            Box::new(m20260212_000006_canonical_run_indexes::Migration),
-            Box::new(m20260301_000001_create_api_tokens::Migration),
+            step::migration(m20260101_000001_create_baseline_schema::Migration),
+            step::migration(m20260212_000001_canonicalize_run_types::Migration),
+            step::migration(m20260212_000002_add_finding_operation_run_refs::Migration),
+            step::migration(m20260212_000003_backfill_operation_run_refs::Migration),
+            step::migration(m20260212_000004_drop_legacy_reference_columns::Migration),
+            step::migration(m20260212_000005_drop_legacy_run_tables::Migration),
+            step::migration(m20260212_000006_canonical_run_indexes::Migration),
+            step::migration(m20260301_000001_create_api_tokens::Migration),
         ]
     }
 }

@@ -194,6 +194,21 @@ pub(crate) async fn short_lock(
     }
 }
 
+/// `ALTER TABLE {table} {change}` as a [`short_lock`]; on MariaDB in place, writes going on
+/// (`ALGORITHM=INPLACE, LOCK=NONE`).
+pub(crate) async fn alter_table(
+    db: &SchemaManagerConnection<'_>,
+    table: &str,
+    change: &str,
+) -> Result<(), DbErr> {
+    let online = match sql::flavor(db)? {
+        Flavor::MySql => ", ALGORITHM=INPLACE, LOCK=NONE",
+        Flavor::Postgres | Flavor::Sqlite => "",
+    };
+    short_lock(db, &format!("ALTER TABLE {table} {change}{online}")).await?;
+    Ok(())
+}
+
 /// A connection of its own, outside any transaction, with the lock timeout set for the session.
 /// It is closed rather than returned to the pool, so the setting never reaches other users of
 /// the pool.

@@ -9,6 +9,8 @@
 
 use crate::names::LEGACY_RUN_TABLES;
 use crate::sql::{self, Flavor};
+use crate::step::{Mode, Step};
+use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 
 /// Creates the pre-cutover schema.
@@ -133,14 +135,10 @@ const DROP_ORDER: &[&str] = &[
 ];
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
+impl Step for Migration {
+    const MODE: Mode = Mode::Transaction;
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let flavor = sql::flavor(db)?;
+    async fn up(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
         if flavor == Flavor::MySql {
             crate::mysql::check_server(db).await?;
         }
@@ -154,9 +152,7 @@ impl MigrationTrait for Migration {
         sql::exec_all(db, &statements(flavor)).await
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        sql::flavor(db)?;
+    async fn down(&self, db: &SchemaManagerConnection<'_>, _: Flavor) -> Result<(), DbErr> {
         let drops: Vec<String> = LEGACY_RUN_TABLES
             .iter()
             .chain(DROP_ORDER)

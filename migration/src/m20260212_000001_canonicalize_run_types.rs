@@ -20,7 +20,10 @@
 //! undone (the canonical types stay, and the later schema accepts them).
 
 use crate::canonical::canonical_type_sql;
-use crate::{legacy_rows, sql};
+use crate::legacy_rows;
+use crate::sql::{self, Flavor};
+use crate::step::{Mode, Step};
+use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 
 /// Canonicalizes stored run types.
@@ -28,14 +31,10 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
+impl Step for Migration {
+    const MODE: Mode = Mode::Transaction;
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        sql::flavor(db)?;
+    async fn up(&self, db: &SchemaManagerConnection<'_>, _: Flavor) -> Result<(), DbErr> {
         sql::refuse_cutover_on_foreign_key_breaks(db, "the operation runs cutover cannot start")
             .await?;
         legacy_rows::refuse_cutover_on_blocking_rows(db, "the operation runs cutover cannot start")
@@ -52,7 +51,7 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+    async fn down(&self, _: &SchemaManagerConnection<'_>, _: Flavor) -> Result<(), DbErr> {
         Ok(())
     }
 }

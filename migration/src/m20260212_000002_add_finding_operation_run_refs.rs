@@ -11,47 +11,34 @@
 
 use crate::live;
 use crate::sql::{self, Flavor};
+use crate::sqlite;
+use crate::step::{Mode, Step};
+use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 
 /// Adds the canonical finding references.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const COLUMNS: [&str; 2] = ["baseline_operation_run_id", "current_operation_run_id"];
+const COLUMNS: [&str; 2] = sql::FINDINGS_CANONICAL_REFERENCES;
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    /// On PostgreSQL each `ALTER TABLE` takes its lock under a short lock timeout, retried
-    /// ([`live::short_lock`]); SQLite gets one transaction from [`live::begin_if_sqlite`].
-    fn use_transaction(&self) -> Option<bool> {
-        Some(false)
-    }
+impl Step for Migration {
+    /// Outside the migrator's transaction: on PostgreSQL each `ALTER TABLE` takes its lock under
+    /// a short lock timeout, retried ([`live::short_lock`]); SQLite gets one transaction from
+    /// [`live::begin_if_sqlite`].
+    const MODE: Mode = Mode::Live("before-step-2");
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        live::pause_point("before-step-2").await;
-        let transaction = live::begin_if_sqlite(manager).await?;
-        let db = live::conn(manager, &transaction);
-        let flavor = sql::flavor(db)?;
+    async fn up(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
         for column in COLUMNS {
             match flavor {
-                Flavor::Postgres => {
-                    live::short_lock(
+                // On MariaDB nullable columns at the end are added in place, no rebuild. The
+                // foreign keys come after the backfill (next step) on both.
+                Flavor::Postgres | Flavor::MySql => {
+                    live::alter_table(
                         db,
-                        &format!(
-                            "ALTER TABLE findings ADD COLUMN IF NOT EXISTS {column} BIGINT NULL"
-                        ),
-                    )
-                    .await?;
-                }
-                // Nullable columns at the end: added in place, no rebuild. The foreign keys
-                // come after the backfill (next step), as on PostgreSQL.
-                Flavor::MySql => {
-                    live::short_lock(
-                        db,
-                        &format!(
-                            "ALTER TABLE findings ADD COLUMN IF NOT EXISTS {column} BIGINT NULL, \
-                             ALGORITHM=INPLACE, LOCK=NONE"
-                        ),
+                        "findings",
+                        &format!("ADD COLUMN IF NOT EXISTS {column} BIGINT NULL"),
                     )
                     .await?;
                 }
@@ -66,67 +53,29 @@ impl MigrationTrait for Migration {
                 }
             }
         }
-        live::commit(transaction).await
+        Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let transaction = live::begin_if_sqlite(manager).await?;
-        let db = live::conn(manager, &transaction);
-        down(db).await?;
-        live::commit(transaction).await
-    }
-}
-
-async fn down(db: &sea_orm_migration::SchemaManagerConnection<'_>) -> Result<(), DbErr> {
-    match sql::flavor(db)? {
-        Flavor::MySql => {
-            // The next step's `down` dropped the foreign keys; dropping a column drops its
-            // index.
-            for column in COLUMNS {
-                live::short_lock(
-                    db,
-                    &format!(
-                        "ALTER TABLE findings DROP COLUMN IF EXISTS {column}, \
-                         ALGORITHM=INPLACE, LOCK=NONE"
-                    ),
-                )
-                .await?;
+    async fn down(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
+        match flavor {
+            // Dropping a column drops its index, and on PostgreSQL its foreign key (on MariaDB
+            // the next step's `down` dropped those).
+            Flavor::Postgres | Flavor::MySql => {
+                for column in COLUMNS {
+                    live::alter_table(db, "findings", &format!("DROP COLUMN IF EXISTS {column}"))
+                        .await?;
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        Flavor::Postgres => {
-            // Dropping a column drops any index and foreign key on it.
-            for column in COLUMNS {
-                live::short_lock(
-                    db,
-                    &format!("ALTER TABLE findings DROP COLUMN IF EXISTS {column}"),
-                )
-                .await?;
+            Flavor::Sqlite => {
+                if !sql::column_exists(db, "findings", COLUMNS[0]).await?
+                    && !sql::column_exists(db, "findings", COLUMNS[1]).await?
+                {
+                    return Ok(());
+                }
+                let legacy = sql::column_exists(db, "findings", "baseline_run_id").await?;
+                sqlite::rebuild_findings(db, legacy, false).await
             }
-            Ok(())
-        }
-        Flavor::Sqlite => {
-            if !sql::column_exists(db, "findings", COLUMNS[0]).await?
-                && !sql::column_exists(db, "findings", COLUMNS[1]).await?
-            {
-                return Ok(());
-            }
-            let legacy = sql::column_exists(db, "findings", "baseline_run_id").await?;
-            let mut columns = sql::FINDINGS_COMMON_COLUMNS.to_vec();
-            let mut indexes = vec![sql::findings_tenant_index()];
-            if legacy {
-                columns.extend(["baseline_run_id", "current_run_id"]);
-                indexes.extend(sql::findings_legacy_indexes());
-            }
-            sql::rebuild_sqlite_table(
-                db,
-                "findings",
-                "findings__rebuild",
-                &sql::findings_table(Flavor::Sqlite, "findings__rebuild", legacy, false),
-                &columns,
-                &indexes,
-            )
-            .await
         }
     }
 }

@@ -46,6 +46,7 @@
 use crate::live;
 use crate::names::INVENTORY_SYNC_RUNS;
 use crate::sql::{self, Flavor};
+use crate::step::{Mode, Step};
 use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{QueryResult, Statement};
@@ -454,7 +455,7 @@ const INDEXES: [&str; 2] = [
 
 /// The canonical finding foreign keys still to add (PostgreSQL; none on SQLite, whose previous
 /// step declared them with the columns).
-async fn missing_foreign_keys<C: ConnectionTrait + ?Sized>(
+pub(crate) async fn missing_foreign_keys<C: ConnectionTrait + ?Sized>(
     db: &C,
 ) -> Result<Vec<(&'static str, &'static str)>, DbErr> {
     let mut missing = Vec::new();
@@ -537,19 +538,14 @@ async fn add_foreign_keys(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr>
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    /// Each backfill batch commits on its own on PostgreSQL, and the indexes are built
-    /// concurrently, which no transaction allows; SQLite gets one transaction from
-    /// [`live::begin_if_sqlite`].
-    fn use_transaction(&self) -> Option<bool> {
-        Some(false)
-    }
+impl Step for Migration {
+    /// Outside the migrator's transaction: each backfill batch commits on its own on
+    /// PostgreSQL, and the indexes are built concurrently, which no transaction allows; SQLite
+    /// gets one transaction from [`live::begin_if_sqlite`].
+    const MODE: Mode = Mode::Live("before-step-3");
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        live::pause_point("before-step-3").await;
-        let transaction = live::begin_if_sqlite(manager).await?;
-        let db = live::conn(manager, &transaction);
-        let batch = match sql::flavor(db)? {
+    async fn up(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
+        let batch = match flavor {
             Flavor::Postgres => POSTGRES_BATCH_ROWS,
             Flavor::Sqlite => SQLITE_BATCH_ROWS,
             Flavor::MySql => crate::mysql::BATCH_ROWS,
@@ -559,21 +555,18 @@ impl MigrationTrait for Migration {
         for (name, create) in INDEXES.iter().zip(sql::findings_canonical_indexes()) {
             live::create_index(db, name, &create).await?;
         }
-        add_foreign_keys(db).await?;
-        live::commit(transaction).await
+        add_foreign_keys(db).await
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let transaction = live::begin_if_sqlite(manager).await?;
-        let db = live::conn(manager, &transaction);
-        if sql::flavor(db)? == Flavor::MySql {
+    async fn down(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
+        if flavor == Flavor::MySql {
             // Before the indexes, which MariaDB keeps while a foreign key needs them.
             crate::mysql::drop_foreign_keys(db).await?;
         }
         for index in INDEXES {
             live::drop_index(db, index).await?;
         }
-        if sql::flavor(db)? == Flavor::Postgres {
+        if flavor == Flavor::Postgres {
             for (name, _) in sql::FINDINGS_CANONICAL_FOREIGN_KEYS {
                 live::short_lock(
                     db,
@@ -582,7 +575,7 @@ impl MigrationTrait for Migration {
                 .await?;
             }
         }
-        live::commit(transaction).await
+        Ok(())
     }
 }
 

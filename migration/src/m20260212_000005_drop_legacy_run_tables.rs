@@ -11,7 +11,9 @@
 
 use crate::live;
 use crate::names::LEGACY_RUN_TABLES;
-use crate::sql;
+use crate::sql::{self, Flavor};
+use crate::step::{Mode, Step};
+use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 
 /// Drops the legacy run tables.
@@ -19,29 +21,23 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    /// On PostgreSQL each `DROP TABLE` takes its lock under a short lock timeout, retried
-    /// ([`live::short_lock`]); SQLite gets one transaction from [`live::begin_if_sqlite`].
-    fn use_transaction(&self) -> Option<bool> {
-        Some(false)
-    }
+impl Step for Migration {
+    /// Outside the migrator's transaction: on PostgreSQL each `DROP TABLE` takes its lock under
+    /// a short lock timeout, retried ([`live::short_lock`]); SQLite gets one transaction from
+    /// [`live::begin_if_sqlite`].
+    const MODE: Mode = Mode::Live("before-step-5");
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        live::pause_point("before-step-5").await;
-        let transaction = live::begin_if_sqlite(manager).await?;
-        let db = live::conn(manager, &transaction);
+    async fn up(&self, db: &SchemaManagerConnection<'_>, _: Flavor) -> Result<(), DbErr> {
         for table in LEGACY_RUN_TABLES {
             live::short_lock(db, &format!("DROP TABLE IF EXISTS {table}")).await?;
         }
-        live::commit(transaction).await
+        Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let transaction = live::begin_if_sqlite(manager).await?;
-        let db = live::conn(manager, &transaction);
-        for statement in sql::legacy_run_tables(sql::flavor(db)?) {
+    async fn down(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
+        for statement in sql::legacy_run_tables(flavor) {
             live::short_lock(db, &statement).await?;
         }
-        live::commit(transaction).await
+        Ok(())
     }
 }

@@ -34,6 +34,7 @@
 use crate::live;
 use crate::names::ACTIVE;
 use crate::sql::{self, Flavor};
+use crate::step::{Mode, Step};
 use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 
@@ -96,28 +97,29 @@ pub(crate) fn supersede_statement(flavor: Flavor) -> String {
     }
 }
 
+/// The `CREATE INDEX` statements of [`INDEXES`], in that order.
 pub(crate) fn index_statements(flavor: Flavor) -> Vec<String> {
-    let schedule_key = match flavor {
-        Flavor::Postgres => "(context->>'backup_schedule_id')",
-        Flavor::Sqlite => "json_extract(context, '$.backup_schedule_id')",
-        Flavor::MySql => return crate::mysql::index_statements(),
+    let [active_identity, schedule_history, active_updated_at] = match flavor {
+        Flavor::MySql => crate::mysql::index_columns(),
+        Flavor::Postgres | Flavor::Sqlite => {
+            let schedule_key = if flavor == Flavor::Postgres {
+                "(context->>'backup_schedule_id')"
+            } else {
+                "json_extract(context, '$.backup_schedule_id')"
+            };
+            [
+                format!("(workspace_id, run_identity_hash) WHERE {ACTIVE}"),
+                format!("({schedule_key}, id)"),
+                format!("(updated_at) WHERE {ACTIVE}"),
+            ]
+        }
     };
+    let [unique, by_workspace, history, reaper] = INDEXES;
     vec![
-        format!(
-            "CREATE UNIQUE INDEX IF NOT EXISTS operation_runs_active_identity_key \
-             ON operation_runs (workspace_id, run_identity_hash) WHERE {ACTIVE}"
-        ),
-        "CREATE INDEX IF NOT EXISTS operation_runs_workspace_id_id_idx \
-         ON operation_runs (workspace_id, id)"
-            .to_owned(),
-        format!(
-            "CREATE INDEX IF NOT EXISTS operation_runs_schedule_history_idx \
-             ON operation_runs ({schedule_key}, id)"
-        ),
-        format!(
-            "CREATE INDEX IF NOT EXISTS operation_runs_active_updated_at_idx \
-             ON operation_runs (updated_at) WHERE {ACTIVE}"
-        ),
+        format!("CREATE UNIQUE INDEX IF NOT EXISTS {unique} ON operation_runs {active_identity}"),
+        format!("CREATE INDEX IF NOT EXISTS {by_workspace} ON operation_runs (workspace_id, id)"),
+        format!("CREATE INDEX IF NOT EXISTS {history} ON operation_runs {schedule_history}"),
+        format!("CREATE INDEX IF NOT EXISTS {reaper} ON operation_runs {active_updated_at}"),
     ]
 }
 
@@ -142,18 +144,13 @@ async fn supersede(db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<u
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    /// The indexes are built concurrently on PostgreSQL, which no transaction allows; SQLite
-    /// gets one transaction from [`live::begin_if_sqlite`].
-    fn use_transaction(&self) -> Option<bool> {
-        Some(false)
-    }
+impl Step for Migration {
+    /// Outside the migrator's transaction: the indexes are built concurrently on PostgreSQL,
+    /// which no transaction allows; SQLite gets one transaction from
+    /// [`live::begin_if_sqlite`].
+    const MODE: Mode = Mode::Live("before-step-6");
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        live::pause_point("before-step-6").await;
-        let transaction = live::begin_if_sqlite(manager).await?;
-        let db = live::conn(manager, &transaction);
-        let flavor = sql::flavor(db)?;
+    async fn up(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
         let statements = index_statements(flavor);
         if flavor == Flavor::MySql {
             // The columns the MariaDB indexes are built on (it has no partial or expression
@@ -185,20 +182,18 @@ impl MigrationTrait for Migration {
         for (name, create) in INDEXES.iter().zip(&statements).skip(1) {
             live::create_index(db, name, create).await?;
         }
-        live::commit(transaction).await
+        Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let transaction = live::begin_if_sqlite(manager).await?;
-        let db = live::conn(manager, &transaction);
+    async fn down(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
         for index in INDEXES {
             live::drop_index(db, index).await?;
         }
-        if sql::flavor(db)? == Flavor::MySql {
+        if flavor == Flavor::MySql {
             for column in crate::mysql::drop_generated_columns() {
                 live::short_lock(db, &column).await?;
             }
         }
-        live::commit(transaction).await
+        Ok(())
     }
 }

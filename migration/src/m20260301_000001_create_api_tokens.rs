@@ -8,6 +8,8 @@
 //! `down` drops the table: every token stops working and has to be created again.
 
 use crate::sql::{self, Flavor};
+use crate::step::{Mode, Step};
+use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 
 /// Creates `api_tokens`.
@@ -33,20 +35,14 @@ fn statements(flavor: Flavor) -> Vec<String> {
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
+impl Step for Migration {
+    const MODE: Mode = Mode::Transaction;
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let flavor = sql::flavor(db)?;
+    async fn up(&self, db: &SchemaManagerConnection<'_>, flavor: Flavor) -> Result<(), DbErr> {
         sql::exec_all(db, &statements(flavor)).await
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        sql::flavor(db)?;
+    async fn down(&self, db: &SchemaManagerConnection<'_>, _: Flavor) -> Result<(), DbErr> {
         sql::exec_all(db, &["DROP TABLE IF EXISTS api_tokens"]).await
     }
 }

@@ -125,78 +125,6 @@ pub(crate) fn literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-/// Rebuilds a SQLite table into a new shape: SQLite's documented procedure for schema changes
-/// `ALTER TABLE` cannot make (dropping a column that an index or a foreign key uses).
-///
-/// The migrator already holds a transaction, and `PRAGMA foreign_keys` is a no-op inside one, so
-/// instead of switching enforcement off this defers it to commit (`PRAGMA defer_foreign_keys`)
-/// and checks the rebuilt table with `PRAGMA foreign_key_check` before returning; a violation
-/// aborts the migration and the transaction rolls back. No table references the rebuilt tables,
-/// so dropping the old one cannot orphan children. The `AUTOINCREMENT` high-water mark is carried
-/// over so ids of deleted rows are never reused.
-///
-/// `create` is the `CREATE TABLE` statement for the table named `new_table`; `columns` are the
-/// columns copied (they must exist in both shapes); `indexes` recreate the table's indexes.
-pub(crate) async fn rebuild_sqlite_table<C: ConnectionTrait + ?Sized>(
-    db: &C,
-    table: &str,
-    new_table: &str,
-    create: &str,
-    columns: &[&str],
-    indexes: &[String],
-) -> Result<(), DbErr> {
-    let columns = columns.join(", ");
-    let sequence = scalar_i64(
-        db,
-        "SELECT seq FROM sqlite_sequence WHERE name = ?",
-        vec![table.into()],
-    )
-    .await?;
-    exec_all(
-        db,
-        &[
-            "PRAGMA defer_foreign_keys = ON".to_owned(),
-            format!("DROP TABLE IF EXISTS {new_table}"),
-            create.replacen("CREATE TABLE IF NOT EXISTS", "CREATE TABLE", 1),
-            format!("INSERT INTO {new_table} ({columns}) SELECT {columns} FROM {table}"),
-            format!("DROP TABLE {table}"),
-            format!("ALTER TABLE {new_table} RENAME TO {table}"),
-        ],
-    )
-    .await?;
-    exec_all(db, indexes).await?;
-    if let Some(sequence) = sequence {
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            "DELETE FROM sqlite_sequence WHERE name = ?",
-            vec![table.into()],
-        ))
-        .await?;
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            format!(
-                "INSERT INTO sqlite_sequence (name, seq) \
-                 VALUES (?, MAX(?, COALESCE((SELECT MAX(id) FROM {table}), 0)))"
-            ),
-            vec![table.into(), sequence.into()],
-        ))
-        .await?;
-    }
-    let violations = db
-        .query_all_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            format!("PRAGMA foreign_key_check({table})"),
-        ))
-        .await?;
-    if !violations.is_empty() {
-        return Err(DbErr::Migration(format!(
-            "rebuilding {table}: {} row(s) violate a foreign key; fix them and run the migration again",
-            violations.len()
-        )));
-    }
-    Ok(())
-}
-
 /// The foreign keys of the shapes SQLite's table rebuild of cutover step 4 produces, as
 /// (table, column, parent table); every parent column is `id`. The rebuild ends with a
 /// `PRAGMA foreign_key_check` of these, so a row breaking one of them (written while SQLite did
@@ -481,14 +409,18 @@ pub(crate) fn findings_tenant_index() -> String {
     "CREATE INDEX IF NOT EXISTS findings_tenant_id_idx ON findings (tenant_id)".to_owned()
 }
 
+/// The legacy finding references.
+pub(crate) const FINDINGS_LEGACY_REFERENCES: [&str; 2] = ["baseline_run_id", "current_run_id"];
+
+/// The canonical finding references.
+pub(crate) const FINDINGS_CANONICAL_REFERENCES: [&str; 2] =
+    ["baseline_operation_run_id", "current_operation_run_id"];
+
 /// Indexes of the legacy finding references.
 pub(crate) fn findings_legacy_indexes() -> Vec<String> {
-    vec![
-        "CREATE INDEX IF NOT EXISTS findings_baseline_run_id_idx ON findings (baseline_run_id)"
-            .to_owned(),
-        "CREATE INDEX IF NOT EXISTS findings_current_run_id_idx ON findings (current_run_id)"
-            .to_owned(),
-    ]
+    FINDINGS_LEGACY_REFERENCES
+        .map(|c| column_index("findings", c))
+        .to_vec()
 }
 
 /// The foreign keys of the canonical finding references, as (constraint, column); each
@@ -525,14 +457,9 @@ pub(crate) async fn postgres_constraint_exists<C: ConnectionTrait + ?Sized>(
 
 /// Indexes of the canonical finding references.
 pub(crate) fn findings_canonical_indexes() -> Vec<String> {
-    vec![
-        "CREATE INDEX IF NOT EXISTS findings_baseline_operation_run_id_idx \
-         ON findings (baseline_operation_run_id)"
-            .to_owned(),
-        "CREATE INDEX IF NOT EXISTS findings_current_operation_run_id_idx \
-         ON findings (current_operation_run_id)"
-            .to_owned(),
-    ]
+    FINDINGS_CANONICAL_REFERENCES
+        .map(|c| column_index("findings", c))
+        .to_vec()
 }
 
 /// The three legacy run tables with their indexes, as the baseline created them.
@@ -556,7 +483,7 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
   operation_run_id {{bigint}} NULL
 )"
         )));
-        statements.push(run_reference_index(table));
+        statements.push(column_index(table, "operation_run_id"));
     }
     statements.push(t.ddl(&format!(
         "CREATE TABLE IF NOT EXISTS {backup} (
@@ -571,15 +498,14 @@ pub(crate) fn legacy_run_tables(flavor: Flavor) -> Vec<String> {
   operation_run_id {{bigint}} NULL
 )"
     )));
-    statements.push(run_reference_index(backup));
-    statements.push(format!(
-        "CREATE INDEX IF NOT EXISTS {backup}_backup_schedule_id_idx ON {backup} (backup_schedule_id)"
-    ));
+    statements.push(column_index(backup, "operation_run_id"));
+    statements.push(column_index(backup, "backup_schedule_id"));
     statements
 }
 
-fn run_reference_index(table: &str) -> String {
-    format!("CREATE INDEX IF NOT EXISTS {table}_operation_run_id_idx ON {table} (operation_run_id)")
+/// `CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column})`.
+pub(crate) fn column_index(table: &str, column: &str) -> String {
+    format!("CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column})")
 }
 
 #[cfg(test)]

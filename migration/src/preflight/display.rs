@@ -70,57 +70,49 @@ impl fmt::Display for PreflightReport {
             )?;
         }
         if !self.rejected_bridges.is_empty() {
-            writeln!(
+            write_list(
                 f,
-                "References whose bridge leads to a run they may not name (null afterwards):"
+                "References whose bridge leads to a run they may not name (null afterwards)",
+                &self.rejected_bridges,
+                |r| {
+                    let ids = listed_ids(&r.ids, r.rows);
+                    format!(
+                        "{}.{}: {}: {} rows (ids {ids})",
+                        r.table, r.column, r.reason, r.rows
+                    )
+                },
             )?;
-            for r in &self.rejected_bridges {
-                writeln!(
-                    f,
-                    "  {}.{}: {}: {} rows (ids {})",
-                    r.table,
-                    r.column,
-                    r.reason,
-                    r.rows,
-                    listed_ids(&r.ids, r.rows)
-                )?;
-            }
         }
         if self.dotted_types.is_empty() {
             writeln!(f, "Run types: none dotted.")?;
         } else {
-            writeln!(f, "Dotted run types (rewritten):")?;
-            for t in &self.dotted_types {
-                writeln!(f, "  {} -> {}: {} runs", t.stored, t.canonical, t.rows)?;
-            }
+            write_list(f, "Dotted run types (rewritten)", &self.dotted_types, |t| {
+                format!("{} -> {}: {} runs", t.stored, t.canonical, t.rows)
+            })?;
         }
         if !self.unregistered_types.is_empty() {
-            writeln!(f, "Run types not on the allow-list after the rewrite:")?;
-            for t in &self.unregistered_types {
-                writeln!(
-                    f,
-                    "  {} (stored as {}): {} runs",
-                    t.canonical, t.stored, t.rows
-                )?;
-            }
+            write_list(
+                f,
+                "Run types not on the allow-list after the rewrite",
+                &self.unregistered_types,
+                |t| format!("{} (stored as {}): {} runs", t.canonical, t.stored, t.rows),
+            )?;
         }
         if self.duplicate_active_identities.is_empty() {
             writeln!(f, "Duplicate active identities: none.")?;
         } else {
-            writeln!(
-                f,
+            let title = format!(
                 "Duplicate active identities: {} (the newest run stays active, {} runs complete as \
-                 failed/superseded_duplicate):",
+                 failed/superseded_duplicate)",
                 self.duplicate_active_identities.len(),
                 self.superseded_runs()
-            )?;
-            for d in &self.duplicate_active_identities {
-                writeln!(
-                    f,
-                    "  workspace {} identity {}: keep {}, supersede {:?}",
+            );
+            write_list(f, &title, &self.duplicate_active_identities, |d| {
+                format!(
+                    "workspace {} identity {}: keep {}, supersede {:?}",
                     d.workspace_id, d.run_identity_hash, d.kept_run_id, d.superseded_run_ids
-                )?;
-            }
+                )
+            })?;
         }
         write_row_classes(
             f,
@@ -136,17 +128,17 @@ impl fmt::Display for PreflightReport {
             )?;
         }
         if !self.broken_foreign_keys.is_empty() {
-            writeln!(
+            write_list(
                 f,
-                "Rows breaking a foreign key of a table the cutover rebuilds (SQLite):"
+                "Rows breaking a foreign key of a table the cutover rebuilds (SQLite)",
+                &self.broken_foreign_keys,
+                |b| {
+                    format!(
+                        "{}.{} -> {}: {} rows point at a missing row",
+                        b.table, b.column, b.references, b.rows
+                    )
+                },
             )?;
-            for b in &self.broken_foreign_keys {
-                writeln!(
-                    f,
-                    "  {}.{} -> {}: {} rows point at a missing row",
-                    b.table, b.column, b.references, b.rows
-                )?;
-            }
         }
         if !self.blocking_rows.is_empty() {
             write_row_classes(
@@ -201,17 +193,25 @@ fn write_row_classes(
     if rows.is_empty() {
         return writeln!(f, "{title}: none.");
     }
+    write_list(f, title, rows, |r| {
+        let ids = listed_ids(&r.ids, r.rows);
+        format!(
+            "{}.{} {}: {} rows (ids {ids})",
+            r.table, r.column, r.class, r.rows
+        )
+    })
+}
+
+/// `title:`, then one indented line per item.
+fn write_list<T>(
+    f: &mut fmt::Formatter<'_>,
+    title: &str,
+    items: &[T],
+    line: impl Fn(&T) -> String,
+) -> fmt::Result {
     writeln!(f, "{title}:")?;
-    for r in rows {
-        writeln!(
-            f,
-            "  {}.{} {}: {} rows (ids {})",
-            r.table,
-            r.column,
-            r.class,
-            r.rows,
-            listed_ids(&r.ids, r.rows)
-        )?;
+    for item in items {
+        writeln!(f, "  {}", line(item))?;
     }
     Ok(())
 }
