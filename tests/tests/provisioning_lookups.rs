@@ -39,27 +39,22 @@ async fn lookups_find_the_oldest_match_in_scope(store: &dyn Provisioning) {
         "an unknown workspace has no tenants"
     );
 
-    let nightly = store
-        .create_backup_schedule(acme, prod, "nightly", 2)
-        .await
-        .unwrap();
-    store
-        .create_backup_schedule(acme, prod, "nightly", 5)
-        .await
-        .unwrap();
-    let elsewhere = store
-        .create_backup_schedule(acme_again, other_prod, "nightly", 1)
-        .await
-        .unwrap();
+    let create_nightly = async |ws, tenant, keep_last| {
+        let created = store.create_backup_schedule(ws, tenant, "nightly", keep_last);
+        created.await.unwrap()
+    };
+    let first = create_nightly(acme, prod, 2).await;
+    create_nightly(acme, prod, 5).await;
+    let elsewhere = create_nightly(acme_again, other_prod, 1).await;
     assert_eq!(
         store
             .find_backup_schedule(acme, prod, "nightly")
             .await
             .unwrap(),
-        Some(nightly.clone()),
+        Some(first.clone()),
         "the oldest, as stored"
     );
-    assert_eq!(nightly.keep_last, 2);
+    assert_eq!(first.keep_last, 2);
     assert_eq!(
         store
             .find_backup_schedule(acme_again, other_prod, "nightly")

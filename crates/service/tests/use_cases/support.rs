@@ -205,27 +205,22 @@ impl Mocks {
     /// Every write method except `allowed` must never be called; set the allowed ones' own
     /// expectations before this (mockall tries expectations in the order they were set).
     pub fn forbid_writes_except(&mut self, allowed: &[Write]) -> &mut Self {
-        if !allowed.contains(&Write::InsertOrGetActive) {
-            self.lifecycle.expect_insert_or_get_active().never();
+        macro_rules! never_unless_allowed {
+            ($($write:ident: $port:ident.$expect:ident),+) => {$(
+                if !allowed.contains(&Write::$write) {
+                    self.$port.$expect().never();
+                }
+            )+};
         }
-        if !allowed.contains(&Write::Transition) {
-            self.lifecycle.expect_transition().never();
-        }
-        if !allowed.contains(&Write::CompleteIfStale) {
-            self.lifecycle.expect_complete_if_stale().never();
-        }
-        if !allowed.contains(&Write::TransitionWithCounts) {
-            self.lifecycle.expect_transition_with_counts().never();
-        }
-        if !allowed.contains(&Write::IncrementCounts) {
-            self.lifecycle.expect_increment_counts().never();
-        }
-        if !allowed.contains(&Write::UpsertSeen) {
-            self.inventory.expect_upsert_seen().never();
-        }
-        if !allowed.contains(&Write::InsertFindings) {
-            self.findings.expect_insert_findings().never();
-        }
+        never_unless_allowed!(
+            InsertOrGetActive: lifecycle.expect_insert_or_get_active,
+            Transition: lifecycle.expect_transition,
+            CompleteIfStale: lifecycle.expect_complete_if_stale,
+            TransitionWithCounts: lifecycle.expect_transition_with_counts,
+            IncrementCounts: lifecycle.expect_increment_counts,
+            UpsertSeen: inventory.expect_upsert_seen,
+            InsertFindings: findings.expect_insert_findings
+        );
         self
     }
 
