@@ -5,12 +5,12 @@ use crate::dto::{
     RunSummaryDto, StatusCountsDto,
 };
 use crate::error::{ApiRefusal, ErrorBody};
-use crate::{ApiViewer, AppState, load};
+use crate::{ApiViewer, AppState, endpoints, load};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
+use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -53,18 +53,7 @@ impl Modify for BearerAuth {
 }
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/openapi.json", get(openapi))
-        .route("/api/workspaces/{workspace}/operations", get(list))
-        .route("/api/workspaces/{workspace}/operations/{run}", get(show))
-        .route(
-            "/api/workspaces/{workspace}/operations/{run}/cancel",
-            post(cancel),
-        )
-        .route(
-            "/api/workspaces/{workspace}/backup-schedules/{schedule}/history",
-            get(history),
-        )
+    endpoints("/api", list, show, cancel, history).route("/api/openapi.json", get(openapi))
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

@@ -129,58 +129,33 @@ impl From<ScheduleError> for Refusal {
     }
 }
 
-/// A refusal on the JSON API.
-#[derive(Debug)]
-pub(crate) struct ApiRefusal(pub(crate) Refusal);
+/// Defines a refusal as one face answers it: the same [`Refusal`], turned into a response by
+/// `$answer`, and reachable by `?` from every error a handler meets.
+macro_rules! refusal_face {
+    ($(#[$doc:meta])* $face:ident answers by $answer:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub(crate) struct $face(pub(crate) Refusal);
 
-impl IntoResponse for ApiRefusal {
-    fn into_response(self) -> Response {
-        self.0.json()
-    }
+        impl IntoResponse for $face {
+            fn into_response(self) -> Response {
+                self.0.$answer()
+            }
+        }
+
+        impl<E: Into<Refusal>> From<E> for $face {
+            fn from(error: E) -> Self {
+                Self(error.into())
+            }
+        }
+    };
 }
 
-impl From<Refusal> for ApiRefusal {
-    fn from(refusal: Refusal) -> Self {
-        Self(refusal)
-    }
-}
-
-impl From<ServiceError> for ApiRefusal {
-    fn from(error: ServiceError) -> Self {
-        Self(error.into())
-    }
-}
-
-impl From<ScheduleError> for ApiRefusal {
-    fn from(error: ScheduleError) -> Self {
-        Self(error.into())
-    }
-}
-
-/// A refusal on a page.
-#[derive(Debug)]
-pub(crate) struct PageRefusal(pub(crate) Refusal);
-
-impl IntoResponse for PageRefusal {
-    fn into_response(self) -> Response {
-        self.0.page()
-    }
-}
-
-impl From<Refusal> for PageRefusal {
-    fn from(refusal: Refusal) -> Self {
-        Self(refusal)
-    }
-}
-
-impl From<ServiceError> for PageRefusal {
-    fn from(error: ServiceError) -> Self {
-        Self(error.into())
-    }
-}
-
-impl From<ScheduleError> for PageRefusal {
-    fn from(error: ScheduleError) -> Self {
-        Self(error.into())
-    }
-}
+refusal_face!(
+    /// A refusal on the JSON API.
+    ApiRefusal answers by json
+);
+refusal_face!(
+    /// A refusal on a page.
+    PageRefusal answers by page
+);

@@ -28,8 +28,10 @@ pub use tokens::{
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
+use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use error::Refusal;
 use operation_runs_domain::UserId;
 use operation_runs_schedule_history::ScheduleHistory;
@@ -112,6 +114,29 @@ impl Monitoring {
     }
 }
 
+/// The endpoints the pages and the API both serve, at the same paths (the API's under `/api`)
+/// and methods: one table, so that the two surfaces cannot drift apart.
+pub(crate) fn endpoints<L: 'static, S: 'static, C: 'static, H: 'static>(
+    prefix: &str,
+    list: impl Handler<L, AppState>,
+    show: impl Handler<S, AppState>,
+    cancel: impl Handler<C, AppState>,
+    history: impl Handler<H, AppState>,
+) -> Router<AppState> {
+    let at = |path: &str| format!("{prefix}{path}");
+    Router::new()
+        .route(&at("/workspaces/{workspace}/operations"), get(list))
+        .route(&at("/workspaces/{workspace}/operations/{run}"), get(show))
+        .route(
+            &at("/workspaces/{workspace}/operations/{run}/cancel"),
+            post(cancel),
+        )
+        .route(
+            &at("/workspaces/{workspace}/backup-schedules/{schedule}/history"),
+            get(history),
+        )
+}
+
 /// What handlers share.
 #[derive(Clone)]
 pub(crate) struct AppState(Arc<Monitoring>);
@@ -153,11 +178,12 @@ impl FromRequestParts<AppState> for ApiViewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        match state.viewer(parts).await {
-            Ok(Some(user)) => Ok(Self(user)),
-            Ok(None) => Err(Refusal::Unauthorized.json()),
-            Err(refusal) => Err(refusal.json()),
-        }
+        state
+            .viewer(parts)
+            .await
+            .and_then(|user| user.ok_or(Refusal::Unauthorized))
+            .map(Self)
+            .map_err(|refusal| refusal.json())
     }
 }
 
@@ -171,26 +197,26 @@ impl FromRequestParts<AppState> for PageViewer {
         match state.viewer(parts).await {
             Ok(Some(user)) => Ok(Self(user)),
             Ok(None) => Err(match &state.0.sign_in_url {
-                Some(url) => {
-                    let original = parts
-                        .extensions
-                        .get::<OriginalUri>()
-                        .map_or_else(|| parts.uri.clone(), |o| o.0.clone());
-                    let next = original
-                        .path_and_query()
-                        .map_or("/", |p| p.as_str())
-                        .to_owned();
-                    let query = form_urlencoded::Serializer::new(String::new())
-                        .append_pair("next", &next)
-                        .finish();
-                    let separator = if url.contains('?') { '&' } else { '?' };
-                    Redirect::to(&format!("{url}{separator}{query}")).into_response()
-                }
+                Some(url) => sign_in_redirect(url, parts),
                 None => Refusal::Unauthorized.page(),
             }),
             Err(refusal) => Err(refusal.page()),
         }
     }
+}
+
+/// Sends an anonymous browser to `url`, with the page it asked for as `next`.
+fn sign_in_redirect(url: &str, parts: &Parts) -> Response {
+    let original = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.clone(), |o| o.0.clone());
+    let next = original.path_and_query().map_or("/", |p| p.as_str());
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", next)
+        .finish();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{url}{separator}{query}")).into_response()
 }
 
 /// A positive id from a path segment; anything else is a URL that does not exist.

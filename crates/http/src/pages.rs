@@ -1,26 +1,15 @@
 //! The HTML pages.
 
 use crate::error::PageRefusal;
-use crate::{AppState, PageViewer, load, views};
+use crate::{AppState, PageViewer, endpoints, load, views};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use maud::Markup;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/workspaces/{workspace}/operations", get(list))
-        .route("/workspaces/{workspace}/operations/{run}", get(show))
-        .route(
-            "/workspaces/{workspace}/operations/{run}/cancel",
-            post(cancel),
-        )
-        .route(
-            "/workspaces/{workspace}/backup-schedules/{schedule}/history",
-            get(history),
-        )
+    endpoints("", list, show, cancel, history)
 }
 
 async fn list(

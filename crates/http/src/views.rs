@@ -160,6 +160,25 @@ fn select(name: &str, label: &str, options: &[&str], chosen: Option<&str>) -> Ma
     }
 }
 
+/// A page's runs, a row each under the header cells `head`, or `empty` when there are none.
+fn runs_table(
+    runs: &[OperationRun],
+    empty: &str,
+    head: Markup,
+    row: impl Fn(&OperationRun) -> Markup,
+) -> Markup {
+    html! {
+        @if runs.is_empty() {
+            p.muted { (empty) }
+        } @else {
+            table {
+                thead { tr { (head) } }
+                tbody { @for run in runs { tr { (row(run)) } } }
+            }
+        }
+    }
+}
+
 /// A workspace's operations.
 pub(crate) fn list_page(list: &ListPage, registry: &RunTypeRegistry) -> Markup {
     let (workspace, params, page) = (list.workspace.get(), &list.params, &list.page);
@@ -171,6 +190,24 @@ pub(crate) fn list_page(list: &ListPage, registry: &RunTypeRegistry) -> Markup {
         at.map(|at| at.format("%Y-%m-%dT%H:%M").to_string())
             .unwrap_or_default()
     };
+    let head = html! {
+        th { "Run" } th { "Type" } th { "Tenant" } th { "Status" } th { "Outcome" }
+        th { "Started by" } th { "Created" } th { "Duration" } th { "Counts" } th { "First failure" }
+    };
+    let runs = runs_table(&page.runs, "No operations match.", head, |run| {
+        html! {
+            td { a href={ "operations/" (run.id()) } { "#" (run.id()) } }
+            td { (run.run_type()) }
+            td { (run.tenant_id().map(|t| t.to_string()).unwrap_or_default()) }
+            td { (stored_text(&run.status())) }
+            td { (outcome_cell(run)) }
+            td { (run.initiator_name()) }
+            td { (time(run.created_at())) }
+            td { @if let (Some(start), Some(end)) = (known_time(run.started_at()), known_time(run.completed_at())) { (duration(start, end)) } }
+            td { (counts_inline(run)) }
+            td { (first_failure(run)) }
+        }
+    });
     let body = html! {
         h1 { "Operations of workspace " (workspace) }
         form.filters method="get" {
@@ -187,33 +224,7 @@ pub(crate) fn list_page(list: &ListPage, registry: &RunTypeRegistry) -> Markup {
             "Queued " (capped(list.counts.queued)) " · Running " (capped(list.counts.running))
             " · Completed " (capped(list.counts.completed))
         }
-        @if page.runs.is_empty() {
-            p.muted { "No operations match." }
-        } @else {
-            table {
-                thead { tr {
-                    th { "Run" } th { "Type" } th { "Tenant" } th { "Status" } th { "Outcome" }
-                    th { "Started by" } th { "Created" } th { "Duration" } th { "Counts" }
-                    th { "First failure" }
-                } }
-                tbody {
-                    @for run in &page.runs {
-                        tr {
-                            td { a href={ "operations/" (run.id()) } { "#" (run.id()) } }
-                            td { (run.run_type()) }
-                            td { (run.tenant_id().map(|t| t.to_string()).unwrap_or_default()) }
-                            td { (stored_text(&run.status())) }
-                            td { (outcome_cell(run)) }
-                            td { (run.initiator_name()) }
-                            td { (time(run.created_at())) }
-                            td { @if let (Some(start), Some(end)) = (known_time(run.started_at()), known_time(run.completed_at())) { (duration(start, end)) } }
-                            td { (counts_inline(run)) }
-                            td { (first_failure(run)) }
-                        }
-                    }
-                }
-            }
-        }
+        (runs)
         nav {
             @if let Some(newer) = list.newer() {
                 a href={ "?" (params.query_at(None)) } rel="first" { "« Newest" }
@@ -348,6 +359,21 @@ pub(crate) fn history_page(
         .map(RunType::as_str)
         .collect();
     let outcomes: Vec<&str> = RunOutcome::ALL.iter().map(|o| o.as_str()).collect();
+    let head = html! {
+        th { "Run" } th { "Type" } th { "Status" } th { "Outcome" } th { "Created" }
+        th { "Backup set" } th { "First failure" }
+    };
+    let runs = runs_table(&page.runs, "No runs.", head, |run| {
+        html! {
+            td { a href={ "../../operations/" (run.id()) } { "#" (run.id()) } }
+            td { (run.run_type()) }
+            td { (stored_text(&run.status())) }
+            td { (outcome_cell(run)) }
+            td { (time(run.created_at())) }
+            td { (backup_set(run, sets)) }
+            td { (first_failure(run)) }
+        }
+    });
     let body = html! {
         h1 { "History of backup schedule " (schedule.name) }
         p.muted { "Schedule #" (schedule.id) " · tenant " (schedule.tenant_id)
@@ -357,27 +383,7 @@ pub(crate) fn history_page(
             (select("outcome", "Outcome", &outcomes, params.outcome.map(RunOutcome::as_str)))
             button type="submit" { "Filter" }
         }
-        @if page.runs.is_empty() {
-            p.muted { "No runs." }
-        } @else {
-            table {
-                thead { tr {
-                    th { "Run" } th { "Type" } th { "Status" } th { "Outcome" } th { "Created" }
-                    th { "Backup set" } th { "First failure" }
-                } }
-                tbody { @for run in &page.runs {
-                    tr {
-                        td { a href={ "../../operations/" (run.id()) } { "#" (run.id()) } }
-                        td { (run.run_type()) }
-                        td { (stored_text(&run.status())) }
-                        td { (outcome_cell(run)) }
-                        td { (time(run.created_at())) }
-                        td { (backup_set(run, sets)) }
-                        td { (first_failure(run)) }
-                    }
-                } }
-            }
-        }
+        (runs)
         nav {
             @if params.cursor.is_some() {
                 a href={ "?" (params.query_at(None)) } rel="first" { "« Newest" }

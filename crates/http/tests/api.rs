@@ -222,14 +222,17 @@ async fn the_openapi_document_describes_the_api() {
     let doc = answer.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    for path in [
-        "/api/workspaces/{workspace}/operations",
-        "/api/workspaces/{workspace}/operations/{run}",
-        "/api/workspaces/{workspace}/operations/{run}/cancel",
-        "/api/workspaces/{workspace}/backup-schedules/{schedule}/history",
-    ] {
-        assert!(paths.contains_key(path), "{path} missing");
-    }
+    let documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    assert_eq!(
+        documented,
+        [
+            "/api/workspaces/{workspace}/backup-schedules/{schedule}/history",
+            "/api/workspaces/{workspace}/operations",
+            "/api/workspaces/{workspace}/operations/{run}",
+            "/api/workspaces/{workspace}/operations/{run}/cancel",
+        ],
+        "every endpoint, and only those"
+    );
     let cancel = &paths["/api/workspaces/{workspace}/operations/{run}/cancel"]["post"];
     assert!(cancel["responses"]["409"].is_object());
     let schemas = doc["components"]["schemas"].as_object().unwrap();

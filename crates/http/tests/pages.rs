@@ -17,7 +17,7 @@ fn link(body: &str, rel: &str) -> Option<String> {
 #[tokio::test]
 async fn a_filter_narrows_the_list() {
     let world = seeded().await;
-    let base = format!("/workspaces/{}/operations", world.ws);
+    let base = world.list_path();
     let page = world.viewer_gets(&format!("{base}?status=running")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.links_to_run(world.running));
@@ -34,7 +34,7 @@ async fn a_filter_narrows_the_list() {
 #[tokio::test]
 async fn older_and_newest_links_walk_the_list() {
     let world = seeded().await;
-    let base = format!("/workspaces/{}/operations", world.ws);
+    let base = world.list_path();
     let first = world.viewer_gets(&format!("{base}?limit=2&type=")).await;
     assert!(first.links_to_run(world.backup));
     assert!(
@@ -59,24 +59,14 @@ async fn older_and_newest_links_walk_the_list() {
 #[tokio::test]
 async fn a_run_page_shows_fields_counts_and_timeline() {
     let world = seeded().await;
-    let running = world
-        .viewer_gets(&format!(
-            "/workspaces/{}/operations/{}",
-            world.ws, world.running
-        ))
-        .await;
+    let running = world.viewer_gets(&world.run_path(world.running)).await;
     let body = &running.body;
     assert!(body.contains("<tr><td>processed</td><td>12</td></tr>"));
     assert!(body.contains("<li>queued at "));
     assert!(body.contains(" in the queue</li>"));
     assert!(body.contains(" at the last heartbeat</li>"));
     assert!(body.contains("No failures."));
-    let failed = get(
-        &world.app,
-        &format!("/workspaces/{}/operations/{}", world.ws, world.failed),
-        Who::Manager,
-    )
-    .await;
+    let failed = get(&world.app, &world.run_path(world.failed), Who::Manager).await;
     assert!(failed.body.contains("<li>completed (failed) at "));
     assert!(failed.body.contains(" running</li>"));
     assert!(
@@ -88,19 +78,22 @@ async fn a_run_page_shows_fields_counts_and_timeline() {
 #[tokio::test]
 async fn a_manager_cancels_by_form_and_sees_the_run_again() {
     let world = seeded().await;
-    let page = format!("/workspaces/{}/operations/{}", world.ws, world.running);
+    let page = world.run_path(world.running);
     let shown = get(&world.app, &page, Who::Manager).await;
     assert!(shown.body.contains(&format!(
         "<form method=\"post\" action=\"{}/cancel\">",
         world.running
     )));
-    let posted = post_from(
-        &world.app,
-        &format!("{page}/cancel"),
-        Who::Manager,
-        "http://monitoring.test",
-    )
-    .await;
+    let cancel_uri = format!("{page}/cancel");
+    let cancel = || {
+        post_from(
+            &world.app,
+            &cancel_uri,
+            Who::Manager,
+            "http://monitoring.test",
+        )
+    };
+    let posted = cancel().await;
     assert_eq!(posted.status, StatusCode::SEE_OTHER);
     assert_eq!(
         posted.header("location"),
@@ -114,13 +107,7 @@ async fn a_manager_cancels_by_form_and_sees_the_run_again() {
     );
     assert!(!after.body.contains("Cancel this run"));
     // Cancelling again is a conflict page.
-    let again = post_from(
-        &world.app,
-        &format!("{page}/cancel"),
-        Who::Manager,
-        "http://monitoring.test",
-    )
-    .await;
+    let again = cancel().await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert!(again.body.contains("<h1>Conflict</h1>"));
 }
@@ -128,12 +115,7 @@ async fn a_manager_cancels_by_form_and_sees_the_run_again() {
 #[tokio::test]
 async fn the_history_page_links_runs_and_shows_their_sets() {
     let world = seeded().await;
-    let page = world
-        .viewer_gets(&format!(
-            "/workspaces/{}/backup-schedules/{}/history",
-            world.ws, world.schedule
-        ))
-        .await;
+    let page = world.viewer_gets(&world.history_path()).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body
@@ -142,8 +124,8 @@ async fn the_history_page_links_runs_and_shows_their_sets() {
     assert!(page.body.contains("nightly-set-1 (42 items)"));
     let filtered = world
         .viewer_gets(&format!(
-            "/workspaces/{}/backup-schedules/{}/history?type=backup_schedule_retention",
-            world.ws, world.schedule
+            "{}?type=backup_schedule_retention",
+            world.history_path()
         ))
         .await;
     assert!(filtered.body.contains("No runs."));

@@ -47,16 +47,12 @@ fn put_legacy_runs(world: &World) -> (RunId, RunId) {
 async fn the_list_and_the_run_page_mark_unreadable_fields() {
     let world = seeded().await;
     let (legacy, _) = put_legacy_runs(&world);
-    let list = world
-        .viewer_gets(&format!("/workspaces/{}/operations", world.ws))
-        .await;
+    let list = world.viewer_gets(&world.list_path()).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.links_to_run(legacy));
     assert!(list.body.contains("class=\"unreadable\""), "{}", list.body);
 
-    let page = world
-        .viewer_gets(&format!("/workspaces/{}/operations/{legacy}", world.ws))
-        .await;
+    let page = world.viewer_gets(&world.run_path(legacy)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Unreadable fields"), "{}", page.body);
     assert!(page.body.contains("<code>failure_summary</code>"));
@@ -75,7 +71,7 @@ async fn the_api_lists_unreadable_fields_and_undeclared_counts() {
     let world = seeded().await;
     let (legacy, undeclared) = put_legacy_runs(&world);
     let detail = world
-        .viewer_gets(&format!("/api/workspaces/{}/operations/{legacy}", world.ws))
+        .viewer_gets(&format!("/api{}", world.run_path(legacy)))
         .await;
     assert_eq!(detail.status, StatusCode::OK);
     let run = detail.json();
@@ -96,10 +92,7 @@ async fn the_api_lists_unreadable_fields_and_undeclared_counts() {
     );
 
     let other = world
-        .viewer_gets(&format!(
-            "/api/workspaces/{}/operations/{undeclared}",
-            world.ws
-        ))
+        .viewer_gets(&format!("/api{}", world.run_path(undeclared)))
         .await
         .json();
     let reason = other["unreadable"][0]["reason"].as_str().unwrap();
@@ -107,7 +100,7 @@ async fn the_api_lists_unreadable_fields_and_undeclared_counts() {
     assert!(reason.contains("not declared"), "{reason}");
 
     let list = world
-        .viewer_gets(&format!("/api/workspaces/{}/operations", world.ws))
+        .viewer_gets(&format!("/api{}", world.list_path()))
         .await;
     assert_eq!(list.status, StatusCode::OK);
     let runs = list.json()["runs"].as_array().unwrap().clone();

@@ -178,15 +178,7 @@ pub async fn analyze_tables(db: &Db) -> Result<()> {
 /// first statements pay for bringing the tables into the buffer pool.
 pub async fn warm(db: &Db) -> Result<()> {
     let pool = db.my()?;
-    let mut held = Vec::new();
-    for _ in 0..pool.options().get_max_connections() {
-        let mut c = pool.acquire().await.context("warming the pool")?;
-        sqlx::query("SELECT 1")
-            .execute(&mut *c)
-            .await
-            .context("warming the pool")?;
-        held.push(c);
-    }
+    let mut held = super::hold_every_connection(pool, "SELECT 1").await?;
     let Some(c) = held.first_mut() else {
         return Ok(());
     };

@@ -98,15 +98,7 @@ impl Db {
         match self.backend {
             Backend::Postgres => {
                 let pool = self.conn.get_postgres_connection_pool();
-                let mut held = Vec::new();
-                for _ in 0..pool.options().get_max_connections() {
-                    let mut c = pool.acquire().await.context("warming the pool")?;
-                    sqlx::query("SELECT COUNT(*) FROM pg_class")
-                        .execute(&mut *c)
-                        .await
-                        .context("warming the pool")?;
-                    held.push(c);
-                }
+                hold_every_connection(pool, "SELECT COUNT(*) FROM pg_class").await?;
             }
             Backend::Mariadb => mariadb::warm(self).await?,
             Backend::Sqlite => {}
@@ -119,6 +111,29 @@ impl Db {
             .await
             .context("running the migrations")
     }
+}
+
+/// Opens every connection of `pool` and runs `probe` on each, holding them all meanwhile so
+/// that the pool cannot hand the same one out twice; the connections, still held.
+async fn hold_every_connection<DB>(
+    pool: &sqlx::Pool<DB>,
+    probe: &'static str,
+) -> Result<Vec<sqlx::pool::PoolConnection<DB>>>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        let mut c = pool.acquire().await.context("warming the pool")?;
+        sqlx::query(probe)
+            .execute(&mut *c)
+            .await
+            .context("warming the pool")?;
+        held.push(c);
+    }
+    Ok(held)
 }
 
 fn abbreviate(sql: &str) -> String {

@@ -7,6 +7,7 @@
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -350,7 +351,7 @@ fn same(r: &Value) -> &'static str {
     }
 }
 
-fn table(head: &[String], rows: &[Vec<String>]) -> String {
+fn table(head: &[impl Borrow<str>], rows: &[Vec<String>]) -> String {
     if rows.is_empty() {
         return "_No results yet._\n".to_owned();
     }

@@ -86,7 +86,7 @@ fn json_without(v: &Value, key: &str) -> Value {
 }
 
 pub(super) fn figures(r: &Results, scenario: &str) -> String {
-    let head: Vec<String> = [
+    let head = [
         "figure",
         "backend",
         "rows",
@@ -96,9 +96,7 @@ pub(super) fn figures(r: &Results, scenario: &str) -> String {
         "target",
         "",
         "same result",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    ];
     let mut rows = Vec::new();
     for metric in r.metrics(scenario) {
         for b in &r.backends {
@@ -165,16 +163,14 @@ pub(super) fn growth(r: &Results) -> String {
     table(&head, &rows)
 }
 pub(super) fn row_by_row(r: &Results) -> String {
-    let head: Vec<String> = [
+    let head = [
         "backend",
         "row by row / step 3, measured",
         "fit (row by row)",
         "row by row at full size",
         "step 3 at full size",
         "step 3 faster by",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    ];
     let mut rows = Vec::new();
     for b in &r.backends {
         let Some(f) = r.headline(b, "backfill", "step3_vs_row_by_row") else {
@@ -238,7 +234,7 @@ fn load(v: &Value) -> String {
 }
 
 pub(super) fn provenance(r: &Results) -> String {
-    let head: Vec<String> = [
+    let head = [
         "backend",
         "scenario",
         "rows",
@@ -247,9 +243,7 @@ pub(super) fn provenance(r: &Results) -> String {
         "build",
         "load (1 min) start → end",
         "took",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    ];
     let mut seen = BTreeSet::new();
     let mut rows = Vec::new();
     for b in &r.backends {
@@ -289,9 +283,7 @@ pub(super) fn provenance(r: &Results) -> String {
 }
 
 pub(super) fn machine(r: &Results) -> String {
-    let head: Vec<String> = ["backend", "server", "machine", "settings", "measured there"]
-        .map(str::to_owned)
-        .to_vec();
+    let head = ["backend", "server", "machine", "settings", "measured there"];
     let mut rows = Vec::new();
     for b in &r.backends {
         // One row per server, machine and settings the rendered figures were measured with

@@ -6,7 +6,7 @@
 //! the live half alone. Reported: each writer operation's latency during the cutover against
 //! before it, the longest operation of any writer during it, and the cutovers' durations.
 
-use super::service;
+use super::{inventory_sync, service};
 use crate::env::{Backend, Db, Env};
 use crate::raw::Pool;
 use crate::report::{Figure, Samples, Target, timed};
@@ -15,7 +15,6 @@ use anyhow::{Context, Result, bail};
 use operation_runs_domain::{RunOutcome, TenantId, WorkspaceId};
 use operation_runs_migration::fixtures::{run_hand_written_cutover, seed_legacy_at_scale};
 use operation_runs_migration::{DataLoss, Migrator, MigratorTrait, up_checked};
-use operation_runs_service::StartRequest;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -117,16 +116,10 @@ async fn writer(
     let mut i = 0_u64;
     while !stop.load(Ordering::Relaxed) {
         let mut timed_op = |op: usize, began: Instant| ops.push((op, began, began.elapsed()));
+        let identity = json!({"writer": n, "i": i});
+        let request = inventory_sync(workspace, tenant, "bench-writer", identity);
         let began = Instant::now();
-        let run = service
-            .start(
-                StartRequest::new(workspace, "inventory_sync", "bench-writer")
-                    .tenant(tenant)
-                    .identity(json!({"writer": n, "i": i})),
-            )
-            .await?
-            .into_run()
-            .id();
+        let run = service.start(request).await?.into_run().id();
         timed_op(0, began);
         let began = Instant::now();
         service.begin(run).await?;

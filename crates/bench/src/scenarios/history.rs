@@ -2,7 +2,7 @@
 //! schedules, against the same query on a table a hundred times smaller. Baseline: the
 //! hand-written history `SELECT`.
 
-use super::{plan_line_using, plan_summary, plan_uses_an_index, samples, service};
+use super::{one_tenant, plan_line_using, plan_summary, plan_uses_an_index, samples, service};
 use crate::env::{Backend, Db, Env};
 use crate::progress;
 use crate::raw::{Bind, Pool, RUN_COLUMNS, fetch_runs};
@@ -10,7 +10,7 @@ use crate::report::{Figure, Samples, Target, timed};
 use crate::seed::{Runs, insert_schedules, json_object};
 use anyhow::{Result, bail};
 use operation_runs_domain::{BackupScheduleId, RunType, WorkspaceId};
-use operation_runs_ports::{Provisioning, ScheduleHistoryQuery};
+use operation_runs_ports::ScheduleHistoryQuery;
 use operation_runs_schedule_history::{HistoryQuery, ScheduleHistory, SchedulePorts};
 use serde_json::json;
 use std::sync::Arc;
@@ -33,10 +33,7 @@ struct Side {
 /// schedules, so one schedule's runs are scattered over the whole table as on a live server.
 async fn prepare(env: &Env, label: &str, runs: u64) -> Result<Side> {
     let b = env.backend;
-    let db = env.create_migrated(label).await?;
-    let store = db.store();
-    let workspace = store.create_workspace("bench").await?;
-    let tenant = store.create_tenant(workspace, "bench-tenant").await?;
+    let (db, store, workspace, tenant) = one_tenant(env, label).await?;
     let schedules = (runs / RUNS_PER_SCHEDULE).max(1);
     progress!("history: seeding {runs} runs over {schedules} schedules ({label})");
     let first_schedule = insert_schedules(&db, schedules, workspace.get(), tenant.get()).await?;
@@ -143,28 +140,15 @@ pub async fn run(env: &Env) -> Result<()> {
     let sql = baseline_sql(b)?;
     let n = samples(env.rows);
     progress!("history: {n} pages per side and size");
-    let mut s = [
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-    ];
-    let mut warm = [
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-    ];
+    // In order: the product and the hand-written pages on the large table, then on the small.
+    let mut s: [Samples; 4] = Default::default();
+    let mut warm: [Samples; 4] = Default::default();
     let (mut same_large, mut same_small) = (true, true);
-    for i in 0..10 {
-        let [a, b2, c, d] = &mut warm;
-        same_large &= large.measure(i, &sql, a, b2).await?;
-        same_small &= small.measure(i, &sql, c, d).await?;
-    }
-    for i in 0..n {
-        let [a, b2, c, d] = &mut s;
-        same_large &= large.measure(i, &sql, a, b2).await?;
-        same_small &= small.measure(i, &sql, c, d).await?;
+    for (pages, [a, b2, c, d]) in [(10, &mut warm), (n, &mut s)] {
+        for i in 0..pages {
+            same_large &= large.measure(i, &sql, a, b2).await?;
+            same_small &= small.measure(i, &sql, c, d).await?;
+        }
     }
     let plan = large
         .db
@@ -188,22 +172,19 @@ pub async fn run(env: &Env) -> Result<()> {
     };
     let note = "ours = ScheduleHistory::page (schedule look-up + history SELECT); baseline = \
                 the history SELECT alone; every page's run ids compared in order";
-    env.emit(
-        &Figure::new("history", b, env.rows, "page_large_table")
-            .compare(&s[0], &s[1])
-            .same(same_large)
-            .extra("table_runs", json!(large.runs))
-            .extra("schedules", json!(large.schedules))
-            .note(note),
-    );
-    env.emit(
-        &Figure::new("history", b, env.rows, "page_small_table")
-            .compare(&s[2], &s[3])
-            .same(same_small)
-            .extra("table_runs", json!(small.runs))
-            .extra("schedules", json!(small.schedules))
-            .note(note),
-    );
+    for (metric, side, ours, base, same) in [
+        ("page_large_table", &large, &s[0], &s[1], same_large),
+        ("page_small_table", &small, &s[2], &s[3], same_small),
+    ] {
+        env.emit(
+            &Figure::new("history", b, env.rows, metric)
+                .compare(ours, base)
+                .same(same)
+                .extra("table_runs", json!(side.runs))
+                .extra("schedules", json!(side.schedules))
+                .note(note),
+        );
+    }
     env.emit(
         &Figure::new("history", b, env.rows, "large_vs_small_table")
             .compare(&s[0], &s[2])

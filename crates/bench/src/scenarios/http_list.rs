@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
 use operation_runs_domain::{RunId, UserId};
 use operation_runs_http::{AuthError, Authenticate, Monitoring};
-use operation_runs_ports::{RunCursor, RunFilter, RunListQuery};
+use operation_runs_ports::{RunCursor, RunListQuery};
 use operation_runs_schedule_history::{ScheduleHistory, SchedulePorts};
 use operation_runs_service::OperationRunService;
 use serde_json::{Value, json};
@@ -79,13 +79,6 @@ pub async fn run(env: &Env) -> Result<()> {
         SchedulePorts::from_store(Arc::new(store.clone())),
     );
     let app = Monitoring::new(service.clone(), history, Viewer(viewer)).router();
-    let query = |after: Option<i64>| RunListQuery {
-        workspace_id: ws,
-        filter: RunFilter::default(),
-        after: after.map(|id| RunCursor(RunId::new(id))),
-        newer_than: None,
-        limit: PAGE,
-    };
     let uri = |api: &str, after: Option<i64>| {
         let cursor = after.map_or_else(String::new, |id| {
             format!("&cursor={}", RunCursor(RunId::new(id)).encode())
@@ -108,14 +101,14 @@ pub async fn run(env: &Env) -> Result<()> {
         for (k, after) in [(0, None), (1, Some(cursor))] {
             // Alternate which side goes first, so neither always finds the caches warmer.
             let (ids, direct_took, json_body, json_took, html_body, html_took) = if i % 2 == 0 {
-                let (ids, d) = direct(&service, viewer, &query(after)).await?;
+                let (ids, d) = direct(&service, viewer, &w.page_query(after)).await?;
                 let (jb, jt) = get(&app, &uri("/api", after)).await?;
                 let (hb, ht) = get(&app, &uri("", after)).await?;
                 (ids, d, jb, jt, hb, ht)
             } else {
                 let (hb, ht) = get(&app, &uri("", after)).await?;
                 let (jb, jt) = get(&app, &uri("/api", after)).await?;
-                let (ids, d) = direct(&service, viewer, &query(after)).await?;
+                let (ids, d) = direct(&service, viewer, &w.page_query(after)).await?;
                 (ids, d, jb, jt, hb, ht)
             };
             check_same_page(&ids, &json_body, &html_body)?;

@@ -9,11 +9,13 @@ pub mod progress;
 pub mod purge;
 pub mod start;
 
-use crate::report::Samples;
+use crate::env::{Db, Env};
+use crate::report::{Figure, Samples};
 use anyhow::{Context, Result};
-use operation_runs_domain::RunTypeRegistry;
+use operation_runs_domain::{RunTypeRegistry, TenantId, WorkspaceId};
+use operation_runs_ports::Provisioning;
 use operation_runs_sea_orm::SeaOrmStore;
-use operation_runs_service::{OperationRunService, ServicePorts};
+use operation_runs_service::{OperationRunService, ServicePorts, StartRequest};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +35,32 @@ pub fn service(store: &SeaOrmStore) -> OperationRunService {
         ServicePorts::from_store(store),
         RunTypeRegistry::with_builtins(),
     )
+}
+
+/// A fresh migrated database with one workspace and one tenant of it: where the scenarios of
+/// a single workspace start.
+pub async fn one_tenant(
+    env: &Env,
+    label: &str,
+) -> Result<(Db, SeaOrmStore, WorkspaceId, TenantId)> {
+    let db = env.create_migrated(label).await?;
+    let store = db.store();
+    let workspace = store.create_workspace("bench").await?;
+    let tenant = store.create_tenant(workspace, "bench-tenant").await?;
+    Ok((db, store, workspace, tenant))
+}
+
+/// The start of an inventory sync of `tenant` by `initiator`: the run the lifecycle scenarios
+/// start, `identity` telling their runs apart.
+pub fn inventory_sync(
+    workspace: WorkspaceId,
+    tenant: TenantId,
+    initiator: &str,
+    identity: serde_json::Value,
+) -> StartRequest {
+    StartRequest::new(workspace, "inventory_sync", initiator)
+        .tenant(tenant)
+        .identity(identity)
 }
 
 /// Worker counts of the throughput figures.
@@ -95,39 +123,38 @@ pub fn per_worker(rows: u64, workers: usize) -> usize {
     (samples(rows) / workers).max(8)
 }
 
-/// A throughput figure of `workers` workers: `median_us` is the wall time per operation (the
-/// inverse of the throughput), so the ratio says how much longer an operation takes ours.
+/// Figure `throughput_{workers}_workers` of `scenario`, from each side's samples and wall
+/// time: `median_us` is the wall time per operation (the inverse of the throughput), so the
+/// ratio says how much longer an operation takes ours.
 pub fn throughput_figure(
-    figure: crate::report::Figure,
+    env: &Env,
+    scenario: &'static str,
     workers: usize,
-    ours: (&Samples, Duration),
-    baseline: (&Samples, Duration),
-) -> crate::report::Figure {
+    [(ours, ours_wall), (baseline, baseline_wall)]: &[(Samples, Duration); 2],
+) -> Figure {
+    let metric = format!("throughput_{workers}_workers");
     let per_op = |s: &Samples, wall: Duration| wall.as_secs_f64() * 1e6 / s.len().max(1) as f64;
-    let mut f = figure;
-    f.median_us = per_op(ours.0, ours.1);
-    f.baseline_median_us = Some(per_op(baseline.0, baseline.1));
+    let mut f = Figure::new(scenario, env.backend, env.rows, &metric);
+    f.median_us = per_op(ours, *ours_wall);
+    f.baseline_median_us = Some(per_op(baseline, *baseline_wall));
     f.extra("workers", serde_json::json!(workers))
         .extra(
             "throughput_per_s",
-            serde_json::json!(throughput(ours.0.len(), ours.1)),
+            serde_json::json!(throughput(ours.len(), *ours_wall)),
         )
         .extra(
             "baseline_throughput_per_s",
-            serde_json::json!(throughput(baseline.0.len(), baseline.1)),
+            serde_json::json!(throughput(baseline.len(), *baseline_wall)),
         )
         .extra(
             "latency_median_us",
-            serde_json::json!((ours.0.median() * 10.0).round() / 10.0),
+            serde_json::json!((ours.median() * 10.0).round() / 10.0),
         )
         .extra(
             "baseline_latency_median_us",
-            serde_json::json!((baseline.0.median() * 10.0).round() / 10.0),
+            serde_json::json!((baseline.median() * 10.0).round() / 10.0),
         )
-        .extra(
-            "samples",
-            serde_json::json!(ours.0.len().min(baseline.0.len())),
-        )
+        .extra("samples", serde_json::json!(ours.len().min(baseline.len())))
 }
 
 /// Operations per second.

@@ -10,7 +10,7 @@ use crate::report::{Figure, Samples, Target, timed};
 use crate::seed::{Runs, json_literal};
 use anyhow::{Result, bail};
 use operation_runs_domain::{RunId, UserId, WorkspaceId};
-use operation_runs_ports::{Provisioning, RunCursor, RunListQuery};
+use operation_runs_ports::{Provisioning, RunCursor, RunFilter, RunListQuery};
 use operation_runs_sea_orm::SeaOrmStore;
 use serde_json::json;
 
@@ -31,6 +31,20 @@ pub struct Watched {
     pub far: i64,
     /// The last id of the page before `far`.
     pub cursor: i64,
+}
+
+impl Watched {
+    /// The unfiltered list query of a page of `ws`'s runs: the first page, or the one after
+    /// the run `after`.
+    pub fn page_query(&self, after: Option<i64>) -> RunListQuery {
+        RunListQuery {
+            workspace_id: self.ws,
+            filter: RunFilter::default(),
+            after: after.map(|id| RunCursor(RunId::new(id))),
+            newer_than: None,
+            limit: PAGE,
+        }
+    }
 }
 
 /// Seeds a database named after `scenario` for a list of a workspace's runs.
@@ -124,13 +138,6 @@ pub async fn run(env: &Env) -> Result<()> {
          ORDER BY id DESC LIMIT {}",
         PAGE + 1
     ))?;
-    let query = |after: Option<i64>| RunListQuery {
-        workspace_id: ws,
-        filter: Default::default(),
-        after: after.map(|id| RunCursor(RunId::new(id))),
-        newer_than: None,
-        limit: PAGE,
-    };
     let n = samples(env.rows);
     progress!(
         "monitoring: page 1 and page {far} of {}, {n} reads per side",
@@ -146,7 +153,7 @@ pub async fn run(env: &Env) -> Result<()> {
     for i in 0..n + 10 {
         let warm = i < 10;
         for (k, after) in [(0, None), (2, Some(cursor))] {
-            let (page, d) = timed(service.list_runs(viewer, &query(after))).await;
+            let (page, d) = timed(service.list_runs(viewer, &w.page_query(after))).await;
             let page = page?;
             if !warm {
                 s[k].push(d);
@@ -165,7 +172,7 @@ pub async fn run(env: &Env) -> Result<()> {
             same[k / 2] &= ids == want && !ids.is_empty();
         }
     }
-    let plan = store.explain_list(&query(Some(cursor))).await?;
+    let plan = store.explain_list(&w.page_query(Some(cursor))).await?;
     let index = if plan_line_using(&plan, INDEX).is_some() {
         format!("uses {INDEX}")
     } else if plan_uses_an_index(&plan) {

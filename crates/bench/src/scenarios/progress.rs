@@ -3,8 +3,8 @@
 //! its own run. Baseline: one hand-written `UPDATE … SET summary_counts = …` per increment.
 
 use super::{
-    ROUNDS, TASKS, WORKERS, concurrent, contended, per_worker, rounds, samples, service,
-    throughput, throughput_figure,
+    ROUNDS, TASKS, WORKERS, concurrent, contended, inventory_sync, one_tenant, per_worker, rounds,
+    samples, service, throughput, throughput_figure,
 };
 use crate::env::{Backend, Env};
 use crate::progress;
@@ -13,9 +13,9 @@ use crate::report::{Figure, Samples, Target, timed};
 use anyhow::{Result, bail};
 use chrono::Utc;
 use operation_runs_domain::{CountName, RunId, RunType, SummaryCounts, TenantId, WorkspaceId};
-use operation_runs_ports::{Provisioning, RunLifecycle, RunQueries};
+use operation_runs_ports::{RunLifecycle, RunQueries};
 use operation_runs_sea_orm::SeaOrmStore;
-use operation_runs_service::{OperationRunService, StartRequest};
+use operation_runs_service::OperationRunService;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,15 +117,8 @@ async fn running(
 ) -> Result<Vec<RunId>> {
     let mut runs = Vec::with_capacity(n);
     for i in 0..n {
-        let run = service
-            .start(
-                StartRequest::new(workspace, "inventory_sync", "bench")
-                    .tenant(tenant)
-                    .identity(json!({"side": label, "i": i})),
-            )
-            .await?
-            .into_run()
-            .id();
+        let request = inventory_sync(workspace, tenant, "bench", json!({"side": label, "i": i}));
+        let run = service.start(request).await?.into_run().id();
         service.begin(run).await?;
         runs.push(run);
     }
@@ -150,10 +143,7 @@ async fn lost(store: &dyn RunQueries, expected: &[(RunId, u64)]) -> Result<Vec<S
 
 pub async fn run(env: &Env) -> Result<()> {
     let b = env.backend;
-    let db = env.create_migrated("progress").await?;
-    let store = db.store();
-    let workspace = store.create_workspace("bench").await?;
-    let tenant = store.create_tenant(workspace, "bench-tenant").await?;
+    let (db, store, workspace, tenant) = one_tenant(env, "progress").await?;
     let service = service(&store);
     db.warm().await?;
     let sides = Sides {
@@ -351,10 +341,7 @@ pub async fn run(env: &Env) -> Result<()> {
         let ours_runs = Arc::new(running(&service, workspace, tenant, &label, workers).await?);
         let label = format!("tp-{workers}-baseline");
         let base_runs = Arc::new(running(&service, workspace, tenant, &label, workers).await?);
-        let mut measured = [
-            (Samples::default(), Duration::ZERO),
-            (Samples::default(), Duration::ZERO),
-        ];
+        let mut measured: [(Samples, Duration); 2] = Default::default();
         for (_, product) in rounds(k) {
             let sd = sides.clone();
             let runs = Arc::clone(if product { &ours_runs } else { &base_runs });
@@ -380,17 +367,7 @@ pub async fn run(env: &Env) -> Result<()> {
             .collect();
         tp_lost.extend(lost(&*sides.store, &want).await?);
         env.emit(
-            &throughput_figure(
-                Figure::new(
-                    "progress",
-                    b,
-                    env.rows,
-                    &format!("throughput_{workers}_workers"),
-                ),
-                workers,
-                (&measured[0].0, measured[0].1),
-                (&measured[1].0, measured[1].1),
-            )
+            &throughput_figure(env, "progress", workers, &measured)
             .same(tp_lost.is_empty())
             .note(format!(
                 "{workers} worker(s) x {per_task} increments per side in {ROUNDS} rounds, the \

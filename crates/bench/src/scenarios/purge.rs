@@ -1,7 +1,7 @@
 //! `purge`: a schedule's history purge of `rows / 2` old runs in bounded batches through the
 //! adapter, against one hand-written `DELETE` on an identical copy of the data.
 
-use super::{Fingerprint, REPS, product_first};
+use super::{Fingerprint, REPS, one_tenant, product_first};
 use crate::env::{Backend, Env};
 use crate::progress;
 use crate::raw::{Bind, Pool, execute};
@@ -64,10 +64,7 @@ fn binds(backend: Backend, workspace: Bind, schedule: Bind, before: Bind) -> Vec
 
 pub async fn run(env: &Env) -> Result<()> {
     let b = env.backend;
-    let db = env.create_migrated("purge").await?;
-    let store = db.store();
-    let workspace = store.create_workspace("bench").await?;
-    let tenant = store.create_tenant(workspace, "bench-tenant").await?;
+    let (db, store, workspace, tenant) = one_tenant(env, "purge").await?;
     let schedule = store
         .create_backup_schedule(workspace, tenant, "nightly", 7)
         .await?;

@@ -4,8 +4,8 @@
 //! RETURNING`, which returns the active run when the identity has one.
 
 use super::{
-    ROUNDS, TASKS, WORKERS, concurrent, contended, per_worker, rounds, samples, service,
-    throughput, throughput_figure,
+    ROUNDS, TASKS, WORKERS, concurrent, contended, inventory_sync, one_tenant, per_worker, rounds,
+    samples, service, throughput, throughput_figure,
 };
 use crate::env::{Backend, Env};
 use crate::progress;
@@ -17,8 +17,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use operation_runs_domain::{
     IdentityHash, NewOperationRun, RunContext, RunType, SummaryCounts, TenantId, WorkspaceId,
 };
-use operation_runs_ports::{Provisioning, RunLifecycle};
-use operation_runs_service::StartRequest;
+use operation_runs_ports::RunLifecycle;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,10 +169,7 @@ impl Baseline {
 
 pub async fn run(env: &Env) -> Result<()> {
     let b = env.backend;
-    let db = env.create_migrated("start").await?;
-    let store = db.store();
-    let workspace = store.create_workspace("bench").await?;
-    let tenant = store.create_tenant(workspace, "bench-tenant").await?;
+    let (db, store, workspace, tenant) = one_tenant(env, "start").await?;
     progress!("start: seeding {} completed runs", env.rows);
     Runs::simple(b, env.rows, workspace.get(), tenant.get())
         .insert(&db)
@@ -193,9 +189,8 @@ pub async fn run(env: &Env) -> Result<()> {
     let mut all_new = true;
     for i in 0..n + 20 {
         let warm = i < 20;
-        let request = StartRequest::new(workspace, "inventory_sync", "bench")
-            .tenant(tenant)
-            .identity(json!({"side": "service", "n": i}));
+        let identity = json!({"side": "service", "n": i});
+        let request = inventory_sync(workspace, tenant, "bench", identity);
         let (started, d) = timed(service.start(request)).await;
         all_new &= !started?.is_reused();
         if !warm {
@@ -236,14 +231,9 @@ pub async fn run(env: &Env) -> Result<()> {
         }
     }
     // Round trips of one start, counted by the connection's statement hook.
+    let request = inventory_sync(workspace, tenant, "bench", json!({"side": "count"}));
     db.log.arm();
-    service
-        .start(
-            StartRequest::new(workspace, "inventory_sync", "bench")
-                .tenant(tenant)
-                .identity(json!({"side": "count"})),
-        )
-        .await?;
+    service.start(request).await?;
     let statements = db.log.disarm().len();
     env.emit(
         &Figure::new("start", b, env.rows, "distinct_identities")
@@ -278,9 +268,7 @@ pub async fn run(env: &Env) -> Result<()> {
                 let identity = json!({"side": "service-contended", "round": round});
                 let (s, wall) = contended(per_task, move |_, _| {
                     let svc = svc.clone();
-                    let request = StartRequest::new(workspace, "inventory_sync", "bench")
-                        .tenant(tenant)
-                        .identity(identity.clone());
+                    let request = inventory_sync(workspace, tenant, "bench", identity.clone());
                     async move {
                         svc.start(request).await?;
                         Ok(())
@@ -348,10 +336,7 @@ pub async fn run(env: &Env) -> Result<()> {
         let per_round = per_worker(env.rows, workers).div_ceil(ROUNDS).max(2);
         let per_task = per_round * ROUNDS;
         progress!("start: {workers} worker(s) x {per_task} distinct starts per side");
-        let mut sides = [
-            (Samples::default(), Duration::ZERO),
-            (Samples::default(), Duration::ZERO),
-        ];
+        let mut sides: [(Samples, Duration); 2] = Default::default();
         for (round, product) in rounds(k) {
             let (svc, bl) = (service.clone(), Arc::clone(&baseline));
             let tag = if product { "tp-service" } else { "tp-baseline" };
@@ -362,13 +347,9 @@ pub async fn run(env: &Env) -> Result<()> {
                 });
                 async move {
                     let reused = if product {
-                        svc.start(
-                            StartRequest::new(workspace, "inventory_sync", "bench")
-                                .tenant(tenant)
-                                .identity(identity),
-                        )
-                        .await?
-                        .is_reused()
+                        svc.start(inventory_sync(workspace, tenant, "bench", identity))
+                            .await?
+                            .is_reused()
                     } else {
                         bl.start(workspace, tenant, &identity).await?.1
                     };
@@ -384,17 +365,7 @@ pub async fn run(env: &Env) -> Result<()> {
             side.1 += wall;
         }
         env.emit(
-            &throughput_figure(
-                Figure::new(
-                    "start",
-                    b,
-                    env.rows,
-                    &format!("throughput_{workers}_workers"),
-                ),
-                workers,
-                (&sides[0].0, sides[0].1),
-                (&sides[1].0, sides[1].1),
-            )
+            &throughput_figure(env, "start", workers, &sides)
             .same(true)
             .note(format!(
                 "{workers} worker(s) x {per_task} starts of distinct identities per side in \

@@ -216,6 +216,24 @@ async fn start_and_begin(service: &OperationRunService, request: StartRequest) -
 }
 
 impl World {
+    /// The path of `ws`'s list page; the API answers at the same path under `/api`.
+    pub fn list_path(&self) -> String {
+        format!("/workspaces/{}/operations", self.ws)
+    }
+
+    /// The path of `run`'s page in `ws`.
+    pub fn run_path(&self, run: RunId) -> String {
+        format!("{}/{run}", self.list_path())
+    }
+
+    /// The path of `schedule`'s history page.
+    pub fn history_path(&self) -> String {
+        format!(
+            "/workspaces/{}/backup-schedules/{}/history",
+            self.ws, self.schedule
+        )
+    }
+
     /// What a viewer (of `ws`) is answered at `uri`.
     pub async fn viewer_gets(&self, uri: &str) -> Answer {
         get(&self.app, uri, Who::Viewer).await
