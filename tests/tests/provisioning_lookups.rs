@@ -40,8 +40,10 @@ async fn lookups_find_the_oldest_match_in_scope(store: &dyn Provisioning) {
     );
 
     let create_nightly = async |ws, tenant, keep_last| {
-        let created = store.create_backup_schedule(ws, tenant, "nightly", keep_last);
-        created.await.unwrap()
+        store
+            .create_backup_schedule(ws, tenant, "nightly", keep_last)
+            .await
+            .unwrap()
     };
     let first = create_nightly(acme, prod, 2).await;
     create_nightly(acme, prod, 5).await;

@@ -195,10 +195,16 @@ impl Fixture {
         schedule: BackupScheduleId,
         deleted_before: DateTime<Utc>,
     ) -> (u64, u64) {
-        let store = &self.store;
-        let counted = store.count_purgeable_sets(schedule, deleted_before);
-        let counted = counted.await.unwrap();
-        let purged = store.purge_sets(schedule, deleted_before).await.unwrap();
+        let counted = self
+            .store
+            .count_purgeable_sets(schedule, deleted_before)
+            .await
+            .unwrap();
+        let purged = self
+            .store
+            .purge_sets(schedule, deleted_before)
+            .await
+            .unwrap();
         (counted, purged)
     }
 

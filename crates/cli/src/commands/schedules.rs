@@ -122,7 +122,7 @@ async fn retention(global: &GlobalArgs, app: &App, args: &RetentionArgs) -> CliR
     let execution = operations(app)
         .apply_retention(&request, mode(args.dry_run))
         .await;
-    show(global, &execution.map_err(|e| schedule_error(id, e))?);
+    print_execution(global, &execution.map_err(|e| schedule_error(id, e))?);
     Ok(())
 }
 
@@ -133,7 +133,7 @@ async fn purge(global: &GlobalArgs, app: &App, args: &PurgeArgs) -> CliResult {
     let execution = operations(app)
         .purge(&request, policy, mode(args.dry_run))
         .await;
-    show(global, &execution.map_err(|e| schedule_error(id, e))?);
+    print_execution(global, &execution.map_err(|e| schedule_error(id, e))?);
     Ok(())
 }
 
@@ -142,7 +142,7 @@ fn mode(dry_run: bool) -> Mode {
 }
 
 /// Prints what a retention or purge call did, as JSON or for people.
-fn show<R: Reported>(global: &GlobalArgs, execution: &Execution<R>) {
+fn print_execution<R: Reported>(global: &GlobalArgs, execution: &Execution<R>) {
     if global.json {
         print_json(&execution_json(execution));
     } else {

@@ -126,8 +126,10 @@ watched! {
         fn find_stale(heartbeat_before: DateTime<Utc>, limit: u32) -> Out<Vec<OperationRun>>;
         fn latest_completed_with_identity(workspace: WorkspaceId, identity_hash: &IdentityHash,
             outcomes: &[RunOutcome]) -> Out<Option<OperationRun>> => |probe| {
-            let found = probe.store.latest_completed_with_identity(workspace, identity_hash, outcomes);
-            let found = found.await;
+            let found = probe
+                .store
+                .latest_completed_with_identity(workspace, identity_hash, outcomes)
+                .await;
             let then = probe.watch().after_latest_completed.take();
             if let Some(then) = then {
                 then();
